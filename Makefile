@@ -1,0 +1,57 @@
+# Low2High: set-up, demo, tests, package, benchmarks. See README.md.
+#   make demo   install what is missing, then classify the bundled sample image with qgis_process
+#   make test   install what is missing, then run the test suite
+SHELL := /bin/bash
+.DEFAULT_GOAL := demo
+
+SYSTEM_PYTHON := /usr/bin/python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian's QGIS 3.22 with its Python bindings, GDAL, NumPy, Matplotlib; venv support; a virtual
+# screen for looking at the desktop; zip for the plugin package.
+APT_PACKAGES := qgis python3-qgis qgis-providers python3-gdal python3-numpy python3-matplotlib \
+                python3-yaml python3-venv python3-pip xvfb xauth zip
+DEMO_INPUT := resources/sample/naip_sample.tif
+DEMO_OUTPUT := $(CURDIR)/out/demo_landcover.tif
+export QT_QPA_PLATFORM ?= offscreen
+
+.PHONY: setup system-packages demo test test-fast bench package clean
+
+## setup: Debian packages (when missing) and the venv with pinned Python packages (idempotent)
+setup: system-packages $(VENV)/.ready
+
+system-packages:
+	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+	    echo "Installing Debian packages: $(APT_PACKAGES)"; \
+	    $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(APT_PACKAGES); \
+	fi
+
+# A venv on Debian's Python (the one QGIS is built for) that also sees QGIS, GDAL and NumPy.
+$(VENV)/.ready: requirements.txt pyproject.toml | system-packages
+	test -x $(PY) || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+## demo: classify the bundled sample image with the bundled demo model through qgis_process
+demo: setup
+	@mkdir -p $(dir $(DEMO_OUTPUT))
+	scripts/qgis_process run low2high:segment -- INPUT=$(CURDIR)/$(DEMO_INPUT) OUTPUT=$(DEMO_OUTPUT)
+	@echo ""
+	@echo "Land-cover map written to $(DEMO_OUTPUT)"
+
+## test: the whole test suite (core engine, models, training, QGIS plugin, qgis_process)
+test: setup
+	$(PY) -m pytest
+
+## bench: segment throughput and memory, printed as JSON (not a test)
+bench: setup
+	$(PY) -m low2high.train.benchmarks.segment
+
+## package: the installable plugin zip (a folder low2high/ inside) in dist/
+package: setup
+	$(PY) scripts/package.py
+
+clean:
+	rm -rf .build dist out .pytest_cache

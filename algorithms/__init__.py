@@ -1,0 +1,4 @@
+"""One QgsProcessingAlgorithm per file; they only adapt parameters to the engine."""
+from .segment import SegmentAlgorithm
+
+ALGORITHMS = (SegmentAlgorithm,)

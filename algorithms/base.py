@@ -1,0 +1,78 @@
+"""What every Low2High algorithm shares: help, icons, and turning engine errors into messages.
+
+Subclasses implement :meth:`Low2HighAlgorithm.run` and never keep state on the instance
+between runs (QGIS may copy algorithms or run them in parallel).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
+                       QgsProcessingFeedback)
+from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtGui import QIcon
+
+from ..low2high_plugin.errors import Low2HighError
+
+RESOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources")
+
+
+class FeedbackProgress:
+    """The engine's :class:`~low2high_plugin.progress.Progress` on top of a QGIS feedback."""
+
+    def __init__(self, feedback: QgsProcessingFeedback) -> None:
+        self.feedback = feedback
+        self.warnings: list[str] = []
+
+    def set_fraction(self, fraction: float) -> None:
+        self.feedback.setProgress(100.0 * fraction)
+
+    def is_canceled(self) -> bool:
+        return self.feedback.isCanceled()
+
+    def info(self, message: str) -> None:
+        self.feedback.pushInfo(message)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.feedback.reportError(f"Warning: {message}", fatalError=False)
+
+
+class Low2HighAlgorithm(QgsProcessingAlgorithm):
+    """Base class: subclasses set ``name()``/``displayName()`` and implement ``run``."""
+
+    def tr(self, text: str) -> str:
+        return QCoreApplication.translate(type(self).__name__, text)
+
+    def createInstance(self) -> "Low2HighAlgorithm":  # noqa: N802
+        return type(self)()
+
+    def group(self) -> str:
+        return self.tr("Land cover")
+
+    def groupId(self) -> str:  # noqa: N802
+        return "landcover"
+
+    def icon(self) -> QIcon:
+        return QIcon(self.svgIconPath())
+
+    def svgIconPath(self) -> str:  # noqa: N802
+        own = os.path.join(RESOURCES, "icons", f"{self.name()}.svg")
+        return own if os.path.exists(own) else os.path.join(RESOURCES, "icons", "low2high.svg")
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        path = os.path.join(RESOURCES, "help", f"{self.name()}.html")
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+
+    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        try:
+            return self.run(parameters, context, FeedbackProgress(feedback))
+        except Low2HighError as error:
+            raise QgsProcessingException(str(error)) from error
+
+    def run(self, parameters: dict[str, Any], context: QgsProcessingContext,
+            progress: FeedbackProgress) -> dict[str, Any]:
+        raise NotImplementedError

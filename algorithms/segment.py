@@ -1,0 +1,117 @@
+"""``low2high:segment``: classify an image raster with a Low2High model."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from qgis.core import (QgsCoordinateTransform, QgsProcessing, QgsProcessingContext, QgsProcessingException,
+                       QgsProcessingParameterEnum, QgsProcessingParameterExtent,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterRasterLayer)
+
+from ..low2high_plugin.predictor import DEVICES
+from ..low2high_plugin.segment import SegmentRequest, segment
+from .base import FeedbackProgress, Low2HighAlgorithm
+
+
+class SegmentAlgorithm(Low2HighAlgorithm):
+    INPUT = "INPUT"
+    MODEL = "MODEL"
+    EXTENT = "EXTENT"
+    MASK = "MASK"
+    TILE_SIZE = "TILE_SIZE"
+    OVERLAP = "OVERLAP"
+    BATCH_SIZE = "BATCH_SIZE"
+    DEVICE = "DEVICE"
+    OUTPUT = "OUTPUT"
+    OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
+
+    def name(self) -> str:
+        return "segment"
+
+    def displayName(self) -> str:  # noqa: N802
+        return self.tr("Segment land cover")
+
+    def tags(self) -> list[str]:
+        return self.tr("land cover,segmentation,classification,deep learning,NAIP,U-Net,inference").split(",")
+
+    def initAlgorithm(self, config: Optional[dict] = None) -> None:  # noqa: N802
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input image (RGB or RGBN, 8-bit)")))
+        self.addParameter(QgsProcessingParameterFile(
+            self.MODEL, self.tr("Model (.pt or .onnx; empty: the bundled demo model)"),
+            behavior=QgsProcessingParameterFile.File, fileFilter=self.tr("Low2High models (*.pt *.onnx)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterExtent(self.EXTENT, self.tr("Only this extent"), optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.MASK, self.tr("Only inside these polygons"), [QgsProcessing.TypeVectorPolygon], optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.TILE_SIZE, self.tr("Tile size in pixels (multiple of 32; empty: the model's)"),
+            QgsProcessingParameterNumber.Integer, optional=True, minValue=32, maxValue=8192))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.OVERLAP, self.tr("Tile overlap in pixels (empty: the model's)"),
+            QgsProcessingParameterNumber.Integer, optional=True, minValue=0, maxValue=4096))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.BATCH_SIZE, self.tr("Tiles per batch (empty: 1 on CPU, 16 on GPU)"),
+            QgsProcessingParameterNumber.Integer, optional=True, minValue=1, maxValue=1024))
+        device = QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=list(DEVICES), defaultValue="auto")
+        device.setUsesStaticStrings(True)
+        self.addParameter(device)
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Land cover")))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.OUTPUT_PROBABILITIES, self.tr("Class probabilities (%)"), optional=True, createByDefault=False))
+
+    def run(self, parameters: dict[str, Any], context: QgsProcessingContext,
+            progress: FeedbackProgress) -> dict[str, Any]:
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        if layer is None or layer.providerType() != "gdal":
+            raise QgsProcessingException(self.tr("INPUT must be a raster file that GDAL can read."))
+        probabilities = None
+        if parameters.get(self.OUTPUT_PROBABILITIES) is not None:
+            probabilities = self.parameterAsOutputLayer(parameters, self.OUTPUT_PROBABILITIES, context) or None
+        request = SegmentRequest(
+            input_path=layer.source(),
+            output_path=self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
+            model_path=self.parameterAsFile(parameters, self.MODEL, context),
+            extent=self._extent(parameters, context, layer),
+            mask_wkt=self._mask(parameters, context, layer, progress),
+            tile_size=self._optional_int(parameters, self.TILE_SIZE, context),
+            overlap=self._optional_int(parameters, self.OVERLAP, context),
+            batch_size=self._optional_int(parameters, self.BATCH_SIZE, context),
+            device=self.parameterAsEnumString(parameters, self.DEVICE, context) or "auto",
+            probabilities_path=probabilities,
+        )
+        result = segment(request, progress)
+        return {self.OUTPUT: result.output_path, self.OUTPUT_PROBABILITIES: result.probabilities_path}
+
+    def _optional_int(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> Optional[int]:
+        if parameters.get(name) in (None, ""):
+            return None
+        return self.parameterAsInt(parameters, name, context)
+
+    def _extent(self, parameters: dict[str, Any], context: QgsProcessingContext, layer) -> Optional[tuple]:
+        if parameters.get(self.EXTENT) in (None, ""):
+            return None
+        rectangle = self.parameterAsExtent(parameters, self.EXTENT, context, layer.crs())
+        if rectangle.isNull() or rectangle.isEmpty():
+            return None
+        return rectangle.xMinimum(), rectangle.yMinimum(), rectangle.xMaximum(), rectangle.yMaximum()
+
+    def _mask(self, parameters: dict[str, Any], context: QgsProcessingContext, layer,
+              progress: FeedbackProgress) -> Optional[list[str]]:
+        """MASK polygons as WKT in the raster's CRS (None when no mask was given)."""
+        if parameters.get(self.MASK) in (None, ""):
+            return None
+        source = self.parameterAsSource(parameters, self.MASK, context)
+        if source is None:
+            raise QgsProcessingException(self.tr("The MASK layer could not be read."))
+        transform = QgsCoordinateTransform(source.sourceCrs(), layer.crs(), context.transformContext())
+        polygons = []
+        for feature in source.getFeatures():
+            if progress.is_canceled():
+                break
+            geometry = feature.geometry()
+            if geometry.isNull() or geometry.isEmpty():
+                continue
+            geometry.transform(transform)
+            polygons.append(geometry.asWkt())
+        return polygons

@@ -1,0 +1,29 @@
+"""The merged land-cover taxonomy every Low2High class raster uses (the paper's Table S1).
+
+Codes 0 water, 1 forest, 2 field, 3 impervious; 255 is nodata / ignore everywhere.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+NODATA = 255
+MERGED_NAMES = ("water", "forest", "field", "impervious")
+MERGED_COLOURS = (
+    (38, 115, 222),   # water: blue
+    (27, 120, 55),    # forest: dark green
+    (182, 220, 110),  # field: light green
+    (190, 70, 60),    # impervious: brick red, as NLCD's developed classes
+)
+#: Colours for classes beyond the merged four (models trained on other taxonomies).
+_EXTRA_COLOURS = ((255, 190, 0), (150, 90, 190), (120, 120, 120), (0, 200, 200), (240, 120, 180), (140, 100, 40))
+
+
+def class_colours(class_names: Sequence[str]) -> list[tuple[int, int, int]]:
+    """Display colours for a list of class names: the merged ones keep their colours."""
+    colours = []
+    for index, name in enumerate(class_names):
+        if name in MERGED_NAMES:
+            colours.append(MERGED_COLOURS[MERGED_NAMES.index(name)])
+        else:
+            colours.append(_EXTRA_COLOURS[index % len(_EXTRA_COLOURS)])
+    return colours

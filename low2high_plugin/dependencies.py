@@ -1,0 +1,60 @@
+"""Import optional heavy packages on demand, with an install command when they are missing.
+
+QGIS must start and list the algorithms without torch or onnxruntime; an algorithm that needs
+one of them fails with a message naming the package and the command that installs it.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import sys
+import sysconfig
+from types import ModuleType
+
+from .errors import MissingDependencyError
+
+#: pip requirement for each importable module, as pinned in requirements.txt.
+PIP_REQUIREMENTS = {
+    "torch": "torch==2.13.0",
+    "onnxruntime": "onnxruntime==1.32.0",
+    "onnx": "onnx==1.23.2",
+}
+
+
+def _python_executable() -> str:
+    """The Python interpreter running this code (inside QGIS, sys.executable is QGIS itself)."""
+    if os.path.basename(sys.executable).startswith("python"):
+        return sys.executable
+    return shutil.which("python3") or "python3"
+
+
+def install_command(module: str) -> str:
+    """The command that installs ``module`` for the Python that runs this code.
+
+    Debian's system Python is "externally managed" (PEP 668): pip refuses to install there
+    without ``--user --break-system-packages``, so the command says so when it applies.
+    """
+    requirement = PIP_REQUIREMENTS.get(module, module)
+    command = f"{_python_executable()} -m pip install"
+    in_venv = sys.prefix != sys.base_prefix
+    managed = os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))
+    if managed and not in_venv:
+        command += " --user --break-system-packages"
+    return f'{command} "{requirement}"'
+
+
+def require(module: str, purpose: str) -> ModuleType:
+    """Import ``module`` or raise :class:`MissingDependencyError` saying how to install it.
+
+    Args:
+        module: importable name, e.g. ``"torch"``.
+        purpose: what needs it, completing "... is needed to <purpose>".
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"The Python package '{module}' is needed to {purpose}, but it cannot be imported "
+            f"({error}). Install it with: {install_command(module)}"
+        ) from error

@@ -1,0 +1,122 @@
+"""Where the tiles of a tiled inference lie, and how much each tile's pixels count.
+
+Tiles of ``tile_size`` overlap by at least ``overlap`` pixels and are spread evenly so the last
+one ends on the region's edge (no tile hangs over it, except when the region is smaller than one
+tile; then one tile, padded to a multiple of 32, covers it). Each tile's predictions are weighted
+by a ramp that falls to almost zero toward the edges it shares with a neighbour: pixels near a
+tile border, where the network saw little context, count little, and seams disappear.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterator, Optional
+
+import numpy as np
+
+from .errors import Low2HighError
+from .grid import Window
+
+#: The network halves the resolution five times: tile sides must be multiples of 32.
+SIZE_MULTIPLE = 32
+#: Weight of the outermost pixel of a shared edge (not zero, so every pixel keeps some weight).
+MIN_WEIGHT = 1e-3
+
+
+def round_up(value: int, multiple: int) -> int:
+    return int(math.ceil(value / multiple) * multiple)
+
+
+def axis_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Tile starts along one axis: as few as cover ``length`` with at least ``overlap`` shared."""
+    if length <= tile:
+        return [0]
+    count = math.ceil((length - tile) / (tile - overlap)) + 1
+    return [round(k * (length - tile) / (count - 1)) for k in range(count)]
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile: its place in the tile grid and its pixels (region coordinates, may be padded)."""
+
+    row_index: int
+    col_index: int
+    window: Window
+
+
+@dataclass(frozen=True)
+class TileLayout:
+    """The tiles covering ``region`` (a window of the raster), in row-major order."""
+
+    region: Window
+    tile_height: int
+    tile_width: int
+    overlap: int
+    row_starts: tuple[int, ...]
+    col_starts: tuple[int, ...]
+
+    @classmethod
+    def plan(cls, region: Window, tile_size: int, overlap: int, fixed_size: bool = False) -> "TileLayout":
+        """Lay out tiles of ``tile_size`` over ``region``.
+
+        Args:
+            region: the pixels to cover.
+            tile_size: tile side in pixels, a multiple of 32.
+            overlap: pixels shared by neighbouring tiles, at most half the tile.
+            fixed_size: the model only takes ``tile_size`` tiles (a fixed-shape ONNX model), so a
+                region smaller than a tile is padded up to it rather than to a multiple of 32.
+        """
+        if tile_size < SIZE_MULTIPLE or tile_size % SIZE_MULTIPLE:
+            raise Low2HighError(f"TILE_SIZE must be a multiple of {SIZE_MULTIPLE} pixels (got {tile_size}).")
+        if overlap < 0 or 2 * overlap > tile_size:
+            raise Low2HighError(f"OVERLAP must be between 0 and half of TILE_SIZE ({tile_size // 2}); got {overlap}.")
+
+        def side(length: int) -> int:
+            return tile_size if fixed_size or length >= tile_size else round_up(length, SIZE_MULTIPLE)
+
+        height, width = side(region.height), side(region.width)
+        return cls(region, height, width, overlap,
+                   tuple(axis_starts(region.height, height, overlap)),
+                   tuple(axis_starts(region.width, width, overlap)))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.row_starts), len(self.col_starts)
+
+    @property
+    def count(self) -> int:
+        return len(self.row_starts) * len(self.col_starts)
+
+    def tiles(self) -> Iterator[Tile]:
+        for i, row in enumerate(self.row_starts):
+            for j, col in enumerate(self.col_starts):
+                yield Tile(i, j, Window(col, row, self.tile_width, self.tile_height))
+
+    def weights(self, tile: Tile) -> np.ndarray:
+        """(tile_height, tile_width) float32 blending weight of one tile."""
+        rows, cols = self.shape
+        vertical = _ramp(self.tile_height, self.overlap, tile.row_index > 0, tile.row_index < rows - 1)
+        horizontal = _ramp(self.tile_width, self.overlap, tile.col_index > 0, tile.col_index < cols - 1)
+        return np.outer(vertical, horizontal)
+
+
+@lru_cache(maxsize=64)
+def _ramp(length: int, overlap: int, falls_at_start: bool, falls_at_end: bool) -> np.ndarray:
+    """1-D weight: 1 inside, falling linearly over ``overlap`` pixels toward shared edges."""
+    ramp = np.ones(length, np.float32)
+    if overlap == 0:
+        return ramp
+    rising = np.clip((np.arange(length, dtype=np.float32) + 0.5) / overlap, MIN_WEIGHT, 1.0)
+    if falls_at_start:
+        ramp = np.minimum(ramp, rising)
+    if falls_at_end:
+        ramp = np.minimum(ramp, rising[::-1])
+    ramp.flags.writeable = False
+    return ramp
+
+
+def tile_read_window(tile: Tile, region: Window, raster: Window) -> Optional[Window]:
+    """The raster pixels a tile reads (absolute coordinates); None if it lies outside."""
+    absolute = Window(region.col + tile.window.col, region.row + tile.window.row, tile.window.width, tile.window.height)
+    return absolute.intersection(raster)

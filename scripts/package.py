@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Build the installable QGIS plugin zip: dist/low2high-<version>.zip with a folder low2high/.
+
+Only files git tracks go in, and only what runs inside QGIS or is needed to train a model the
+plugin uses (tests, CI and developer scripts stay out). Install it with QGIS's
+Plugins ▸ Manage and Install Plugins ▸ Install from ZIP.
+"""
+from __future__ import annotations
+
+import configparser
+import os
+import subprocess
+import sys
+import zipfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INCLUDED_FOLDERS = ("low2high_plugin/", "algorithms/", "models/", "train/", "resources/")
+INCLUDED_FILES = ("__init__.py", "metadata.txt", "LICENSE", "README.md", "requirements.txt")
+
+
+def plugin_files() -> list[str]:
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+    return sorted(f for f in tracked if f in INCLUDED_FILES or f.startswith(INCLUDED_FOLDERS))
+
+
+def main() -> int:
+    metadata = configparser.ConfigParser()
+    metadata.read(os.path.join(ROOT, "metadata.txt"))
+    version = metadata["general"]["version"]
+    os.makedirs(os.path.join(ROOT, "dist"), exist_ok=True)
+    target = os.path.join(ROOT, "dist", f"low2high-{version}.zip")
+    partial = target + ".partial"
+    files = plugin_files()
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in files:
+            archive.write(os.path.join(ROOT, name), f"low2high/{name}")
+    os.replace(partial, target)
+    size = os.path.getsize(target) / 1e6
+    print(f"{target}: {len(files)} files, {size:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
