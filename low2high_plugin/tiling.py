@@ -1,8 +1,9 @@
 """Where the tiles of a tiled inference lie, and how much each tile's pixels count.
 
-Tiles of ``tile_size`` overlap by at least ``overlap`` pixels and are spread evenly so the last
-one ends on the region's edge (no tile hangs over it, except when the region is smaller than one
-tile; then one tile, padded to a multiple of 32, covers it). Each tile's predictions are weighted
+Tiles of at most ``tile_size`` overlap by at least ``overlap`` pixels and are spread evenly so the
+last one ends on the region's edge (no tile hangs over it, except when the region is smaller than
+one tile; then one tile, padded to a multiple of 32, covers it). Tiles shrink to the smallest side
+that needs no more of them, so little work is spent twice on overlaps. Each tile's predictions are weighted
 by a ramp that falls to almost zero toward the edges it shares with a neighbour: pixels near a
 tile border, where the network saw little context, count little, and seams disappear.
 """
@@ -34,6 +35,20 @@ def axis_starts(length: int, tile: int, overlap: int) -> list[int]:
         return [0]
     count = math.ceil((length - tile) / (tile - overlap)) + 1
     return [round(k * (length - tile) / (count - 1)) for k in range(count)]
+
+
+def fitted_tile_side(length: int, tile: int, overlap: int) -> int:
+    """The smallest tile side (multiple of 32, at most ``tile``) that needs no more tiles.
+
+    Full-size tiles spread over a length that is not ``tile + k * (tile - overlap)`` overlap far
+    more than asked (8192 px in 1024-px tiles: 9 tiles overlapping by 128 px, 21 % of the work
+    wasted). Shrinking every tile to what the same number of tiles needs cuts that waste.
+    """
+    if length <= tile:
+        return round_up(length, SIZE_MULTIPLE)
+    count = math.ceil((length - overlap) / (tile - overlap))
+    needed = math.ceil((length + (count - 1) * overlap) / count)
+    return min(tile, round_up(needed, SIZE_MULTIPLE))
 
 
 @dataclass(frozen=True)
@@ -73,7 +88,9 @@ class TileLayout:
             raise Low2HighError(f"OVERLAP must be between 0 and half of TILE_SIZE ({tile_size // 2}); got {overlap}.")
 
         def side(length: int) -> int:
-            return tile_size if fixed_size or length >= tile_size else round_up(length, SIZE_MULTIPLE)
+            if fixed_size:
+                return tile_size
+            return fitted_tile_side(length, tile_size, overlap)
 
         height, width = side(region.height), side(region.width)
         return cls(region, height, width, overlap,

@@ -17,6 +17,16 @@ def test_axis_starts_cover_with_at_least_the_overlap(length, tile, overlap):
     assert len(starts) == 1 or all(b > a for a, b in zip(starts, starts[1:]))
 
 
+@pytest.mark.parametrize("length,tile,overlap", [(8192, 1024, 32), (8192, 2048, 64), (1000, 256, 32), (5000, 512, 64)])
+def test_fitted_tiles_waste_little_on_overlaps(length, tile, overlap):
+    layout = TileLayout.plan(Window(0, 0, length, 64), tile, overlap)
+    starts, side = layout.col_starts, layout.tile_width
+    assert side <= tile and side % 32 == 0
+    assert len(starts) == len(axis_starts(length, tile, overlap))  # no more tiles than full-size ones
+    assert all(b - a <= side - overlap for a, b in zip(starts, starts[1:]))
+    assert len(starts) * side - length < len(starts) * (overlap + 32)  # waste: the overlaps + rounding
+
+
 def test_region_smaller_than_a_tile_gets_one_padded_tile():
     layout = TileLayout.plan(Window(5, 7, 100, 40), 256, 32)
     assert layout.count == 1 and (layout.tile_height, layout.tile_width) == (64, 128)

@@ -1,0 +1,48 @@
+"""``python -m low2high.train <command>``: the headless entry point.
+
+Each command lives in its own module exposing ``HELP`` (one line), ``add_arguments(parser)`` and
+``run(args) -> int``. A user's mistake ends with one line on stderr and exit status 2, never a
+traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Optional, Sequence
+
+from ..low2high_plugin.errors import Cancelled, Low2HighError
+
+#: command name → module (relative to this package) implementing it.
+COMMANDS: dict[str, str] = {}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    parser = argparse.ArgumentParser(
+        prog="python -m low2high.train",
+        description="Train, evaluate and export Low2High land-cover models (headless; torchrun for many GPUs).")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    modules = {}
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name, __package__)
+        sub = commands.add_parser(name, help=module.HELP, description=module.__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(sub)
+        modules[name] = module
+    return parser, modules
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser, modules = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(modules[args.command].run(args) or 0)
+    except Cancelled as error:
+        print(f"stopped: {error}", file=sys.stderr)
+        return 130
+    except Low2HighError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stopped by the user", file=sys.stderr)
+        return 130

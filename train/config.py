@@ -1,0 +1,100 @@
+"""Configs as dataclasses: defaults in code, a YAML/JSON file on top, command-line flags last.
+
+Every field of a config dataclass becomes a flag (``--field-name``) of its command, with the
+field's docstring-like ``help`` metadata as help text; ``--config FILE`` loads a YAML or JSON
+mapping first. The resolved config is what a run records next to its outputs, so any result can
+be reproduced from that file alone.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import typing
+from typing import Any, Type, TypeVar
+
+from ..low2high_plugin.errors import Low2HighError
+
+T = TypeVar("T")
+
+
+def field(default: Any, help: str, **kwargs: Any) -> Any:  # noqa: A002 (mirrors argparse)
+    """A dataclass field with help text for its command-line flag."""
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kwargs)
+    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _parser_for(annotation: Any):
+    """The function turning a flag's text into a value of the field's type."""
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        return lambda text: text.lower() in ("1", "true", "yes", "on")
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        return lambda text: [item(part) for part in text.split(",") if part]
+    if origin is typing.Union:  # Optional[X]
+        inner = [arg for arg in typing.get_args(annotation) if arg is not type(None)][0]
+        parse = _parser_for(inner)
+        return lambda text: None if text.lower() in ("", "none", "null") else parse(text)
+    return annotation
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, config_type: Type[Any]) -> None:
+    """Add ``--config`` and one flag per field of ``config_type`` (all default to 'not given')."""
+    parser.add_argument("--config", metavar="FILE", help="YAML or JSON file with any of the settings below")
+    hints = typing.get_type_hints(config_type)
+    for item in dataclasses.fields(config_type):
+        default = item.default if item.default is not dataclasses.MISSING else item.default_factory()
+        parser.add_argument(_flag(item.name), dest=item.name, type=_parser_for(hints[item.name]),
+                            default=argparse.SUPPRESS, metavar=item.name.upper(),
+                            help=f"{item.metadata.get('help', '')} (default: {default})")
+
+
+def load_file(path: str) -> dict[str, Any]:
+    """A YAML or JSON mapping from a file, with errors a user understands."""
+    if not os.path.exists(path):
+        raise Low2HighError(f"The config file '{path}' does not exist.")
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    try:
+        if path.endswith(".json"):
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as error:  # json and yaml raise different types
+        raise Low2HighError(f"The config file '{path}' cannot be parsed: {error}") from error
+    if not isinstance(data, dict):
+        raise Low2HighError(f"The config file '{path}' must hold a mapping of setting: value.")
+    return data
+
+
+def resolve_config(config_type: Type[T], args: argparse.Namespace) -> T:
+    """Defaults, then ``--config`` file values, then flags given on the command line."""
+    names = {item.name for item in dataclasses.fields(config_type)}
+    values: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        from_file = load_file(args.config)
+        unknown = sorted(set(from_file) - names)
+        if unknown:
+            raise Low2HighError(f"Unknown setting(s) in '{args.config}': {', '.join(unknown)}.")
+        values.update(from_file)
+    values.update({name: getattr(args, name) for name in names if hasattr(args, name)})
+    try:
+        return config_type(**values)
+    except (TypeError, ValueError) as error:
+        raise Low2HighError(f"Invalid configuration: {error}") from error
+
+
+def save_config(config: Any, path: str) -> None:
+    """Write a resolved config as JSON (readable back with ``--config``)."""
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(dataclasses.asdict(config), handle, indent=2)
+        handle.write("\n")
