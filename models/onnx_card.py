@@ -1,0 +1,83 @@
+"""Read what an exported ONNX model says about itself, with ONNX Runtime only.
+
+The QGIS plugin runs ``.onnx`` models where PyTorch may not be installed, so nothing here
+imports torch (or the ``onnx`` package).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .card import CheckpointError, ModelCard, parse_description
+from .config import UNetConfig
+
+ONNX_FORMAT = "low2high.onnx"
+METADATA_KEY = "low2high"
+OUTPUTS = ("probabilities", "logits")
+
+
+def _open_session(path: str | os.PathLike) -> Any:
+    """An ONNX Runtime CPU session, with file problems turned into :class:`CheckpointError`."""
+    import onnxruntime as ort
+
+    source = str(path)
+    file = Path(path)
+    if not file.exists():
+        raise CheckpointError(f"Model file not found: {source}")
+    if file.is_dir():
+        raise CheckpointError(f"{source} is a folder, not a model file")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: a bad file is reported by our message
+    try:
+        return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+    except Exception:  # onnxruntime raises its own exception types for unreadable files
+        raise CheckpointError(
+            f"{source} cannot be read as an ONNX model: it is damaged, incomplete (for example "
+            "an interrupted copy or download) or not an ONNX file"
+        ) from None
+
+
+def _read_description(session: Any, source: str) -> dict[str, Any]:
+    metadata = session.get_modelmeta().custom_metadata_map
+    if METADATA_KEY not in metadata:
+        raise CheckpointError(
+            f"{source} is not a Low2High model; the Low2High description (ONNX metadata "
+            f"'{METADATA_KEY}') is missing, so its bands, classes and normalisation are unknown"
+        )
+    try:
+        description = json.loads(metadata[METADATA_KEY])
+    except ValueError:
+        description = None
+    if not isinstance(description, dict):
+        raise CheckpointError(f"{source} is damaged: its Low2High metadata is not valid JSON")
+    if description.get("output") not in OUTPUTS:
+        raise CheckpointError(
+            f"{source} is damaged: unknown output kind {description.get('output')!r}"
+        )
+    return description
+
+
+def read_onnx_card(path: str | os.PathLike) -> tuple[UNetConfig, ModelCard, dict]:
+    """Read the description of an ONNX model exported by :func:`export_onnx`.
+
+    Only ``onnxruntime`` is needed (not the ``onnx`` package), as in the QGIS plugin.
+
+    Args:
+        path: The ``.onnx`` file.
+
+    Returns:
+        ``(config, card, description)`` where ``description`` is the whole ``low2high``
+        metadata dict, including ``"output"`` ("probabilities" or "logits") and
+        ``"input_size"`` ([height, width], or None when the size is dynamic).
+
+    Raises:
+        CheckpointError: If the file is missing, not a readable ONNX model, has no Low2High
+            metadata, or its description is invalid or made by a newer Low2High.
+    """
+    source = str(path)
+    description = _read_description(_open_session(path), source)
+    config, card = parse_description(description, expected_format=ONNX_FORMAT, source=source)
+    return config, card, description

@@ -1,0 +1,189 @@
+"""ONNX export with self-describing metadata, readable by Low2High and the Deepness plugin.
+
+The exported graph has one input ``"input"`` ``(batch, bands, tile, tile)`` (normalised as the
+card says) and one output ``"output"``: softmax probabilities ``(batch, classes, tile, tile)``
+(what Deepness expects) or raw logits. The model's ``metadata_props`` hold JSON-encoded values:
+
+* Deepness keys: ``model_type`` ("Segmentor"), ``class_names`` ({"0": name, ...}),
+  ``resolution`` (centimetres per pixel), ``tile_size``, ``tiles_overlap`` (percent of the
+  tile), ``standardization_mean``, ``standardization_std``.
+* ``low2high``: ``{"format": "low2high.onnx", "format_version": 1, "architecture":
+  "unet-resnet18", "config": {...}, "card": {...}, "output": "probabilities" | "logits",
+  "input_size": [tile, tile] | None}`` (None when height and width are dynamic).
+
+``onnx`` and ``onnxruntime`` are imported inside the functions so that importing this module
+(and the plugin) works without them.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import warnings
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._atomic import atomic_write
+from .card import (
+    ARCHITECTURE,
+    FORMAT_VERSION,
+    ModelCard,
+    check_card_matches,
+)
+from .onnx_card import METADATA_KEY, ONNX_FORMAT, OUTPUTS, _open_session, _read_description
+from .unet import UNet
+
+
+
+class OnnxVerificationError(RuntimeError):
+    """The exported ONNX model does not reproduce the PyTorch model's output."""
+
+
+class _ExportHead(nn.Module):
+    """Wraps the U-Net so the exported graph ends with the requested output."""
+
+    def __init__(self, model: UNet, output: str) -> None:
+        super().__init__()
+        self.model = model
+        self.probabilities = output == "probabilities"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.model(x)  # (B, C, H, W)
+        return torch.softmax(logits, dim=1) if self.probabilities else logits
+
+
+def deepness_metadata(card: ModelCard) -> dict[str, Any]:
+    """The metadata keys the Deepness QGIS plugin reads, as Python values (not yet JSON)."""
+    return {
+        "model_type": "Segmentor",
+        "class_names": {str(i): name for i, name in enumerate(card.class_names)},
+        "resolution": card.gsd * 100.0,  # Deepness wants centimetres per pixel
+        "tile_size": card.tile_size,
+        "tiles_overlap": int(round(100 * card.tile_overlap / card.tile_size)),  # percent
+        "standardization_mean": list(card.mean),
+        "standardization_std": list(card.std),
+    }
+
+
+def export_onnx(
+    model: UNet,
+    card: ModelCard,
+    path: str | os.PathLike,
+    *,
+    output: str = "probabilities",
+    dynamic_size: bool = False,
+    opset: int = 17,
+) -> None:
+    """Export the network to ONNX with its model card as metadata, atomically.
+
+    The network is copied to the CPU in eval mode first, so the caller's model (possibly on a
+    GPU and in training mode) is left untouched.
+
+    Args:
+        model: The network.
+        card: Its model card; ``card.tile_size`` fixes the input size unless ``dynamic_size``.
+        path: Destination ``.onnx`` file; an existing file is replaced.
+        output: ``"probabilities"`` (softmax, for Deepness) or ``"logits"``.
+        dynamic_size: Also make height and width dynamic (multiples of 32 at run time).
+            Deepness needs a fixed size, so the default is a fixed ``tile_size`` input.
+        opset: ONNX opset version.
+
+    Raises:
+        ValueError: For an unknown ``output``.
+        CheckpointError: If the card's bands or classes do not match the network.
+    """
+    import onnx
+
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    check_card_matches(model.config, card, "export_onnx")
+    network = _ExportHead(copy.deepcopy(model).cpu().eval(), output).eval()
+    size = card.tile_size
+    dummy = torch.zeros(1, model.config.in_channels, size, size)
+    axes = {0: "batch", 2: "height", 3: "width"} if dynamic_size else {0: "batch"}
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        # The TorchScript exporter is deprecated in favour of dynamo, which needs extra
+        # packages; it is still the robust choice for a plain CNN, so silence the notice.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            network,
+            (dummy,),
+            buffer,
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_axes={"input": axes, "output": axes},
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    proto = onnx.load_from_string(buffer.getvalue())
+
+    description = {
+        "format": ONNX_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "architecture": ARCHITECTURE,
+        "config": asdict(model.config),
+        "card": card.to_dict(),
+        "output": output,
+        "input_size": None if dynamic_size else [size, size],
+    }
+    metadata = {**deepness_metadata(card), METADATA_KEY: description}
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, json.dumps(value)
+    proto.producer_name = "low2high"
+    atomic_write(path, lambda stream: stream.write(proto.SerializeToString()))
+
+
+def verify_onnx_export(
+    model: UNet, path: str | os.PathLike, *, batch: int = 2, seed: int = 0, atol: float = 1e-3
+) -> float:
+    """Check that the exported file computes what the PyTorch model computes.
+
+    Runs both on the same random normalised input (the file's fixed size, or the card's tile
+    size when the size is dynamic) and compares outputs of the exported kind.
+
+    Args:
+        model: The PyTorch network that was exported (evaluated on a CPU copy in eval mode).
+        path: The ``.onnx`` file.
+        batch: Batch size of the test input (also checks the dynamic batch axis).
+        seed: Seed of the random input.
+        atol: Largest accepted absolute difference.
+
+    Returns:
+        The largest absolute difference between the two outputs.
+
+    Raises:
+        OnnxVerificationError: If the difference exceeds ``atol``.
+        CheckpointError: If the file cannot be read or has no Low2High metadata.
+    """
+    source = str(path)
+    session = _open_session(path)
+    description = _read_description(session, source)
+    size = description.get("input_size") or [description["card"]["tile_size"]] * 2
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, model.config.in_channels, *size, generator=generator)
+    reference_model = _ExportHead(copy.deepcopy(model).cpu().eval(), description["output"])
+    with torch.no_grad():
+        expected = reference_model(x).numpy()  # (B, C, H, W)
+    (actual,) = session.run(["output"], {"input": x.numpy()})  # (B, C, H, W)
+    if actual.shape != expected.shape:
+        raise OnnxVerificationError(
+            f"{source}: ONNX output shape {actual.shape} differs from PyTorch {expected.shape}"
+        )
+    difference = float(np.max(np.abs(actual - expected)))
+    if not difference <= atol:
+        raise OnnxVerificationError(
+            f"{source}: ONNX output differs from PyTorch by up to {difference:.3g} "
+            f"(tolerance {atol:.3g})"
+        )
+    return difference
