@@ -132,7 +132,8 @@ class OnnxPredictor:
 
     def __init__(self, path: str, device: str) -> None:
         ort = require("onnxruntime", "run .onnx models")
-        from ..models.card import CheckpointError, read_onnx_card
+        from ..models.card import CheckpointError
+        from ..models.onnx_card import read_onnx_card
 
         try:
             _, card, metadata = read_onnx_card(path)
@@ -152,7 +153,8 @@ class OnnxPredictor:
             raise _model_error(path, error) from error
         self._input = self._session.get_inputs()[0].name
         self._outputs_logits = metadata.get("output") == "logits"
-        self.info = _info_from_card(path, "onnx", resolved, card, metadata.get("input_size"))
+        input_size = metadata.get("input_size")  # [side, side] for fixed-size exports
+        self.info = _info_from_card(path, "onnx", resolved, card, input_size[0] if input_size else None)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         (output,) = self._session.run(None, {self._input: batch})

@@ -208,17 +208,18 @@ def create_geotiff(path: str, grid: Grid, bands: int, data_type: int, nodata: Op
 
 
 def style_class_band(band: gdal.Band, class_names: Sequence[str], colours: Sequence[tuple[int, int, int]], nodata: int) -> None:
-    """Give a class band its colour table and category names, so QGIS shows it styled at once."""
+    """Give a class band its colour table and category names, so QGIS shows it styled at once.
+
+    Only the classes get entries: QGIS builds its legend from the colour table, and ``nodata``
+    pixels are transparent anyway.
+    """
     table = gdal.ColorTable()
     for code, colour in enumerate(colours):
         table.SetColorEntry(code, (*colour, 255))
-    table.SetColorEntry(nodata, (0, 0, 0, 0))
     band.SetRasterColorTable(table)
     band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex)
-    names = [""] * (nodata + 1)
-    names[: len(class_names)] = list(class_names)
-    names[nodata] = "nodata"
-    band.SetRasterCategoryNames(names)
+    band.SetRasterCategoryNames(list(class_names))
+    band.SetNoDataValue(nodata)
     band.SetDescription("land cover class")
 
 

@@ -15,3 +15,13 @@ from helpers import make_raster, scene  # noqa: E402,F401  (re-exported for test
 def folder(tmp_path):
     """A fresh folder for a test's files (a str, as the engine takes paths)."""
     return str(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """A small random 4-band model as a .pt checkpoint and as its .onnx export."""
+    from helpers import export_model, make_model
+
+    folder = tmp_path_factory.mktemp("models")
+    checkpoint = make_model(str(folder / "tiny.pt"))
+    return checkpoint, export_model(checkpoint, str(folder / "tiny.onnx"))

@@ -55,3 +55,30 @@ def read(path: str, band: Optional[int] = None) -> np.ndarray:
     if band is not None:
         return dataset.GetRasterBand(band).ReadAsArray()
     return dataset.ReadAsArray()
+
+
+def make_model(path: str, bands: int = 4, width: int = 8, seed: int = 0, tile_size: int = 256,
+               tile_overlap: int = 32, gsd: float = 1.0) -> str:
+    """Save a small randomly initialised (seeded) Low2High checkpoint and return its path."""
+    import torch
+
+    from low2high.models.checkpoint import ModelCard, save_checkpoint
+    from low2high.models.unet import UNet, UNetConfig
+
+    torch.manual_seed(seed)
+    model = UNet(UNetConfig(in_channels=bands, num_classes=4, width=width)).eval()
+    band_names = ["red", "green", "blue", "nir"][:bands]
+    card = ModelCard(band_names=band_names, mean=[0.45] * bands, std=[0.2] * bands, gsd=gsd,
+                     tile_size=tile_size, tile_overlap=tile_overlap, description="test model")
+    save_checkpoint(path, model, card)
+    return path
+
+
+def export_model(checkpoint: str, path: str) -> str:
+    """Export a checkpoint to ONNX (fixed tile size, probabilities) and return its path."""
+    from low2high.models.checkpoint import load_checkpoint
+    from low2high.models.onnx_export import export_onnx
+
+    loaded = load_checkpoint(checkpoint)
+    export_onnx(loaded.build_model(), loaded.card, path)
+    return path
