@@ -1,7 +1,7 @@
 """What every Low2High algorithm shares: help, icons, and turning engine errors into messages.
 
-Subclasses implement :meth:`Low2HighAlgorithm.run` and never keep state on the instance
-between runs (QGIS may copy algorithms or run them in parallel).
+Subclasses implement :meth:`Low2HighAlgorithm.process` (QGIS owns ``run``) and never keep
+state on the instance between runs (QGIS may copy algorithms or run them in parallel).
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class FeedbackProgress:
 
 
 class Low2HighAlgorithm(QgsProcessingAlgorithm):
-    """Base class: subclasses set ``name()``/``displayName()`` and implement ``run``."""
+    """Base class: subclasses set ``name()``/``displayName()`` and implement ``process``."""
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate(type(self).__name__, text)
@@ -69,10 +69,10 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
         try:
-            return self.run(parameters, context, FeedbackProgress(feedback))
+            return self.process(parameters, context, FeedbackProgress(feedback))
         except Low2HighError as error:
             raise QgsProcessingException(str(error)) from error
 
-    def run(self, parameters: dict[str, Any], context: QgsProcessingContext,
+    def process(self, parameters: dict[str, Any], context: QgsProcessingContext,
             progress: FeedbackProgress) -> dict[str, Any]:
         raise NotImplementedError

@@ -60,7 +60,7 @@ class SegmentAlgorithm(Low2HighAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT_PROBABILITIES, self.tr("Class probabilities (%)"), optional=True, createByDefault=False))
 
-    def run(self, parameters: dict[str, Any], context: QgsProcessingContext,
+    def process(self, parameters: dict[str, Any], context: QgsProcessingContext,
             progress: FeedbackProgress) -> dict[str, Any]:
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None or layer.providerType() != "gdal":

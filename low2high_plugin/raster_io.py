@@ -12,6 +12,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Optional, Sequence
+from xml.sax.saxutils import quoteattr
 
 import numpy as np
 from osgeo import gdal, osr
@@ -155,8 +156,10 @@ def check_output_path(output: str, inputs: Sequence[str], what: str = "OUTPUT") 
 
 
 def _sidecars(path: str) -> list[str]:
-    """Files GDAL may write beside a GeoTIFF (category names live in the .aux.xml)."""
-    return [path + ".aux.xml", path + ".msk", os.path.splitext(path)[0] + ".tfw"]
+    """Files that travel with a GeoTIFF: GDAL's (category names live in the .aux.xml) and the
+    QGIS default style (.qml) Low2High writes for class rasters."""
+    stem = os.path.splitext(path)[0]
+    return [path + ".aux.xml", path + ".msk", stem + ".tfw", stem + ".qml"]
 
 
 def remove_raster_files(path: str) -> None:
@@ -205,6 +208,29 @@ def create_geotiff(path: str, grid: Grid, bands: int, data_type: int, nodata: Op
         for index in range(bands):
             dataset.GetRasterBand(index + 1).SetNoDataValue(nodata)
     return dataset
+
+
+#: QGIS style template for class rasters (paletted renderer); its palette is filled per raster.
+CLASS_STYLE_TEMPLATE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources", "styles", "classes.qml")
+
+
+def style_class_raster(path: str, class_names: Sequence[str], colours: Sequence[tuple[int, int, int]],
+                       nodata: int) -> None:
+    """Style a class raster for QGIS and GDAL: colour table, category names and a .qml.
+
+    The GeoTIFF colour table always has 256 entries, which QGIS would list as 256 legend classes;
+    the ``<name>.qml`` sidecar, loaded by QGIS as the default style, lists only the classes.
+    """
+    dataset = gdal.Open(path, gdal.GA_Update)
+    style_class_band(dataset.GetRasterBand(1), class_names, colours, nodata)
+    dataset = None
+    entries = "\n        ".join(
+        f'<paletteEntry value="{code}" color="#{r:02x}{g:02x}{b:02x}" alpha="255" label={quoteattr(name)}/>'
+        for code, (name, (r, g, b)) in enumerate(zip(class_names, colours)))
+    with open(CLASS_STYLE_TEMPLATE, encoding="utf-8") as handle:
+        style = handle.read().replace("<!-- palette -->", entries)
+    with open(os.path.splitext(path)[0] + ".qml", "w", encoding="utf-8") as handle:
+        handle.write(style)
 
 
 def style_class_band(band: gdal.Band, class_names: Sequence[str], colours: Sequence[tuple[int, int, int]], nodata: int) -> None:

@@ -23,7 +23,7 @@ from .pipeline import InferenceStats, run_tiled_inference
 from .predictor import ModelInfo, load_predictor, resolve_model_path
 from .progress import Progress, SilentProgress
 from .raster_io import (RasterSource, atomic_output, check_output_path, create_geotiff,
-                        gdal_cache_limit, scratch_raster, style_class_band)
+                        gdal_cache_limit, scratch_raster, style_class_raster)
 from .resample import GSD_TOLERANCE, ground_sample_distance, resampled_view, warp_onto
 
 #: Default batch per device: one tile at a time keeps CPU memory low; GPUs want many.
@@ -199,14 +199,13 @@ def _classify(source_path: str, region: Window, grid: Grid, predictor, tile_size
 
 
 def _style_outputs(path: str, info: ModelInfo, is_probabilities: bool) -> None:
-    """Colour table and class names on the class raster; class names on probability bands."""
+    """Colour table, class names and QGIS style on the class raster; names on probability bands."""
+    if not is_probabilities:
+        style_class_raster(path, info.class_names, class_colours(info.class_names), NODATA)
+        return
     dataset = gdal.Open(path, gdal.GA_Update)
-    if is_probabilities:
-        for index, name in enumerate(info.class_names):
-            band = dataset.GetRasterBand(index + 1)
-            band.SetDescription(f"{name} probability (%)")
-    else:
-        style_class_band(dataset.GetRasterBand(1), info.class_names, class_colours(info.class_names), NODATA)
+    for index, name in enumerate(info.class_names):
+        dataset.GetRasterBand(index + 1).SetDescription(f"{name} probability (%)")
     dataset = None
 
 

@@ -35,7 +35,7 @@ def test_output_is_a_styled_byte_class_raster_on_the_input_grid(image, folder, t
     assert [table.GetColorEntry(code)[:3] for code in range(4)] == [(38, 115, 222), (27, 120, 55), (182, 220, 110), (190, 70, 60)]
     classes = band.ReadAsArray()
     assert classes.max() <= 3 and result.stats.class_counts[:4].sum() == classes.size
-    assert sorted(os.listdir(folder)) == ["image.tif", "map.tif", "map.tif.aux.xml"]
+    assert sorted(os.listdir(folder)) == ["image.tif", "map.qml", "map.tif", "map.tif.aux.xml"]
 
 
 def test_probabilities_are_percentages_per_class(image, folder, tiny_models):
@@ -104,7 +104,7 @@ def test_different_pixel_size_is_resampled_with_a_warning(folder, tiny_models):
     out = gdal.Open(result.output_path)
     assert (out.RasterXSize, out.RasterYSize) == (160, 200) and out.GetGeoTransform()[1] == 0.5
     assert out.GetRasterBand(1).GetRasterCategoryNames()[:4] == ["water", "forest", "field", "impervious"]
-    assert sorted(os.listdir(folder)) == ["half_metre.tif", "map.tif", "map.tif.aux.xml"]
+    assert sorted(os.listdir(folder)) == ["half_metre.tif", "map.qml", "map.tif", "map.tif.aux.xml"]
 
 
 class CancelAfter(SilentProgress):
