@@ -16,7 +16,7 @@ DEMO_INPUT := resources/sample/naip_sample.tif
 DEMO_OUTPUT := $(CURDIR)/out/demo_landcover.tif
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup system-packages demo test test-fast bench package clean
+.PHONY: setup system-packages demo test bench package sample clean
 
 ## setup: Debian packages (when missing) and the venv with pinned Python packages (idempotent)
 setup: system-packages $(VENV)/.ready
@@ -55,3 +55,12 @@ package: setup
 
 clean:
 	rm -rf .build dist out .pytest_cache
+
+## sample: regenerate the bundled sample image from the shared real labels (needs ../shared)
+SHARED := $(CURDIR)/../shared
+SAMPLE_WINDOW := 0 4096 1024 1024
+sample: setup
+	mkdir -p .build
+	gdal_translate -q -co COMPRESS=DEFLATE -srcwin $(SAMPLE_WINDOW) $(SHARED)/data/chesapeake_pg_county/pg_county_north_lc.tif resources/sample/naip_sample_chesapeake.tif
+	gdal_translate -q -co COMPRESS=DEFLATE -srcwin $(SAMPLE_WINDOW) $(SHARED)/data/chesapeake_pg_county/pg_county_north_nlcd.tif resources/sample/naip_sample_nlcd.tif
+	$(SYSTEM_PYTHON) $(SHARED)/tools/render_scene.py resources/sample/naip_sample_chesapeake.tif resources/sample/naip_sample.tif --seed 1

@@ -1,4 +1,8 @@
 """One QgsProcessingAlgorithm per file; they only adapt parameters to the engine."""
+from .aggregate_labels import AggregateLabelsAlgorithm
+from .align_labels import AlignLabelsAlgorithm
+from .evaluate import EvaluateAlgorithm
+from .remap import RemapAlgorithm
 from .segment import SegmentAlgorithm
 
-ALGORITHMS = (SegmentAlgorithm,)
+ALGORITHMS = (SegmentAlgorithm, RemapAlgorithm, EvaluateAlgorithm, AlignLabelsAlgorithm, AggregateLabelsAlgorithm)

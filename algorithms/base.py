@@ -6,7 +6,7 @@ state on the instance between runs (QGIS may copy algorithms or run them in para
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
                        QgsProcessingFeedback)
@@ -74,5 +74,25 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(str(error)) from error
 
     def process(self, parameters: dict[str, Any], context: QgsProcessingContext,
-            progress: FeedbackProgress) -> dict[str, Any]:
+                progress: FeedbackProgress) -> dict[str, Any]:
         raise NotImplementedError
+
+    def raster_path(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext,
+                    optional: bool = False) -> Optional[str]:
+        """The file behind a raster layer parameter (None when an optional one is empty).
+
+        The engine reads files through GDAL, so a layer must come from a file GDAL reads.
+        """
+        if optional and parameters.get(name) in (None, ""):
+            return None
+        layer = self.parameterAsRasterLayer(parameters, name, context)
+        if layer is None or layer.providerType() != "gdal":
+            raise Low2HighError(f"{name} must be a raster file that GDAL can read.")
+        return layer.source()
+
+    def optional_int(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> Optional[int]:
+        """An optional integer parameter: None when left empty ("decide for me"), where
+        ``parameterAsInt`` would say 0."""
+        if parameters.get(name) in (None, ""):
+            return None
+        return self.parameterAsInt(parameters, name, context)

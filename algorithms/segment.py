@@ -62,31 +62,25 @@ class SegmentAlgorithm(Low2HighAlgorithm):
 
     def process(self, parameters: dict[str, Any], context: QgsProcessingContext,
             progress: FeedbackProgress) -> dict[str, Any]:
+        input_path = self.raster_path(parameters, self.INPUT, context)
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        if layer is None or layer.providerType() != "gdal":
-            raise QgsProcessingException(self.tr("INPUT must be a raster file that GDAL can read."))
         probabilities = None
         if parameters.get(self.OUTPUT_PROBABILITIES) is not None:
             probabilities = self.parameterAsOutputLayer(parameters, self.OUTPUT_PROBABILITIES, context) or None
         request = SegmentRequest(
-            input_path=layer.source(),
+            input_path=input_path,
             output_path=self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
             model_path=self.parameterAsFile(parameters, self.MODEL, context),
             extent=self._extent(parameters, context, layer),
             mask_wkt=self._mask(parameters, context, layer, progress),
-            tile_size=self._optional_int(parameters, self.TILE_SIZE, context),
-            overlap=self._optional_int(parameters, self.OVERLAP, context),
-            batch_size=self._optional_int(parameters, self.BATCH_SIZE, context),
+            tile_size=self.optional_int(parameters, self.TILE_SIZE, context),
+            overlap=self.optional_int(parameters, self.OVERLAP, context),
+            batch_size=self.optional_int(parameters, self.BATCH_SIZE, context),
             device=self.parameterAsEnumString(parameters, self.DEVICE, context) or "auto",
             probabilities_path=probabilities,
         )
         result = segment(request, progress)
         return {self.OUTPUT: result.output_path, self.OUTPUT_PROBABILITIES: result.probabilities_path}
-
-    def _optional_int(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> Optional[int]:
-        if parameters.get(name) in (None, ""):
-            return None
-        return self.parameterAsInt(parameters, name, context)
 
     def _extent(self, parameters: dict[str, Any], context: QgsProcessingContext, layer) -> Optional[tuple]:
         if parameters.get(self.EXTENT) in (None, ""):

@@ -192,13 +192,16 @@ def _taxonomy_from_csv(path: str) -> Taxonomy:
     classes: list[SourceClass] = []
     lines: dict[int, int] = {}
     name = os.path.basename(path)
+    first_row = True
     for line, row in enumerate(csv.reader(io.StringIO(text), dialect), start=1):
         cells = [cell.strip() for cell in row]
         if not any(cells) or cells[0].startswith("#"):
             continue
         code = _parse_code(cells[0])
-        if code is None and not classes and not lines:
-            continue  # the header row
+        is_header = first_row and code is None and (len(cells) < 2 or parse_merged_class(cells[1]) is None)
+        first_row = False
+        if is_header:
+            continue  # e.g. code,class,name,colour
         where = f"'{name}' line {line}"
         if code is None or len(cells) < 2:
             raise Low2HighError(f"{where}: expected code,class[,name[,colour]] with a whole-number code, e.g. 41,forest.")

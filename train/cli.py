@@ -15,6 +15,7 @@ from ..low2high_plugin.errors import Cancelled, Low2HighError
 
 #: command name → module (relative to this package) implementing it.
 COMMANDS: dict[str, str] = {}
+COMMANDS["build-dataset"] = ".dataset_builder"
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
