@@ -19,9 +19,11 @@ from .tiling import Tile, TileLayout
 
 @dataclass(frozen=True)
 class _Axis:
-    """Cells along one axis: their spans, the last tile covering each, the cells of each tile."""
+    """Cells along one axis: their spans, the first and last tile covering each, the cells of
+    each tile."""
 
     spans: tuple[tuple[int, int], ...]
+    first_tile: tuple[int, ...]
     last_tile: tuple[int, ...]
     cells_of_tile: tuple[range, ...]
 
@@ -30,9 +32,13 @@ class _Axis:
         ends = [min(start + tile, length) for start in starts]
         edges = sorted(set([0, length, *starts, *ends]))
         spans = tuple(zip(edges[:-1], edges[1:]))
-        last = tuple(max(k for k, (s, e) in enumerate(zip(starts, ends)) if s <= a and b <= e) for a, b in spans)
+        covering = [[k for k, (s, e) in enumerate(zip(starts, ends)) if s <= a and b <= e] for a, b in spans]
         cells = tuple(range(edges.index(s), edges.index(e)) for s, e in zip(starts, ends))
-        return cls(spans, last, cells)
+        return cls(spans, tuple(min(k) for k in covering), tuple(max(k) for k in covering), cells)
+
+    def only_tile(self, cell: int) -> bool:
+        """True when a single tile covers the cell (no blending needed there)."""
+        return self.first_tile[cell] == self.last_tile[cell]
 
 
 @dataclass
@@ -76,18 +82,30 @@ class TileBlender:
             (r0, r1) = self._rows.spans[r]
             for c in self._cols.cells_of_tile[tile.col_index]:
                 (c0, c1) = self._cols.spans[c]
+                rows, cols = slice(r0 - top, r1 - top), slice(c0 - left, c1 - left)
+                window = Window(c0, r0, c1 - c0, r1 - r0)
+                if self._rows.only_tile(r) and self._cols.only_tile(c):
+                    finished.append(self._alone(window, probabilities, valid, rows, cols))
+                    continue
                 buffer = self._pending.get((r, c))
                 if buffer is None:
                     buffer = self._pending[(r, c)] = np.zeros((classes + 2, r1 - r0, c1 - c0), np.float32)
-                rows, cols = slice(r0 - top, r1 - top), slice(c0 - left, c1 - left)
                 if probabilities is not None:
                     weight = weights[rows, cols]
                     buffer[:classes] += probabilities[:, rows, cols] * weight
                     buffer[classes] += weight
                 np.maximum(buffer[classes + 1], valid[rows, cols], out=buffer[classes + 1])
                 if self._rows.last_tile[r] == tile.row_index and self._cols.last_tile[c] == tile.col_index:
-                    finished.append(self._release((r, c), Window(c0, r0, c1 - c0, r1 - r0)))
+                    finished.append(self._release((r, c), window))
         return finished
+
+    def _alone(self, window: Window, probabilities: Optional[np.ndarray], valid: np.ndarray,
+               rows: slice, cols: slice) -> BlendedBlock:
+        """A cell only this tile covers: its probabilities as they are, no weighting."""
+        if probabilities is None:
+            empty = np.zeros((self.num_classes, window.height, window.width), np.float32)
+            return BlendedBlock(window, empty, np.zeros((window.height, window.width), bool))
+        return BlendedBlock(window, probabilities[:, rows, cols], valid[rows, cols])
 
     def _release(self, key: tuple[int, int], window: Window) -> BlendedBlock:
         buffer = self._pending.pop(key)

@@ -40,6 +40,8 @@ class InferenceStats:
     tiles_predicted: int = 0
     seconds: float = 0.0
     model_seconds: float = 0.0
+    reader_cpu_seconds: float = 0.0  # CPU time of the reading thread (decoding, masks, normalising)
+    writer_cpu_seconds: float = 0.0  # CPU time of the writing thread (blending, argmax, encoding)
     class_counts: np.ndarray = field(default_factory=lambda: np.zeros(256, np.int64))
 
 
@@ -57,12 +59,15 @@ class _Worker(threading.Thread):
         super().__init__(name=name, daemon=True)
         self._work = target
         self.error: Optional[BaseException] = None
+        self.cpu_seconds = 0.0
 
     def run(self) -> None:
         try:
             self._work()
         except BaseException as error:  # handed to the calling thread
             self.error = error
+        finally:
+            self.cpu_seconds = time.thread_time()
 
 
 def run_tiled_inference(source_path: str, layout: TileLayout, predictor: Predictor, batch_size: int,
@@ -119,6 +124,7 @@ def run_tiled_inference(source_path: str, layout: TileLayout, predictor: Predict
         reader.join()
         writer.join()
     stats.seconds = time.perf_counter() - started
+    stats.reader_cpu_seconds, stats.writer_cpu_seconds = reader.cpu_seconds, writer.cpu_seconds
     return stats
 
 
@@ -181,8 +187,10 @@ def _read(source_path: str, layout: TileLayout, predictor: Predictor, batch_size
             valid &= mask.rasterize(source.grid, read)
         has_data = bool(valid.any())
         if has_data:
-            normalised = (pixels.astype(np.float32) - offset) * scale
-            normalised[:, ~valid] = 0.0  # the training mean: nodata does not disturb its neighbours
+            normalised = np.subtract(pixels, offset, dtype=np.float32)
+            normalised *= scale
+            if not valid.all():
+                normalised[:, ~valid] = 0.0  # the training mean: nodata does not disturb its neighbours
             inputs.append(_pad(normalised, layout.tile_height, layout.tile_width))
         tiles.append((tile, has_data, _pad(valid, layout.tile_height, layout.tile_width, constant=True)))
         if len(inputs) == batch_size:

@@ -7,6 +7,7 @@ Plugins ▸ Manage and Install Plugins ▸ Install from ZIP.
 """
 from __future__ import annotations
 
+import argparse
 import configparser
 import os
 import subprocess
@@ -27,8 +28,10 @@ def main() -> int:
     metadata = configparser.ConfigParser()
     metadata.read(os.path.join(ROOT, "metadata.txt"))
     version = metadata["general"]["version"]
-    os.makedirs(os.path.join(ROOT, "dist"), exist_ok=True)
-    target = os.path.join(ROOT, "dist", f"low2high-{version}.zip")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", default=os.path.join(ROOT, "dist", f"low2high-{version}.zip"))
+    target = os.path.abspath(parser.parse_args().output)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
     partial = target + ".partial"
     files = plugin_files()
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -111,6 +111,8 @@ def run_child(args: argparse.Namespace) -> None:
         result = segment(SegmentRequest(source, os.path.join(folder, "map.tif"), model, tile_size=int(tile),
                                         overlap=int(overlap), batch_size=int(batch), device=args.child_device))
         print(json.dumps({"seconds": result.stats.seconds, "model_seconds": result.stats.model_seconds,
+                          "reader_cpu_seconds": result.stats.reader_cpu_seconds,
+                          "writer_cpu_seconds": result.stats.writer_cpu_seconds,
                           "megapixels": result.megapixels, "device": result.model.device,
                           "peak_rss_mb": peak_rss_mb()}))
 
@@ -166,6 +168,8 @@ def main(argv: Optional[list] = None) -> int:
             "end_to_end_mpx_per_s": large["mpx_per_s"],
             "end_to_end_over_forward": large["mpx_per_s"] / forward,
             "model_busy_fraction": large["model_seconds"] / large["seconds"],
+            "io_cpu_seconds_per_mpx": (large["reader_cpu_seconds"] + large["writer_cpu_seconds"]) / large["megapixels"],
+            "model_seconds_per_mpx": large["model_seconds"] / large["megapixels"],
             "end_to_end_4mpx_mpx_per_s": small["mpx_per_s"],
             "peak_rss_mb_4mpx": small["peak_rss_mb"],
             "peak_rss_mb_large": large["peak_rss_mb"],
