@@ -16,7 +16,7 @@ DEMO_INPUT := resources/sample/naip_sample.tif
 DEMO_OUTPUT := $(CURDIR)/out/demo_landcover.tif
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup system-packages demo test bench package sample clean
+.PHONY: setup system-packages demo test bench package sample screenshots clean
 
 ## setup: Debian packages (when missing) and the venv with pinned Python packages (idempotent)
 setup: system-packages $(VENV)/.ready
@@ -64,3 +64,10 @@ sample: setup
 	gdal_translate -q -co COMPRESS=DEFLATE -srcwin $(SAMPLE_WINDOW) $(SHARED)/data/chesapeake_pg_county/pg_county_north_lc.tif resources/sample/naip_sample_chesapeake.tif
 	gdal_translate -q -co COMPRESS=DEFLATE -srcwin $(SAMPLE_WINDOW) $(SHARED)/data/chesapeake_pg_county/pg_county_north_nlcd.tif resources/sample/naip_sample_nlcd.tif
 	$(SYSTEM_PYTHON) $(SHARED)/tools/render_scene.py resources/sample/naip_sample_chesapeake.tif resources/sample/naip_sample.tif --seed 1
+
+## screenshots: what a QGIS desktop user sees (segment dialog, styled demo map), on a virtual screen
+screenshots: demo
+	QGIS_PLUGINPATH=$(CURDIR)/.build/plugins PYTHONPATH=$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))') \
+	LOW2HIGH_IMAGE=$(CURDIR)/$(DEMO_INPUT) LOW2HIGH_MAP=$(DEMO_OUTPUT) LOW2HIGH_SHOTS=$(CURDIR)/out/screenshots \
+	QT_QPA_PLATFORM=xcb timeout 180 xvfb-run -a -s "-screen 0 1400x900x24" qgis --nologo --noversioncheck --code scripts/qgis_screenshots.py
+	@echo "Screenshots in $(CURDIR)/out/screenshots"

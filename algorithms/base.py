@@ -64,7 +64,8 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
     def shortHelpString(self) -> str:  # noqa: N802
         path = os.path.join(RESOURCES, "help", f"{self.name()}.html")
         with open(path, encoding="utf-8") as handle:
-            return handle.read()
+            # QGIS shows each line break of a help string as a break: the files wrap for reading.
+            return " ".join(handle.read().split())
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
