@@ -11,13 +11,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Union
 
-from .config import INPUT_MULTIPLE, UNetConfig
+from .config import INPUT_MULTIPLE, PixelMLPConfig, UNetConfig
 
 FORMAT_VERSION = 1
 """Version of the description layout; files with a larger number come from a newer Low2High."""
 ARCHITECTURE = "unet-resnet18"
+"""The paper's network, and the default architecture of a model file."""
+ARCHITECTURE_CONFIGS: dict[str, type] = {ARCHITECTURE: UNetConfig, "pixel-mlp": PixelMLPConfig}
+"""Architecture name stored in a model file -> its (torch-free) config class."""
+NetworkConfig = Union[UNetConfig, PixelMLPConfig]
 MERGED_CLASSES = ("water", "forest", "field", "impervious")
 NAIP_BANDS = ("red", "green", "blue", "nir")
 
@@ -176,7 +180,7 @@ class ModelCard:
 
 def parse_description(
     meta: Mapping[str, Any], *, expected_format: str, source: str
-) -> tuple[UNetConfig, ModelCard]:
+) -> tuple[NetworkConfig, ModelCard]:
     """Validate the self-description shared by checkpoints and ONNX metadata.
 
     Args:
@@ -206,16 +210,17 @@ def parse_description(
             f"version reads up to {FORMAT_VERSION}); update the Low2High plugin to use it"
         )
     architecture = meta.get("architecture")
-    if architecture != ARCHITECTURE:
+    if architecture not in ARCHITECTURE_CONFIGS:
+        known = ", ".join(repr(name) for name in ARCHITECTURE_CONFIGS)
         raise CheckpointError(
             f"{source} uses the network architecture {architecture!r}, which this version of "
-            f"Low2High cannot build (it knows {ARCHITECTURE!r}); update the Low2High plugin"
+            f"Low2High cannot build (it knows {known}); update the Low2High plugin"
         )
     config_data = meta.get("config")
     if not isinstance(config_data, Mapping):
         raise CheckpointError(f"{source} is damaged: its architecture description is missing")
     try:
-        config = UNetConfig(**config_data)
+        config = ARCHITECTURE_CONFIGS[architecture](**config_data)
     except (TypeError, ValueError) as error:
         raise CheckpointError(
             f"{source} has an invalid architecture description: {error}"
@@ -231,7 +236,7 @@ def parse_description(
     return config, card
 
 
-def check_card_matches(config: UNetConfig, card: ModelCard, source: str) -> None:
+def check_card_matches(config: NetworkConfig, card: ModelCard, source: str) -> None:
     """Raise :class:`CheckpointError` if the card's bands/classes disagree with the network."""
     if len(card.band_names) != config.in_channels:
         raise CheckpointError(

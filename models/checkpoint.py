@@ -3,9 +3,13 @@
 A checkpoint is a ``torch.save``-d dict of tensors and JSON-like values only, so it loads with
 ``torch.load(weights_only=True)`` and never executes code from the file::
 
-    {"format": "low2high.checkpoint", "format_version": 1, "architecture": "unet-resnet18",
-     "config": {UNetConfig fields}, "card": {ModelCard fields},
+    {"format": "low2high.checkpoint", "format_version": 1,
+     "architecture": "unet-resnet18" | "pixel-mlp",
+     "config": {UNetConfig | PixelMLPConfig fields}, "card": {ModelCard fields},
      "state_dict": {name: cpu tensor}, "extra": {...}}
+
+``architecture`` names the network (:mod:`.architectures`): the paper's U-Net, or the per-pixel
+baseline classifier; :meth:`LoadedCheckpoint.build_model` rebuilds whichever it is.
 
 Every way a file can be unusable ends in :class:`CheckpointError` whose message a GIS user can
 act on (wrong file, damaged download, made by a newer version, ...).
@@ -24,16 +28,17 @@ import torch
 from torch import nn
 
 from ._atomic import atomic_write
+from .architectures import architecture_of, build_network
 from .card import (
     ARCHITECTURE,
     FORMAT_VERSION,
     CheckpointError,
     ModelCard,
+    NetworkConfig,
     check_card_matches,
     parse_description,
     to_plain,
 )
-from .unet import UNet, UNetConfig
 
 FORMAT = "low2high.checkpoint"
 
@@ -61,13 +66,14 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 def save_checkpoint(
-    path: str | os.PathLike, model: UNet, card: ModelCard, extra: dict | None = None
+    path: str | os.PathLike, model: nn.Module, card: ModelCard, extra: dict | None = None
 ) -> None:
     """Save a self-describing checkpoint atomically (never a half-written file).
 
     Args:
         path: Destination ``.pt`` file; an existing file is replaced.
-        model: The network (DDP- or ``torch.compile``-wrapped networks are unwrapped).
+        model: A :class:`UNet` or :class:`PixelMLP` (DDP- or ``torch.compile``-wrapped networks
+            are unwrapped).
         card: Its model card; band and class counts must match the network.
         extra: Optional extra content (e.g. training step, metrics): JSON-like values and
             tensors only.
@@ -77,13 +83,12 @@ def save_checkpoint(
             that cannot be stored.
     """
     network = _unwrap(model)
-    if not isinstance(network, UNet):
-        raise TypeError(f"save_checkpoint expects a UNet, got {type(network).__name__}")
+    architecture = architecture_of(network)
     check_card_matches(network.config, card, "save_checkpoint")
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "architecture": ARCHITECTURE,
+        "architecture": architecture,
         "config": asdict(network.config),
         "card": card.to_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in network.state_dict().items()},
@@ -99,18 +104,20 @@ class LoadedCheckpoint:
     Attributes:
         config: Architecture arguments.
         card: Model card.
-        state_dict: CPU tensors whose names and shapes match ``UNet(config)``.
+        state_dict: CPU tensors whose names and shapes match the network built from ``config``.
         extra: The ``extra`` dict given to :func:`save_checkpoint`.
+        architecture: The network's name ("unet-resnet18" or "pixel-mlp").
     """
 
-    config: UNetConfig
+    config: NetworkConfig
     card: ModelCard
     state_dict: dict[str, torch.Tensor]
     extra: dict
+    architecture: str = ARCHITECTURE
 
-    def build_model(self, device: str | torch.device = "cpu") -> UNet:
-        """Rebuild the network with its weights, in eval mode, on ``device``."""
-        model = UNet(self.config)
+    def build_model(self, device: str | torch.device = "cpu") -> nn.Module:
+        """Rebuild the network (U-Net or per-pixel MLP) with its weights, in eval mode."""
+        model = build_network(self.architecture, self.config)
         model.load_state_dict(self.state_dict, strict=True)
         return model.to(device).eval()
 
@@ -165,14 +172,14 @@ def _explain_foreign(payload: Any) -> str:
     return "the Low2High format marker is missing"
 
 
-def _check_state_dict(state_dict: Any, config: UNetConfig, source: str) -> dict:
-    """Check names and shapes against ``UNet(config)`` built on the meta device (no memory)."""
+def _check_state_dict(state_dict: Any, architecture: str, config: NetworkConfig, source: str) -> dict:
+    """Check names and shapes against the network built on the meta device (no memory)."""
     if not isinstance(state_dict, Mapping) or not all(
         isinstance(v, torch.Tensor) for v in state_dict.values()
     ):
         raise CheckpointError(f"{source} is damaged: its weights are missing or unreadable")
     with torch.device("meta"):
-        expected = UNet(config).state_dict()
+        expected = build_network(architecture, config).state_dict()
     problems = []
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
@@ -201,11 +208,12 @@ def _parse(path: str | os.PathLike, *, mmap: bool) -> LoadedCheckpoint:
     if not isinstance(payload, Mapping) or "format" not in payload:
         raise CheckpointError(f"{source} is not a Low2High model: {_explain_foreign(payload)}")
     config, card = parse_description(payload, expected_format=FORMAT, source=source)
-    state_dict = _check_state_dict(payload.get("state_dict"), config, source)
+    architecture = payload["architecture"]  # validated by parse_description
+    state_dict = _check_state_dict(payload.get("state_dict"), architecture, config, source)
     extra = payload.get("extra") or {}
     if not isinstance(extra, Mapping):
         raise CheckpointError(f"{source} is damaged: its extra content is not a dict")
-    return LoadedCheckpoint(config, card, state_dict, dict(extra))
+    return LoadedCheckpoint(config, card, state_dict, dict(extra), architecture)
 
 
 def load_checkpoint(path: str | os.PathLike) -> LoadedCheckpoint:
@@ -224,7 +232,7 @@ def load_checkpoint(path: str | os.PathLike) -> LoadedCheckpoint:
     return _parse(path, mmap=False)
 
 
-def read_checkpoint_card(path: str | os.PathLike) -> tuple[UNetConfig, ModelCard, dict]:
+def read_checkpoint_card(path: str | os.PathLike) -> tuple[NetworkConfig, ModelCard, dict]:
     """Read a checkpoint's description without loading its weights into memory.
 
     The file is memory-mapped, so this is cheap even for large models (e.g. to fill in the

@@ -31,3 +31,30 @@ class UNetConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"UNetConfig.{name} must be a positive integer, got {value!r}")
+
+
+@dataclass
+class PixelMLPConfig:
+    """Everything needed to rebuild a :class:`~low2high.models.pixel.PixelMLP`.
+
+    The context-free baseline: each pixel is classified from its own band values only.
+
+    Attributes:
+        in_channels: Image bands.
+        num_classes: Output classes.
+        hidden: Units of each hidden layer.
+        layers: Hidden layers (0 gives a linear classifier).
+    """
+
+    in_channels: int = 4
+    num_classes: int = 4
+    hidden: int = 64
+    layers: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("in_channels", "num_classes", "hidden"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"PixelMLPConfig.{name} must be a positive integer, got {value!r}")
+        if isinstance(self.layers, bool) or not isinstance(self.layers, int) or self.layers < 0:
+            raise ValueError(f"PixelMLPConfig.layers must be a whole number >= 0, got {self.layers!r}")

@@ -11,8 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .card import CheckpointError, ModelCard, parse_description
-from .config import UNetConfig
+from .card import CheckpointError, ModelCard, NetworkConfig, parse_description
 
 ONNX_FORMAT = "low2high.onnx"
 METADATA_KEY = "low2high"
@@ -60,7 +59,7 @@ def _read_description(session: Any, source: str) -> dict[str, Any]:
     return description
 
 
-def read_onnx_card(path: str | os.PathLike) -> tuple[UNetConfig, ModelCard, dict]:
+def read_onnx_card(path: str | os.PathLike) -> tuple[NetworkConfig, ModelCard, dict]:
     """Read the description of an ONNX model exported by :func:`export_onnx`.
 
     Only ``onnxruntime`` is needed (not the ``onnx`` package), as in the QGIS plugin.

@@ -8,7 +8,7 @@ card says) and one output ``"output"``: softmax probabilities ``(batch, classes,
   ``resolution`` (centimetres per pixel), ``tile_size``, ``tiles_overlap`` (percent of the
   tile), ``standardization_mean``, ``standardization_std``.
 * ``low2high``: ``{"format": "low2high.onnx", "format_version": 1, "architecture":
-  "unet-resnet18", "config": {...}, "card": {...}, "output": "probabilities" | "logits",
+  "unet-resnet18" | "pixel-mlp", "config": {...}, "card": {...}, "output": "probabilities" | "logits",
   "input_size": [tile, tile] | None}`` (None when height and width are dynamic).
 
 ``onnx`` and ``onnxruntime`` are imported inside the functions so that importing this module
@@ -30,14 +30,13 @@ import torch
 from torch import nn
 
 from ._atomic import atomic_write
+from .architectures import architecture_of
 from .card import (
-    ARCHITECTURE,
     FORMAT_VERSION,
     ModelCard,
     check_card_matches,
 )
 from .onnx_card import METADATA_KEY, ONNX_FORMAT, OUTPUTS, _open_session, _read_description
-from .unet import UNet
 
 
 
@@ -48,7 +47,7 @@ class OnnxVerificationError(RuntimeError):
 class _ExportHead(nn.Module):
     """Wraps the U-Net so the exported graph ends with the requested output."""
 
-    def __init__(self, model: UNet, output: str) -> None:
+    def __init__(self, model: nn.Module, output: str) -> None:
         super().__init__()
         self.model = model
         self.probabilities = output == "probabilities"
@@ -72,7 +71,7 @@ def deepness_metadata(card: ModelCard) -> dict[str, Any]:
 
 
 def export_onnx(
-    model: UNet,
+    model: nn.Module,
     card: ModelCard,
     path: str | os.PathLike,
     *,
@@ -86,7 +85,7 @@ def export_onnx(
     GPU and in training mode) is left untouched.
 
     Args:
-        model: The network.
+        model: The network (:class:`UNet` or :class:`PixelMLP`).
         card: Its model card; ``card.tile_size`` fixes the input size unless ``dynamic_size``.
         path: Destination ``.onnx`` file; an existing file is replaced.
         output: ``"probabilities"`` (softmax, for Deepness) or ``"logits"``.
@@ -130,7 +129,7 @@ def export_onnx(
     description = {
         "format": ONNX_FORMAT,
         "format_version": FORMAT_VERSION,
-        "architecture": ARCHITECTURE,
+        "architecture": architecture_of(model),
         "config": asdict(model.config),
         "card": card.to_dict(),
         "output": output,
@@ -145,7 +144,7 @@ def export_onnx(
 
 
 def verify_onnx_export(
-    model: UNet, path: str | os.PathLike, *, batch: int = 2, seed: int = 0, atol: float = 1e-3
+    model: nn.Module, path: str | os.PathLike, *, batch: int = 2, seed: int = 0, atol: float = 1e-3
 ) -> float:
     """Check that the exported file computes what the PyTorch model computes.
 

@@ -16,6 +16,11 @@ from ..low2high_plugin.errors import Cancelled, Low2HighError
 #: command name → module (relative to this package) implementing it.
 COMMANDS: dict[str, str] = {}
 COMMANDS["build-dataset"] = ".dataset_builder"
+COMMANDS["pretrain"] = ".pretrain"
+COMMANDS["fit"] = ".fit"
+COMMANDS["evaluate"] = ".evaluate_command"
+COMMANDS["export"] = ".export"
+# COMMANDS["benchmark"] = ".benchmark"  (the paper-tables reproduction; added by the lead)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:

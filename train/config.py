@@ -53,7 +53,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_type: Type[Any]
         default = item.default if item.default is not dataclasses.MISSING else item.default_factory()
         parser.add_argument(_flag(item.name), dest=item.name, type=_parser_for(hints[item.name]),
                             default=argparse.SUPPRESS, metavar=item.name.upper(),
-                            help=f"{item.metadata.get('help', '')} (default: {default})")
+                            help=f"{item.metadata.get('help', '')} (default: {default})".replace("%", "%%"))
 
 
 def load_file(path: str) -> dict[str, Any]:

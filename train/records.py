@@ -1,0 +1,40 @@
+"""Per-epoch records of a run written as ``metrics.csv`` (one row per epoch, rewritten whole).
+
+The history lives in the resumable state, and the CSV is rewritten from it after every epoch, so
+a resumed run never duplicates or loses a row.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import uuid
+from typing import Any, Sequence
+
+
+def columns(history: Sequence[dict[str, Any]]) -> list[str]:
+    """Every key of the records, in first-seen order."""
+    seen: dict[str, None] = {}
+    for record in history:
+        seen.update(dict.fromkeys(record))
+    return list(seen)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    return value
+
+
+def write_csv(path: str, history: Sequence[dict[str, Any]]) -> None:
+    """Write the records as CSV (atomically; missing values are empty cells)."""
+    temporary = f"{path}.{uuid.uuid4().hex[:8]}.partial"
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns(history), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows({key: _cell(value) for key, value in record.items()} for record in history)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)

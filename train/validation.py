@@ -1,0 +1,90 @@
+"""Scoring predictions against fine and coarse labels, and the paper's resolution-specific selection.
+
+"Model selection is performed using a resolution-specific validation set, treating each label
+set in isolation" (Sec. 5.1): a model trained on coarse labels is selected by how well it agrees
+with the *coarse* validation labels, never with fine labels it is not supposed to have; ``high``
+is selected on fine labels.
+
+One rule compares any model with coarse labels: the **block majority** of its predicted map
+(the most frequent class in each n x n cell, nodata losing ties). It is the same rule that made
+the coarse labels from NLCD on the image grid (``build-dataset``), it judges the map a user gets
+rather than a training-time quantity, and it applies equally to ``low``, ``pixel``, ``agg`` and
+``agg+adv`` (argmax of aggregated logits would favour ``agg``, whose summed logits can be won by
+a few confident pixels). Fine-label figures are always computed too, and logged for
+information only in coarse modes.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+from torch import nn
+
+from ..low2high_plugin.alignment import block_majority
+from ..low2high_plugin.classes import NODATA
+from ..low2high_plugin.metrics import ConfusionMatrix, Metrics
+from .data import ChipDataset
+from .distributed import Distributed, all_reduce_sum, shard
+from .predict import predict_chips
+
+REFERENCES = ("fine", "coarse")
+SELECTION_METRIC = "macro_iou"
+"""Selection maximises the macro mIoU (the paper's headline figure) of the selection reference."""
+
+
+def selection_reference(mode: str) -> str:
+    """"fine" for ``high`` (trained on fine labels), "coarse" for every coarse-label mode."""
+    return "fine" if mode == "high" else "coarse"
+
+
+def coarse_view(prediction: np.ndarray, factor: int) -> np.ndarray:
+    """A predicted map ``(S, S)`` seen at the coarse labels' resolution ``(S/n, S/n)``: block majority."""
+    return block_majority(prediction, factor, NODATA)
+
+
+def score_chips(model: nn.Module, dataset: ChipDataset, references: Sequence[str] = REFERENCES, *,
+                batch_size: int = 8, amp: bool = True, context: Optional[Distributed] = None,
+                indices: Optional[Sequence[int]] = None) -> dict[str, Metrics]:
+    """Acc / F1 / mIoU of a model's predictions on whole chips against fine and/or coarse labels.
+
+    Args:
+        model: The network, on the device to run on.
+        dataset: Whole chips with labels (``crop=None``).
+        references: "fine" (pixel by pixel) and/or "coarse" (block majority vs coarse labels).
+        batch_size: Chips per forward pass.
+        amp: bfloat16 autocast on GPUs.
+        context: Under torchrun each rank scores its share and the matrices are summed.
+        indices: Chips to score (default all).
+
+    Returns:
+        Reference name → metrics (identical on every rank).
+    """
+    unknown = set(references) - set(REFERENCES)
+    if unknown:
+        raise ValueError(f"unknown reference(s) {sorted(unknown)}; use {REFERENCES}")
+    chosen = list(range(len(dataset))) if indices is None else list(indices)
+    if context is not None and context.enabled:
+        chosen = [chosen[i] for i in shard(len(chosen), context)]
+    matrices = {name: ConfusionMatrix(len(dataset.info.class_names), class_names=dataset.info.class_names)
+                for name in references}
+    factor = dataset.info.factor
+    for chip_indices, predictions in predict_chips(model, dataset, batch_size=batch_size, amp=amp, indices=chosen):
+        for index, prediction in zip(chip_indices, predictions):
+            arrays = dataset.arrays(index)
+            if "fine" in matrices:
+                matrices["fine"].update(prediction, arrays["fine"])
+            if "coarse" in matrices:
+                matrices["coarse"].update(coarse_view(prediction, factor), arrays["coarse"])
+    if context is not None and context.enabled:
+        for matrix in matrices.values():
+            counts = np.append(matrix.matrix.ravel(), matrix.ignored)
+            counts = all_reduce_sum(counts, context)
+            matrix.matrix = counts[:-1].reshape(matrix.matrix.shape)
+            matrix.ignored = int(counts[-1])
+    return {name: matrix.compute() for name, matrix in matrices.items()}
+
+
+def metric_columns(prefix: str, metrics: Metrics) -> dict[str, float]:
+    """Flat record entries ``<prefix>_accuracy``, ``_macro_f1``, ``_macro_iou`` for logs and CSVs."""
+    summary = metrics.summary()
+    return {f"{prefix}_{key}": summary[key] for key in ("accuracy", "macro_f1", "macro_iou")}
