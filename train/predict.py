@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Subset
 
 from ..low2high_plugin.classes import NODATA
 from ..models.config import INPUT_MULTIPLE
+from ..models.ops import region_aggregate
 from .data import ChipDataset
 from .runtime import autocast, memory_format_for
 
@@ -51,16 +52,34 @@ def to_device(images: torch.Tensor, device: torch.device,
 
 
 @torch.no_grad()
-def predict_batch(model: nn.Module, images: torch.Tensor, amp: bool = True) -> torch.Tensor:
-    """Class indices ``(B, H, W)`` int64 (on the model's device) of a normalised batch."""
+def predict_logits(model: nn.Module, images: torch.Tensor, amp: bool = True) -> torch.Tensor:
+    """Float32 logits ``(B, K, H, W)`` (on the model's device) of a normalised batch."""
     device = model_device(model)
     with autocast(device, amp):
         logits = forward_padded(model, to_device(images, device, memory_format_for(model, device)))
-    return logits.float().argmax(dim=1)
+    return logits.float()
+
+
+def predict_batch(model: nn.Module, images: torch.Tensor, amp: bool = True) -> torch.Tensor:
+    """Class indices ``(B, H, W)`` int64 (on the model's device) of a normalised batch."""
+    return predict_logits(model, images, amp).argmax(dim=1)
+
+
+def aggregated_classes(logits: torch.Tensor, valid: torch.Tensor, factor: int) -> torch.Tensor:
+    """Argmax of the logits summed over each n x n cell (Eq. 1's prediction), uint8 ``(B, S/n, S/n)``.
+
+    Pixels without image data add nothing; a cell without any is 255.
+    """
+    masked = logits * valid[:, None].to(logits.dtype)
+    summed = region_aggregate(masked, factor)  # (B, K, S/n, S/n)
+    classes = summed.argmax(dim=1).to(torch.uint8)
+    classes[region_aggregate(valid[:, None].float(), factor)[:, 0] == 0] = NODATA
+    return classes
 
 
 def predict_chips(model: nn.Module, dataset: ChipDataset, *, batch_size: int = 8, amp: bool = True,
-                  indices: Optional[Sequence[int]] = None) -> Iterator[tuple[list[int], np.ndarray]]:
+                  indices: Optional[Sequence[int]] = None, aggregate: Optional[int] = None
+                  ) -> Iterator[tuple[list[int], np.ndarray, Optional[np.ndarray]]]:
     """Predict whole chips batch by batch, in eval mode (the model's mode is restored after).
 
     Args:
@@ -70,10 +89,11 @@ def predict_chips(model: nn.Module, dataset: ChipDataset, *, batch_size: int = 8
         batch_size: Chips per forward pass.
         amp: bfloat16 autocast when the model is on a GPU.
         indices: Which chips (default: all, in order).
+        aggregate: Also return the region-aggregated prediction for cells of this many pixels.
 
     Yields:
-        ``(chip indices, predictions)`` with predictions uint8 ``(B, S, S)``: classes, and 255
-        where the image has no data.
+        ``(chip indices, predictions, aggregated)``: predictions uint8 ``(B, S, S)``, classes
+        and 255 where the image has no data; aggregated uint8 ``(B, S/n, S/n)`` or None.
     """
     if dataset.crop is not None or dataset.augment:
         raise ValueError("predict_chips needs whole chips: build the dataset with crop=None, augment=False")
@@ -83,8 +103,10 @@ def predict_chips(model: nn.Module, dataset: ChipDataset, *, batch_size: int = 8
     model.eval()
     try:
         for batch in loader:
-            classes = predict_batch(model, batch["image"], amp).to(torch.uint8).cpu()
+            logits = predict_logits(model, batch["image"], amp).cpu()
+            classes = logits.argmax(dim=1).to(torch.uint8)
             classes[~batch["valid"]] = NODATA
-            yield batch["index"].tolist(), classes.numpy()
+            coarse = aggregated_classes(logits, batch["valid"], aggregate).numpy() if aggregate else None
+            yield batch["index"].tolist(), classes.numpy(), coarse
     finally:
         model.train(was_training)

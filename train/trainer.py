@@ -38,7 +38,7 @@ from .predict import predict_chips
 from .run_folder import RunFolder
 from .runtime import StopRequest, configure_cuda, configure_threads, memory_format_for, seed_everything
 from .steps import AdversarialSettings, AdversarialStep, SupervisedStep, label_loss
-from .validation import SELECTION_METRIC, metric_columns, score_chips, selection_reference
+from .validation import REFERENCES, SELECTION_METRIC, metric_columns, score_chips, selection_reference
 
 BEST_FILE = "best.pt"
 SUMMARY_FILE = "summary.json"
@@ -147,9 +147,11 @@ class FitTask:
         return self.step(batch, step)
 
     def validate(self, epoch: int) -> dict[str, float]:
-        scores = score_chips(self.network, self.val_data, ("coarse", "fine"), amp=self.config.amp,
+        scores = score_chips(self.network, self.val_data, REFERENCES, amp=self.config.amp,
                              batch_size=self.config.eval_batch_size or self.config.batch_size, context=self.context)
-        record = {**metric_columns("val_coarse", scores["coarse"]), **metric_columns("val_fine", scores["fine"])}
+        record = {}
+        for name in REFERENCES:
+            record.update(metric_columns(f"val_{name}", scores[name]))
         score = getattr(scores[self.selection], SELECTION_METRIC)
         record["score"] = score if math.isfinite(score) else -math.inf
         return record
@@ -168,7 +170,7 @@ class FitTask:
 
     def describe(self, record: dict[str, Any]) -> str:
         selected = record[f"val_{self.selection}_macro_iou"]
-        other = "fine" if self.selection == "coarse" else "coarse"
+        other = "coarse" if self.selection == "fine" else "fine"
         return (f"epoch {record['epoch']}/{self.config.epochs}: loss {record.get('train_loss', math.nan):.4f}, "
                 f"val {self.selection} mIoU {selected:.2%} (selection; best {self.best_score:.2%} at epoch "
                 f"{self.best_epoch}), val {other} mIoU {record[f'val_{other}_macro_iou']:.2%}, "
@@ -221,7 +223,7 @@ class FitTask:
         if not count:
             return
         indices = list(range(count))
-        predictions = np.concatenate([maps for _, maps in predict_chips(self.network, self.val_data, indices=indices,
+        predictions = np.concatenate([maps for _, maps, _ in predict_chips(self.network, self.val_data, indices=indices,
                                                                        batch_size=count, amp=self.config.amp)])
         arrays = [self.val_data.arrays(index) for index in indices]
         plot_examples(self.folder.path(EXAMPLES_FILE), [a["image"] for a in arrays], [a["coarse"] for a in arrays],
