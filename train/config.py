@@ -51,8 +51,10 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_type: Type[Any]
     hints = typing.get_type_hints(config_type)
     for item in dataclasses.fields(config_type):
         default = item.default if item.default is not dataclasses.MISSING else item.default_factory()
+        # a bare boolean flag means true (``--quick``); ``--quick false`` still works
+        flag_only = {"nargs": "?", "const": "true"} if hints[item.name] is bool else {}
         parser.add_argument(_flag(item.name), dest=item.name, type=_parser_for(hints[item.name]),
-                            default=argparse.SUPPRESS, metavar=item.name.upper(),
+                            default=argparse.SUPPRESS, metavar=item.name.upper(), **flag_only,
                             help=f"{item.metadata.get('help', '')} (default: {default})".replace("%", "%%"))
 
 
