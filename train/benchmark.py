@@ -21,7 +21,6 @@ the work folder: re-running resumes and reuses finished rows.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import subprocess
@@ -151,7 +150,7 @@ def prepare_dataset(config: BenchmarkConfig, progress: Progress) -> str:
                                   split_fractions=[0.85, 0.15, 0.0, 0.0], seed=config.seed, regions=REGIONS,
                                   band_names=["red", "green", "blue", "nir"])
     summary = build_dataset(settings, progress, progress_bar=config.progress)
-    progress.info(str(summary))
+    progress.info(summary.describe())
     return folder
 
 

@@ -109,6 +109,13 @@ class DatasetSummary:
     mean: Optional[list[float]]
     std: Optional[list[float]]
 
+    def describe(self) -> str:
+        splits = ", ".join(f"{name} {count}" for name, count in self.split_counts.items())
+        dropped = ", ".join(f"{count} {reason}" for reason, count in self.dropped.items()) or "none"
+        return (f"{self.folder}: {sum(self.split_counts.values())} chips of {self.chip_size} px (coarse cells of "
+                f"{self.factor} px): {splits}. Written now: {self.written}, already there: {self.skipped}. "
+                f"Omitted: {dropped}.")
+
 
 @dataclass
 class _Sources:
@@ -419,10 +426,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = resolve_config(BuildDatasetConfig, args)
-    summary = build_dataset(config, ConsoleProgress())
-    splits = ", ".join(f"{name} {count}" for name, count in summary.split_counts.items())
-    dropped = ", ".join(f"{count} {reason}" for reason, count in summary.dropped.items()) or "none"
-    print(f"{summary.folder}: {sum(summary.split_counts.values())} chips of {summary.chip_size} px "
-          f"(coarse cells of {summary.factor} px): {splits}. Written now: {summary.written}, already there: "
-          f"{summary.skipped}. Omitted: {dropped}.")
+    print(build_dataset(config, ConsoleProgress()).describe())
     return 0

@@ -11,8 +11,6 @@ Writes into --output: encoder.pt (the ResNet-18 weights, bands, width and normal
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import os
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -93,8 +91,4 @@ def run(args: argparse.Namespace) -> int:
         print(result.describe())
     return 0
 
-
-def absolute_paths(config: PretrainConfig) -> PretrainConfig:
-    """Paths made absolute, so the run folder recognises its config from any working directory."""
-    return dataclasses.replace(config, dataset=os.path.abspath(config.dataset), output=os.path.abspath(config.output))
 

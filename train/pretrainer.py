@@ -15,22 +15,21 @@ import numpy as np
 import torch
 
 from ..low2high_plugin.errors import Low2HighError
-from ..low2high_plugin.progress import Progress, SilentProgress
+from ..low2high_plugin.progress import Progress
 from ..models.mae import MaskedAutoencoder
 from .data import ChipDataset
-from .distributed import (Distributed, all_reduce_sum, barrier, init_distributed, shard, shutdown, unwrap, wrap,
-                          write_weight_hash)
+from .distributed import (Distributed, all_reduce_sum, shard, unwrap, wrap)
 from .encoder_file import save_encoder
-from .loop import METRICS_FILE, EpochLoop, LoopSettings
+from .loop import METRICS_FILE
 from .plots import plot_curves, plot_reconstructions
 from .predict import to_device
-from .pretrain import ENCODER_FILE, RECONSTRUCTION_FILE, RESUMABLE, PretrainConfig, absolute_paths
+from .pretrain import ENCODER_FILE, RECONSTRUCTION_FILE, RESUMABLE, PretrainConfig
 from .run_folder import RunFolder
-from .runtime import StopRequest, autocast, configure_cuda, configure_threads, seed_everything, torch_generator
+from .runtime import StopRequest, autocast, seed_everything, torch_generator
+from .session import run_training
 
 CURVES_FILE = "curves.png"
 OUTPUTS = (ENCODER_FILE, RECONSTRUCTION_FILE, CURVES_FILE, METRICS_FILE)
-GPU_WORKERS = 4
 _VALIDATION_KEY = 10 ** 9  # generator keys of validation masks, apart from training steps
 
 
@@ -166,33 +165,7 @@ def pretrain(config: PretrainConfig, progress: Optional[Progress] = None,
         Low2HighError: a setting, dataset or file the user must fix.
         Cancelled: stopped by Ctrl-C after saving the state (run again to continue).
     """
-    for name in ("dataset", "output"):
-        if not getattr(config, name):
-            raise Low2HighError(f"pretrain needs --{name}.")
-    config = absolute_paths(config)
-    context = init_distributed(config.device)
-    try:
-        log = (progress or SilentProgress()) if context.is_main else SilentProgress()
-        configure_threads(context.local_world_size)
-        configure_cuda(context.device, config.deterministic)
-        folder = RunFolder(config.output, config, "pretrain", RESUMABLE, OUTPUTS)
-        folder.check(config.restart)
-        barrier(context)  # every rank has read the folder before rank 0 changes it
-        if context.is_main:
-            folder.prepare(config.restart)
-        barrier(context)
-        task = PretrainTask(config, context, folder, log)
-        workers = config.num_workers if config.num_workers is not None else \
-            (GPU_WORKERS if context.device.type == "cuda" else 0)
-        settings = LoopSettings(config.epochs, config.batch_size, workers, config.seed, config.steps_per_epoch,
-                                config.progress, config.save_every_minutes)
-        with stop or StopRequest() as stop_request:
-            loop = EpochLoop(task, task.train_data, settings, folder, context, log, stop_request)
-            if loop.resume():
-                log.info(f"Continuing the run in {folder.folder} after epoch {loop.position.epoch}.")
-            history = loop.run()
-        write_weight_hash(task.model, folder.folder, context)
-        barrier(context)
+    def finish(task: PretrainTask, folder: RunFolder, history: list, context: Distributed) -> PretrainResult:
         return PretrainResult(folder.folder, folder.path(ENCODER_FILE), history, context.is_main)
-    finally:
-        shutdown(context)
+
+    return run_training("pretrain", config, PretrainTask, RESUMABLE, OUTPUTS, finish, progress, stop)

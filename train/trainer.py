@@ -23,20 +23,21 @@ import numpy as np
 import torch
 
 from ..low2high_plugin.errors import Low2HighError
-from ..low2high_plugin.progress import Progress, SilentProgress
+from ..low2high_plugin.progress import Progress
 from ..models.checkpoint import save_checkpoint
 from ..models.discriminator import Discriminator
 from .data import ChipDataset
 from .dataset_info import read_dataset_info, training_crop
-from .distributed import Distributed, barrier, init_distributed, shutdown, unwrap, wrap, write_weight_hash
+from .distributed import Distributed, unwrap, wrap
 from .exemplars import ExemplarSource
 from .fit import RESUMABLE, FitConfig
-from .loop import METRICS_FILE, EpochLoop, LoopSettings
+from .loop import METRICS_FILE
 from .model_setup import build_segmentation_network, command_line, initialise, model_card
 from .plots import plot_curves, plot_examples
 from .predict import predict_chips
 from .run_folder import RunFolder
-from .runtime import StopRequest, configure_cuda, configure_threads, memory_format_for, seed_everything
+from .runtime import StopRequest, memory_format_for, seed_everything
+from .session import run_training
 from .steps import AdversarialSettings, AdversarialStep, SupervisedStep, label_loss
 from .validation import REFERENCES, SELECTION_METRIC, metric_columns, score_chips, selection_reference
 
@@ -45,7 +46,6 @@ SUMMARY_FILE = "summary.json"
 CURVES_FILE = "curves.png"
 EXAMPLES_FILE = "examples.png"
 OUTPUTS = (BEST_FILE, SUMMARY_FILE, CURVES_FILE, EXAMPLES_FILE, METRICS_FILE)
-GPU_WORKERS = 4
 
 
 @dataclass
@@ -231,13 +231,6 @@ class FitTask:
                       f"{title}: validation chips after epoch {history[-1]['epoch']}", self.info.factor)
 
 
-def _absolute(config: FitConfig) -> FitConfig:
-    """Paths made absolute, so the run folder recognises its config from any working directory."""
-    paths = {name: os.path.abspath(getattr(config, name)) for name in ("dataset", "output", "init", "exemplar_raster")
-             if getattr(config, name)}
-    return dataclasses.replace(config, **paths)
-
-
 def fit(config: FitConfig, progress: Optional[Progress] = None, stop: Optional[StopRequest] = None) -> FitResult:
     """Train (or continue training) a model as ``config`` says; see the module docstring.
 
@@ -250,45 +243,14 @@ def fit(config: FitConfig, progress: Optional[Progress] = None, stop: Optional[S
         Low2HighError: a setting, dataset or file the user must fix.
         Cancelled: stopped by Ctrl-C after saving the state (run again to continue).
     """
-    for name in ("dataset", "output"):
-        if not getattr(config, name):
-            raise Low2HighError(f"fit needs --{name}.")
-    config = _absolute(config)
-    context = init_distributed(config.device)
-    try:
-        log = (progress or SilentProgress()) if context.is_main else SilentProgress()
-        configure_threads(context.local_world_size)
-        configure_cuda(context.device, config.deterministic)
-        folder = RunFolder(config.output, config, "fit", RESUMABLE, OUTPUTS)
-        folder.check(config.restart)
-        barrier(context)  # every rank has read the folder before rank 0 changes it
-        if context.is_main:
-            folder.prepare(config.restart)
-        barrier(context)
-        task = FitTask(config, context, folder, log)
-        workers = config.num_workers if config.num_workers is not None else \
-            (GPU_WORKERS if context.device.type == "cuda" else 0)
-        settings = LoopSettings(config.epochs, config.batch_size, workers, config.seed, config.steps_per_epoch,
-                                config.progress, config.save_every_minutes)
-        with stop or StopRequest() as stop_request:
-            loop = EpochLoop(task, task.train_data, settings, folder, context, log, stop_request)
-            if loop.resume():
-                if loop.position.epoch >= config.epochs:
-                    log.info(f"The run in {folder.folder} has already trained {loop.position.epoch} epochs; raise "
-                             "--epochs to train more.")
-                else:
-                    log.info(f"Continuing the run in {folder.folder} after epoch {loop.position.epoch}"
-                             f"{f', batch {loop.position.batches}' if loop.position.batches else ''}.")
-            history = loop.run()
+    def finish(task: FitTask, folder: RunFolder, history: list, context: Distributed) -> FitResult:
         result = FitResult(folder.folder, folder.path(BEST_FILE), task.best_epoch, task.best_score, task.selection,
                            history, context.is_main)
-        write_weight_hash(task.model, folder.folder, context)
         if context.is_main:
             _write_summary(folder.path(SUMMARY_FILE), result, task)
-        barrier(context)
         return result
-    finally:
-        shutdown(context)
+
+    return run_training("fit", config, FitTask, RESUMABLE, OUTPUTS, finish, progress, stop)
 
 
 def _write_summary(path: str, result: FitResult, task: FitTask) -> None:
