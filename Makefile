@@ -16,7 +16,7 @@ DEMO_INPUT := resources/sample/naip_sample.tif
 DEMO_OUTPUT := $(CURDIR)/out/demo_landcover.tif
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup system-packages demo test bench package sample screenshots clean
+.PHONY: setup system-packages demo test bench package sample screenshots demo-model clean
 
 ## setup: Debian packages (when missing) and the venv with pinned Python packages (idempotent)
 setup: system-packages $(VENV)/.ready
@@ -71,3 +71,12 @@ screenshots: demo
 	LOW2HIGH_IMAGE=$(CURDIR)/$(DEMO_INPUT) LOW2HIGH_MAP=$(DEMO_OUTPUT) LOW2HIGH_SHOTS=$(CURDIR)/out/screenshots \
 	QT_QPA_PLATFORM=xcb timeout 180 xvfb-run -a -s "-screen 0 1400x900x24" qgis --nologo --noversioncheck --code scripts/qgis_screenshots.py
 	@echo "Screenshots in $(CURDIR)/out/screenshots"
+
+## demo-model: retrain the bundled demo model (resources/models/demo.pt) from the shared data; about 10 min on 2 cores
+DEMO_RUN := .build/demo-model
+demo-model: setup
+	$(PY) -m low2high.train benchmark --quick --rows oracle
+	$(PY) -m low2high.train fit --dataset .build/paper-benchmark/dataset --output $(DEMO_RUN) --mode agg+adv \
+	    --width 16 --batch-size 4 --epochs 60 --lr 1e-3 --d-lr 1e-3 --exemplar-splits region:exemplars \
+	    --exemplar-crop 128 --tile-size 512 --tile-overlap 64 --progress false
+	cp $(DEMO_RUN)/best.pt resources/models/demo.pt
