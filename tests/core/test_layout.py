@@ -47,3 +47,50 @@ def test_package_zip_holds_the_plugin_folder(tmp_path):
                      "low2high/resources/sample/naip_sample.tif"):
         assert required in names
     assert not any(name.startswith("low2high/tests/") for name in names)
+
+
+# Which top-level parts of the package each part may import (see README, "Design notes"):
+# the training module reuses the engine's raster I/O, alignment and metrics (so `train evaluate`
+# is the same code as low2high:evaluate), hence train → low2high_plugin, never the reverse.
+ALLOWED_IMPORTS = {
+    "models": set(),
+    "low2high_plugin": {"models"},
+    "train": {"low2high_plugin", "models"},
+    "algorithms": {"low2high_plugin", "models", "train"},
+}
+# The provider lists the algorithms: the one place the engine's folder reaches up (QGIS glue).
+GLUE_IMPORTS = {("low2high_plugin/provider.py", "algorithms")}
+
+
+def package_imports(part: str) -> set[tuple[str, str]]:
+    """(file, imported part) for every import of another part of the package inside ``part``."""
+    import ast
+
+    found = set()
+    for folder, _, files in os.walk(os.path.join(ROOT, part)):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(folder, name)
+            depth = os.path.relpath(path, ROOT).count(os.sep)
+            with open(path, encoding="utf-8") as handle:
+                tree = ast.parse(handle.read())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom):
+                    if node.level == 0 and (node.module or "").startswith("low2high."):
+                        found.add((path, node.module.split(".")[1]))
+                    elif node.level == depth + 1 and node.module:
+                        found.add((path, node.module.split(".")[0]))
+                elif isinstance(node, ast.Import):
+                    found.update((path, alias.name.split(".")[1]) for alias in node.names
+                                 if alias.name.startswith("low2high."))
+    return {(path, target) for path, target in found if target in ALLOWED_IMPORTS and target != part}
+
+
+def test_dependency_direction_has_no_cycles():
+    wrong = [f"{os.path.relpath(path, ROOT)} imports {target}"
+             for part, allowed in ALLOWED_IMPORTS.items()
+             for path, target in package_imports(part)
+             if target not in allowed and (os.path.relpath(path, ROOT), target) not in GLUE_IMPORTS]
+    assert not wrong, wrong
+    assert package_imports("train"), "the check must see the imports it polices"
