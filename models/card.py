@@ -9,8 +9,10 @@ the error every model-file problem becomes.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any, Union
 
 from .config import INPUT_MULTIPLE, PixelMLPConfig, UNetConfig
@@ -28,6 +30,16 @@ NAIP_BANDS = ("red", "green", "blue", "nir")
 
 class CheckpointError(ValueError):
     """A model file cannot be used; ``str(error)`` is a sentence meant for the end user."""
+
+
+def existing_model_file(path: Union[str, os.PathLike]) -> Path:
+    """``path`` as a Path once it names a file; a missing file or a folder is a CheckpointError."""
+    file = Path(path)
+    if not file.exists():
+        raise CheckpointError(f"Model file not found: {path}")
+    if file.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a model file")
+    return file
 
 
 def to_plain(value: Any, where: str, *, allow_tensors: bool = False) -> Any:

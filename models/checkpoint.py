@@ -21,7 +21,6 @@ import os
 import pickle
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -36,6 +35,7 @@ from .card import (
     ModelCard,
     NetworkConfig,
     check_card_matches,
+    existing_model_file,
     parse_description,
     to_plain,
 )
@@ -125,11 +125,7 @@ class LoadedCheckpoint:
 def _read_torch_file(path: str | os.PathLike, *, mmap: bool = False) -> Any:
     """``torch.load`` with every failure turned into a user-readable :class:`CheckpointError`."""
     source = str(path)
-    file = Path(path)
-    if not file.exists():
-        raise CheckpointError(f"Model file not found: {source}")
-    if file.is_dir():
-        raise CheckpointError(f"{source} is a folder, not a model file")
+    file = existing_model_file(path)
     try:
         with open(file, "rb") as stream:
             head = stream.read(len(_LEGACY_TORCH_MAGIC))

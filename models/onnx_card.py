@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
-from .card import CheckpointError, ModelCard, NetworkConfig, parse_description
+from .card import CheckpointError, ModelCard, NetworkConfig, existing_model_file, parse_description
 
 ONNX_FORMAT = "low2high.onnx"
 METADATA_KEY = "low2high"
@@ -23,11 +22,7 @@ def _open_session(path: str | os.PathLike) -> Any:
     import onnxruntime as ort
 
     source = str(path)
-    file = Path(path)
-    if not file.exists():
-        raise CheckpointError(f"Model file not found: {source}")
-    if file.is_dir():
-        raise CheckpointError(f"{source} is a folder, not a model file")
+    file = existing_model_file(path)
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: a bad file is reported by our message
     try:

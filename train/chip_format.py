@@ -34,6 +34,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from ..low2high_plugin.classes import MERGED_NAMES
+from .records import write_csv_atomically
 
 FORMAT_NAME = "low2high-chips"
 FORMAT_VERSION = 1
@@ -91,16 +92,7 @@ def load_chip(path: str, keys: Sequence[str] = ()) -> dict[str, np.ndarray]:
 
 def write_index(path: str, rows: Sequence[dict[str, Any]]) -> None:
     """Write ``index.csv`` (atomically, like the chips)."""
-    temporary = f"{path}.{uuid.uuid4().hex[:8]}{_PARTIAL}"
-    try:
-        with open(temporary, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(INDEX_COLUMNS), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    write_csv_atomically(path, INDEX_COLUMNS, rows)
 
 
 def read_index(folder: str) -> Iterator[dict[str, Any]]:

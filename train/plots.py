@@ -138,6 +138,17 @@ def plot_curves(path: str, history: Sequence[dict[str, Any]], title: str, select
     _save(figure, path)
 
 
+def _show_row(axes: Sequence[Any], panels: Sequence[np.ndarray], headers: Optional[Sequence[str]]) -> None:
+    """One row of a panel grid: pictures without ticks, column headers on the first row only."""
+    for column, panel in enumerate(panels):
+        axis = axes[column]
+        axis.imshow(panel, interpolation="nearest")
+        axis.set_xticks([])
+        axis.set_yticks([])
+        if headers is not None:
+            axis.set_title(headers[column], fontsize=11)
+
+
 def plot_examples(path: str, images: Sequence[np.ndarray], coarse: Sequence[np.ndarray], fine: Sequence[np.ndarray],
                   predictions: Sequence[np.ndarray], class_names: Sequence[str], band_names: Sequence[str],
                   title: str, factor: int) -> None:
@@ -152,13 +163,7 @@ def plot_examples(path: str, images: Sequence[np.ndarray], coarse: Sequence[np.n
         coarse_full = np.kron(coarse[row], np.ones((factor, factor), coarse[row].dtype))
         panels = (display_image(images[row], band_names), colour_labels(coarse_full, class_names),
                   colour_labels(fine[row], class_names), colour_labels(predictions[row], class_names))
-        for column, panel in enumerate(panels):
-            axis = axes[row, column]
-            axis.imshow(panel, interpolation="nearest")
-            axis.set_xticks([])
-            axis.set_yticks([])
-            if row == 0:
-                axis.set_title(headers[column], fontsize=11)
+        _show_row(axes[row], panels, headers if row == 0 else None)
         axes[row, 3].text(0.98, 0.03, f"{accuracy:.1%} agree with fine labels", transform=axes[row, 3].transAxes,
                           ha="right", va="bottom", fontsize=9,
                           bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "alpha": 0.85, "linewidth": 0})
@@ -197,13 +202,7 @@ def plot_reconstructions(path: str, images: np.ndarray, reconstructions: np.ndar
         hidden = masks[row][..., None]
         image, reconstruction = stretch(images[row]), stretch(reconstructions[row])
         panels = (image, np.where(hidden, 0.5, image), reconstruction, np.where(hidden, reconstruction, image))
-        for column, panel in enumerate(panels):
-            axis = axes[row, column]
-            axis.imshow(panel, interpolation="nearest")
-            axis.set_xticks([])
-            axis.set_yticks([])
-            if row == 0:
-                axis.set_title(headers[column], fontsize=11)
+        _show_row(axes[row], panels, headers if row == 0 else None)
     figure.suptitle(title, fontsize=12)
     figure.tight_layout()
     _save(figure, path)

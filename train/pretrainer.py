@@ -26,7 +26,7 @@ from .predict import to_device
 from .pretrain import ENCODER_FILE, RECONSTRUCTION_FILE, RESUMABLE, PretrainConfig
 from .run_folder import RunFolder
 from .runtime import StopRequest, autocast, seed_everything, torch_generator
-from .session import run_training
+from .session import mean_chips_per_s, run_training
 
 CURVES_FILE = "curves.png"
 OUTPUTS = (ENCODER_FILE, RECONSTRUCTION_FILE, CURVES_FILE, METRICS_FILE)
@@ -44,8 +44,7 @@ class PretrainResult:
 
     @property
     def chips_per_s(self) -> float:
-        rates = [record["chips_per_s"] for record in self.history]
-        return float(np.mean(rates)) if rates else math.nan
+        return mean_chips_per_s(self.history)
 
     def describe(self) -> str:
         last = self.history[-1] if self.history else {}

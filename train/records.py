@@ -9,7 +9,7 @@ import csv
 import math
 import os
 import uuid
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 
 def columns(history: Sequence[dict[str, Any]]) -> list[str]:
@@ -28,12 +28,18 @@ def _cell(value: Any) -> Any:
 
 def write_csv(path: str, history: Sequence[dict[str, Any]]) -> None:
     """Write the records as CSV (atomically; missing values are empty cells)."""
+    write_csv_atomically(path, columns(history),
+                         ({key: _cell(value) for key, value in record.items()} for record in history))
+
+
+def write_csv_atomically(path: str, fieldnames: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
+    """Write a CSV to a hidden temporary beside ``path`` and rename it: readers never see half a file."""
     temporary = f"{path}.{uuid.uuid4().hex[:8]}.partial"
     try:
         with open(temporary, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns(history), lineterminator="\n")
+            writer = csv.DictWriter(handle, fieldnames=list(fieldnames), lineterminator="\n")
             writer.writeheader()
-            writer.writerows({key: _cell(value) for key, value in record.items()} for record in history)
+            writer.writerows(rows)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

@@ -8,8 +8,11 @@ group. Only the task and what the run returns differ.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
 
 from ..low2high_plugin.errors import Low2HighError
 from ..low2high_plugin.progress import Progress, SilentProgress
@@ -81,3 +84,9 @@ def run_training(kind: str, config: Any, make_task: Callable[[Any, Distributed, 
         return result
     finally:
         shutdown(context)
+
+
+def mean_chips_per_s(history: Sequence[dict[str, Any]]) -> float:
+    """Mean training throughput over a run's epochs (all processes together); NaN before any."""
+    rates = [record["chips_per_s"] for record in history]
+    return float(np.mean(rates)) if rates else math.nan

@@ -37,7 +37,7 @@ from .plots import plot_curves, plot_examples
 from .predict import predict_chips
 from .run_folder import RunFolder
 from .runtime import StopRequest, memory_format_for, seed_everything
-from .session import run_training
+from .session import mean_chips_per_s, run_training
 from .steps import AdversarialSettings, AdversarialStep, SupervisedStep, label_loss
 from .validation import REFERENCES, SELECTION_METRIC, metric_columns, score_chips, selection_reference
 
@@ -62,9 +62,7 @@ class FitResult:
 
     @property
     def chips_per_s(self) -> float:
-        """Mean training throughput over the epochs (all processes together)."""
-        rates = [record["chips_per_s"] for record in self.history]
-        return float(np.mean(rates)) if rates else math.nan
+        return mean_chips_per_s(self.history)
 
     def describe(self) -> str:
         return (f"{self.best_path}: best epoch {self.best_epoch} of {len(self.history)}, validation {self.selection} "

@@ -107,21 +107,22 @@ def test_csv_mapping_with_semicolons_and_no_header(tmp_path):
     assert load_taxonomy("custom", str(path)).mapping == {11: 0, 21: 3}
 
 
-def test_csv_duplicate_codes_name_the_code_and_lines(tmp_path):
-    path = tmp_path / "dup.csv"
-    path.write_text("code,class\n11,water\n41,forest\n42,forest\n41,field\n")
-    with pytest.raises(Low2HighError, match=r"'dup.csv' gives code 41 twice \(lines 3 and 5\)"):
-        load_taxonomy("custom", str(path))
-
-
-@pytest.mark.parametrize("text,message", [
-    ("code,class\n11,water\n41,trees\n", "'bad.csv' line 3: 'trees' is not a merged class"),
-    ("code,class\n11,water\nforty,forest\n", "'bad.csv' line 3: expected code,class"),
-    ("11,water\n12\n", "'bad.csv' line 2: expected code,class"),
-    ("11,water,Water,blue\n", "'bad.csv' line 1: a colour must be"),
+@pytest.mark.parametrize("name,text,message", [
+    ("bad.csv", "code,class\n11,water\n41,trees\n", "'bad.csv' line 3: 'trees' is not a merged class"),
+    ("bad.csv", "code,class\n11,water\nforty,forest\n", "'bad.csv' line 3: expected code,class"),
+    ("bad.csv", "11,water\n12\n", "'bad.csv' line 2: expected code,class"),
+    ("bad.csv", "11,water,Water,blue\n", "'bad.csv' line 1: a colour must be"),
+    ("bad.json", '{"11": "water",}', "'bad.json' is not valid JSON (line 1"),
+    ("bad.json", '{"eleven": "water"}', "the key 'eleven' is not a whole-number class code"),
+    ("bad.json", '{"11": "lake"}', "'bad.json', code 11: 'lake' is not a merged class"),
+    ("bad.json", '[1, 2]', "must hold a JSON object"),
+    ("dup.csv", "code,class\n11,water\n41,forest\n42,forest\n41,field\n",
+     "'dup.csv' gives code 41 twice (lines 3 and 5)"),
+    ("dup.json", '{\n  "11": "water",\n  "41": "forest",\n  "11": "field"\n}\n',
+     "'dup.json' gives code 11 more than once (lines 2, 4)"),
 ])
-def test_csv_errors_name_the_line(tmp_path, text, message):
-    path = tmp_path / "bad.csv"
+def test_table_file_errors_say_where_and_what(tmp_path, name, text, message):
+    path = tmp_path / name
     path.write_text(text)
     with pytest.raises(Low2HighError) as error:
         load_taxonomy("custom", str(path))
@@ -136,27 +137,6 @@ def test_json_mapping_flat_and_in_the_built_in_format(tmp_path):
     full.write_text(json.dumps({"name": "mine", "classes": {"5": {"name": "Pond", "class": 0, "colour": [1, 2, 3]}}}))
     taxonomy = load_taxonomy("custom", str(full))
     assert taxonomy.mapping == {5: 0} and taxonomy.classes[0].colour == (1, 2, 3)
-
-
-def test_json_duplicate_codes_name_the_code_and_lines(tmp_path):
-    path = tmp_path / "dup.json"
-    path.write_text('{\n  "11": "water",\n  "41": "forest",\n  "11": "field"\n}\n')
-    with pytest.raises(Low2HighError, match=r"'dup.json' gives code 11 more than once \(lines 2, 4\)"):
-        load_taxonomy("custom", str(path))
-
-
-@pytest.mark.parametrize("text,message", [
-    ('{"11": "water",}', "'bad.json' is not valid JSON (line 1"),
-    ('{"eleven": "water"}', "the key 'eleven' is not a whole-number class code"),
-    ('{"11": "lake"}', "'bad.json', code 11: 'lake' is not a merged class"),
-    ('[1, 2]', "must hold a JSON object"),
-])
-def test_json_errors(tmp_path, text, message):
-    path = tmp_path / "bad.json"
-    path.write_text(text)
-    with pytest.raises(Low2HighError) as error:
-        load_taxonomy("custom", str(path))
-    assert message in str(error.value)
 
 
 def test_unknown_taxonomy_and_mapping_with_a_built_in_one_are_refused():
