@@ -194,11 +194,16 @@ def _read(source_path: str, layout: TileLayout, predictor: Predictor, batch_size
             inputs.append(_pad(normalised, layout.tile_height, layout.tile_width))
         tiles.append((tile, has_data, _pad(valid, layout.tile_height, layout.tile_width, constant=True)))
         if len(inputs) == batch_size:
-            _send(channel, _Batch(tiles, np.stack(inputs)), stop)
+            _send(channel, _Batch(tiles, _as_batch(inputs)), stop)
             tiles, inputs = [], []
     if tiles:
-        _send(channel, _Batch(tiles, np.stack(inputs) if inputs else None), stop)
+        _send(channel, _Batch(tiles, _as_batch(inputs) if inputs else None), stop)
     _send(channel, _DONE, stop)
+
+
+def _as_batch(inputs: list) -> np.ndarray:
+    """(N, bands, H, W) from N tiles; one tile becomes a view (a copy costs a tenth of the reading)."""
+    return inputs[0][None] if len(inputs) == 1 else np.stack(inputs)
 
 
 def _send(channel: queue.Queue, item, stop: threading.Event) -> None:
