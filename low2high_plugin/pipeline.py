@@ -19,13 +19,11 @@ from osgeo import gdal
 
 from .blending import BlendedBlock, TileBlender
 from .classes import NODATA
-from .errors import Cancelled
-from .grid import Window
 from .mask import PolygonMask
 from .predictor import Predictor
-from .progress import Progress
+from .progress import Progress, check_canceled
 from .raster_io import RasterSource
-from .tiling import Tile, TileLayout
+from .tiling import Tile, TileLayout, tile_read_window
 
 #: Batches read ahead of the model, and predictions waiting for the writer.
 QUEUE_DEPTH = 2
@@ -110,8 +108,7 @@ def run_tiled_inference(source_path: str, layout: TileLayout, predictor: Predict
             _put(to_writer, batch, writer, progress)
             done += len(batch.tiles)
             progress.set_fraction(done / layout.count)
-            if progress.is_canceled():
-                raise Cancelled()
+            check_canceled(progress)
         _put(to_writer, _DONE, writer, progress)
         writer.join()
         if writer.error:
@@ -130,27 +127,23 @@ def run_tiled_inference(source_path: str, layout: TileLayout, predictor: Predict
 
 def _next(channel: queue.Queue, producer: _Worker, progress: Progress):
     """The next item from a producer thread, re-raising its error and watching for cancel."""
-    while True:
-        try:
-            return channel.get(timeout=0.2)
-        except queue.Empty:
-            if producer.error:
-                raise producer.error
-            if progress.is_canceled():
-                raise Cancelled()
+    return _wait_on(lambda: channel.get(timeout=0.2), queue.Empty, producer, progress)
 
 
 def _put(channel: queue.Queue, item, consumer: _Worker, progress: Progress) -> None:
     """Hand an item to a consumer thread, re-raising its error and watching for cancel."""
+    _wait_on(lambda: channel.put(item, timeout=0.2), queue.Full, consumer, progress)
+
+
+def _wait_on(attempt: Callable, busy: type, peer: _Worker, progress: Progress):
+    """Retry a timed queue operation until it succeeds, the peer thread fails, or the user cancels."""
     while True:
         try:
-            channel.put(item, timeout=0.2)
-            return
-        except queue.Full:
-            if consumer.error:
-                raise consumer.error
-            if progress.is_canceled():
-                raise Cancelled()
+            return attempt()
+        except busy:
+            if peer.error:
+                raise peer.error
+            check_canceled(progress)
 
 
 def _put_nowait(channel: queue.Queue, item) -> None:
@@ -179,8 +172,7 @@ def _read(source_path: str, layout: TileLayout, predictor: Predictor, batch_size
     for tile in layout.tiles():
         if stop.is_set():
             return
-        absolute = Window(region.col + tile.window.col, region.row + tile.window.row, tile.window.width, tile.window.height)
-        read = absolute.intersection(raster)
+        read = tile_read_window(tile, region, raster)
         pixels = source.read(read)
         valid = source.valid_mask(read, pixels)
         if mask is not None:

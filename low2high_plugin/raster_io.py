@@ -120,18 +120,17 @@ class RasterSource:
         band at 0 is still data).
         """
         first = self.dataset.GetRasterBand(1)
-        if first.GetMaskFlags() & (gdal.GMF_PER_DATASET | gdal.GMF_ALPHA) and not first.GetMaskFlags() & gdal.GMF_ALL_VALID:
+        flags = first.GetMaskFlags()
+        if flags & (gdal.GMF_PER_DATASET | gdal.GMF_ALPHA) and not flags & gdal.GMF_ALL_VALID:
             mask = first.GetMaskBand().ReadAsArray(window.col, window.row, window.width, window.height)
             return mask > 0
         nodata = self.nodata
-        if all(value is None for value in nodata):
+        if any(value is None for value in nodata):  # a band without nodata makes every pixel data
             return np.ones((window.height, window.width), bool)
         if pixels is None:
             pixels = self.read(window)
         invalid = np.ones((window.height, window.width), bool)
         for band, value in zip(pixels, nodata):
-            if value is None:
-                return np.ones((window.height, window.width), bool)
             invalid &= np.isnan(band) if np.isnan(value) else band == value
         return ~invalid
 
