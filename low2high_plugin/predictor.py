@@ -133,23 +133,17 @@ class OnnxPredictor:
     def __init__(self, path: str, device: str) -> None:
         ort = require("onnxruntime", "run .onnx models")
         from ..models.card import CheckpointError
-        from ..models.onnx_card import read_onnx_card
+        from ..models.onnx_card import describe_onnx_session, open_onnx_session
 
-        try:
-            _, card, metadata = read_onnx_card(path)
-        except CheckpointError as error:
-            raise _model_error(path, error) from error
-        available = ort.get_available_providers()
-        has_cuda = "CUDAExecutionProvider" in available
+        has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
         if device == "cuda" and not has_cuda:
             raise Low2HighError("DEVICE is 'cuda' but this ONNX Runtime has no CUDA support; install onnxruntime-gpu or choose 'cpu'.")
         resolved = "cuda" if device in ("auto", "cuda") and has_cuda else "cpu"
         providers = (["CUDAExecutionProvider"] if resolved == "cuda" else []) + ["CPUExecutionProvider"]
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self._session = ort.InferenceSession(path, sess_options=options, providers=providers)
-        except Exception as error:  # onnxruntime raises its own exception types
+            self._session = open_onnx_session(path, providers)
+            _, card, metadata = describe_onnx_session(self._session, path)
+        except CheckpointError as error:
             raise _model_error(path, error) from error
         self._input = self._session.get_inputs()[0].name
         self._outputs_logits = metadata.get("output") == "logits"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Sequence
 
 from .card import CheckpointError, ModelCard, NetworkConfig, existing_model_file, parse_description
 
@@ -17,8 +17,12 @@ METADATA_KEY = "low2high"
 OUTPUTS = ("probabilities", "logits")
 
 
-def _open_session(path: str | os.PathLike) -> Any:
-    """An ONNX Runtime CPU session, with file problems turned into :class:`CheckpointError`."""
+def open_onnx_session(path: str | os.PathLike, providers: Sequence[str] = ("CPUExecutionProvider",)) -> Any:
+    """An ONNX Runtime session, with file problems turned into :class:`CheckpointError`.
+
+    The one session a model gets: its metadata (:func:`describe_onnx_session`) and its inference
+    come from the same parsed, optimised graph.
+    """
     import onnxruntime as ort
 
     source = str(path)
@@ -26,7 +30,7 @@ def _open_session(path: str | os.PathLike) -> Any:
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: a bad file is reported by our message
     try:
-        return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(file), options, providers=list(providers))
     except Exception:  # onnxruntime raises its own exception types for unreadable files
         raise CheckpointError(
             f"{source} cannot be read as an ONNX model: it is damaged, incomplete (for example "
@@ -71,7 +75,11 @@ def read_onnx_card(path: str | os.PathLike) -> tuple[NetworkConfig, ModelCard, d
         CheckpointError: If the file is missing, not a readable ONNX model, has no Low2High
             metadata, or its description is invalid or made by a newer Low2High.
     """
-    source = str(path)
-    description = _read_description(_open_session(path), source)
+    return describe_onnx_session(open_onnx_session(path), str(path))
+
+
+def describe_onnx_session(session: Any, source: str) -> tuple[NetworkConfig, ModelCard, dict]:
+    """``(config, card, description)`` of an open session, as :func:`read_onnx_card` returns them."""
+    description = _read_description(session, source)
     config, card = parse_description(description, expected_format=ONNX_FORMAT, source=source)
     return config, card, description

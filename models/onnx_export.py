@@ -36,7 +36,7 @@ from .card import (
     ModelCard,
     check_card_matches,
 )
-from .onnx_card import METADATA_KEY, ONNX_FORMAT, OUTPUTS, _open_session, _read_description
+from .onnx_card import METADATA_KEY, ONNX_FORMAT, OUTPUTS, _read_description, open_onnx_session
 
 
 
@@ -166,7 +166,7 @@ def verify_onnx_export(
         CheckpointError: If the file cannot be read or has no Low2High metadata.
     """
     source = str(path)
-    session = _open_session(path)
+    session = open_onnx_session(path)
     description = _read_description(session, source)
     size = description.get("input_size") or [description["card"]["tile_size"]] * 2
     generator = torch.Generator().manual_seed(seed)
