@@ -10,6 +10,7 @@ from qgis.core import (QgsCoordinateTransform, QgsProcessing, QgsProcessingConte
                        QgsProcessingParameterRasterLayer)
 
 from ..low2high_plugin.predictor import DEVICES
+from ..low2high_plugin.progress import check_canceled
 from ..low2high_plugin.segment import SegmentRequest, segment
 from .base import FeedbackProgress, Low2HighAlgorithm
 
@@ -101,8 +102,7 @@ class SegmentAlgorithm(Low2HighAlgorithm):
         transform = QgsCoordinateTransform(source.sourceCrs(), layer.crs(), context.transformContext())
         polygons = []
         for feature in source.getFeatures():
-            if progress.is_canceled():
-                break
+            check_canceled(progress)
             geometry = feature.geometry()
             if geometry.isNull() or geometry.isEmpty():
                 continue
