@@ -34,7 +34,7 @@ from osgeo import gdal
 from .classes import MERGED_COLOURS, MERGED_NAMES, NODATA
 from .errors import Low2HighError
 from .grid import Grid, Window
-from .label_rasters import WINDOW_SIZE, require_integer_labels
+from .label_rasters import WINDOW_SIZE, count_windows, iter_windows, require_integer_labels
 from .label_views import check_overlap, nearest_view
 from .progress import Progress, SilentProgress, check_canceled
 from .raster_io import (RasterSource, atomic_output, check_output_path, create_geotiff, gdal_cache_limit,
@@ -241,12 +241,11 @@ def _block_windows(view: RasterSource, path: str, blocks: Grid, factor: int, met
     seen: set = set()
     nodata_blocks = 0
     step = max(1, window_size // factor)
-    windows = [Window(col, row, min(step, blocks.width - col), min(step, blocks.height - row))
-               for row in range(0, blocks.height, step) for col in range(0, blocks.width, step)]
+    total = count_windows(blocks.width, blocks.height, step)
     dataset = create_geotiff(path, blocks, 1, data_type, nodata)
     try:
         band = dataset.GetRasterBand(1)
-        for done, window in enumerate(windows):
+        for done, window in enumerate(iter_windows(blocks.width, blocks.height, step)):
             check_canceled(progress)
             if method == "nearest":
                 values = view.read(window)[0]
@@ -256,7 +255,7 @@ def _block_windows(view: RasterSource, path: str, blocks: Grid, factor: int, met
             nodata_blocks += int(np.count_nonzero(values == nodata))
             seen.update(np.unique(values).tolist())
             band.WriteArray(values, window.col, window.row)
-            progress.set_fraction((done + 1) / len(windows))
+            progress.set_fraction((done + 1) / total)
     finally:
         band = dataset = None  # closes the file
     return seen, nodata_blocks

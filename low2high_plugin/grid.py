@@ -37,11 +37,6 @@ class Window:
     def size(self) -> int:
         return self.width * self.height
 
-    @property
-    def slices(self) -> tuple[slice, slice]:
-        """(rows, cols) slices that cut this window out of an array of the parent grid."""
-        return slice(self.row, self.row_end), slice(self.col, self.col_end)
-
     def intersection(self, other: "Window") -> Optional["Window"]:
         """The pixels both windows hold, or None when they do not overlap."""
         col, row = max(self.col, other.col), max(self.row, other.row)
@@ -49,10 +44,6 @@ class Window:
         if col_end <= col or row_end <= row:
             return None
         return Window(col, row, col_end - col, row_end - row)
-
-    def relative_to(self, origin: "Window") -> "Window":
-        """This window in the pixel coordinates of ``origin``'s top-left corner."""
-        return Window(self.col - origin.col, self.row - origin.row, self.width, self.height)
 
 
 @dataclass(frozen=True)

@@ -206,10 +206,6 @@ class ConfusionMatrix:
         self.ignored += other.ignored
         return self
 
-    def reset(self) -> None:
-        self.matrix[:] = 0
-        self.ignored = 0
-
     def compute(self) -> Metrics:
         """The metrics of the pixels counted so far."""
         return Metrics(self.class_names, self.matrix.copy(), self.ignored)

@@ -18,6 +18,7 @@ from osgeo import gdal
 from .classes import NODATA, class_colours
 from .errors import Low2HighError
 from .grid import Grid, Window
+from .label_rasters import iter_windows
 from .mask import PolygonMask, optional_mask
 from .pipeline import InferenceStats, run_tiled_inference
 from .predictor import ModelInfo, load_predictor, resolve_model_path
@@ -147,8 +148,7 @@ def _tiling_parameters(request: SegmentRequest, info: ModelInfo, progress: Progr
     if info.fixed_tile_size and tile_size != info.fixed_tile_size:
         progress.warn(f"This ONNX model only takes {info.fixed_tile_size}-pixel tiles; TILE_SIZE {tile_size} is ignored.")
         tile_size = info.fixed_tile_size
-    overlap = info.tile_overlap if request.overlap is None else request.overlap
-    overlap = min(overlap, tile_size // 2) if request.overlap is None else overlap
+    overlap = min(info.tile_overlap, tile_size // 2) if request.overlap is None else request.overlap
     batch_size = request.batch_size or DEFAULT_BATCH[info.device]
     if batch_size < 1:
         raise Low2HighError(f"BATCH_SIZE must be at least 1 (got {batch_size}).")
@@ -213,8 +213,6 @@ def _class_counts(path: str) -> np.ndarray:
     """Pixel count per class code of a class raster, read block by block."""
     source = RasterSource.open(path)
     counts = np.zeros(256, np.int64)
-    rows = 1024
-    for row in range(0, source.grid.height, rows):
-        window = Window(0, row, source.grid.width, min(rows, source.grid.height - row))
+    for window in iter_windows(source.grid.width, source.grid.height):
         counts += np.bincount(source.read(window)[0].ravel(), minlength=256)
     return counts

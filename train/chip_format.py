@@ -104,3 +104,8 @@ def read_index(folder: str) -> Iterator[dict[str, Any]]:
                 record[key] = float(row[key]) if key in ("xmin", "ymin", "xmax", "ymax") else int(row[key])
             record["path"] = os.path.join(folder, row["file"])
             yield record
+
+
+def upsample_labels(coarse: np.ndarray, factor: int) -> np.ndarray:
+    """Coarse labels (..., h, w) repeated to (..., h * n, w * n): the naive 'upsampled' labels."""
+    return np.repeat(np.repeat(coarse, factor, axis=-2), factor, axis=-1)

@@ -157,8 +157,3 @@ class ChipDataset(Dataset):
             cropped.append(parts[2][top // factor:(top + crop) // factor, left // factor:(left + crop) // factor])
         return cropped
 
-
-def upsample_labels(coarse: np.ndarray, factor: int) -> np.ndarray:
-    """Coarse labels (..., h, w) repeated to (..., h * n, w * n): the naive 'upsampled' labels."""
-    return np.repeat(np.repeat(coarse, factor, axis=-2), factor, axis=-1)
-

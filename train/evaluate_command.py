@@ -86,14 +86,13 @@ def oracle_metrics(folder: str, splits: Sequence[str]) -> Metrics:
         folder: Dataset folder.
         splits: Splits (or "region:NAME", or "all") to score.
     """
-    from .chip_format import load_chip
+    from .chip_format import load_chip, upsample_labels
 
     info = read_dataset_info(folder)
     matrix = ConfusionMatrix(len(info.class_names), class_names=info.class_names)
-    block = np.ones((info.factor, info.factor), np.uint8)
     for row in select_chips(info, splits, "Oracle"):
         chip = load_chip(row["path"], ["fine", "coarse"])
-        matrix.update(np.kron(chip["coarse"], block), chip["fine"])
+        matrix.update(upsample_labels(chip["coarse"], info.factor), chip["fine"])
     return matrix.compute()
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..low2high_plugin.classes import NODATA, class_colours
 from ..models._atomic import atomic_write
+from .chip_format import upsample_labels
 
 NODATA_COLOUR = (0.88, 0.88, 0.88)
 _DPI = 110
@@ -160,7 +161,7 @@ def plot_examples(path: str, images: Sequence[np.ndarray], coarse: Sequence[np.n
     for row in range(rows):
         kept = (fine[row] != NODATA) & (predictions[row] != NODATA)
         accuracy = (fine[row][kept] == predictions[row][kept]).mean() if kept.any() else math.nan
-        coarse_full = np.kron(coarse[row], np.ones((factor, factor), coarse[row].dtype))
+        coarse_full = upsample_labels(coarse[row], factor)
         panels = (display_image(images[row], band_names), colour_labels(coarse_full, class_names),
                   colour_labels(fine[row], class_names), colour_labels(predictions[row], class_names))
         _show_row(axes[row], panels, headers if row == 0 else None)

@@ -60,11 +60,6 @@ def predict_logits(model: nn.Module, images: torch.Tensor, amp: bool = True) -> 
     return logits.float()
 
 
-def predict_batch(model: nn.Module, images: torch.Tensor, amp: bool = True) -> torch.Tensor:
-    """Class indices ``(B, H, W)`` int64 (on the model's device) of a normalised batch."""
-    return predict_logits(model, images, amp).argmax(dim=1)
-
-
 def aggregated_classes(logits: torch.Tensor, valid: torch.Tensor, factor: int) -> torch.Tensor:
     """Argmax of the logits summed over each n x n cell (Eq. 1's prediction), uint8 ``(B, S/n, S/n)``.
 

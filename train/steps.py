@@ -21,12 +21,12 @@ from torch import nn
 from ..models.ops import gaussian_blur, soft_argmax
 from .distributed import unwrap
 from .exemplars import ExemplarSource
+from .fit import MODES
 from .losses import (aggregated_cross_entropy, cross_entropy, d_hinge_loss, g_hinge_loss,
                      upsampled_cross_entropy)
 from .predict import forward_padded, to_device
 from .runtime import autocast, memory_format_for, step_generator
 
-MODES = ("low", "high", "agg", "agg+adv", "pixel")
 LabelLoss = Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
 
 
