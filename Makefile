@@ -47,7 +47,7 @@ test: setup
 
 ## bench: segment throughput and memory, printed as JSON (not a test)
 bench: setup
-	$(PY) -m low2high.train.benchmarks.segment
+	$(PY) -m low2high.low2high_plugin.inference.benchmark
 
 ## package: the installable plugin zip (a folder low2high/ inside) in dist/
 package: setup

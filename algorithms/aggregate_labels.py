@@ -6,7 +6,7 @@ from typing import Any, Optional
 from qgis.core import (QgsProcessingContext, QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer)
 
-from ..low2high_plugin.alignment import AggregateRequest, aggregate_labels
+from ..low2high_plugin.labels.alignment import AggregateRequest, aggregate_labels
 from .base import FeedbackProgress, Low2HighAlgorithm
 
 

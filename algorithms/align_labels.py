@@ -6,7 +6,7 @@ from typing import Any, Optional
 from qgis.core import (QgsProcessingContext, QgsProcessingParameterEnum, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
 
-from ..low2high_plugin.alignment import METHODS, AlignRequest, align_labels
+from ..low2high_plugin.labels.alignment import METHODS, AlignRequest, align_labels
 from .base import FeedbackProgress, Low2HighAlgorithm
 
 

@@ -14,8 +14,8 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..low2high_plugin.errors import Low2HighError
+from ..low2high_plugin.resources import resource_path
 
-RESOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources")
 
 
 class FeedbackProgress:
@@ -58,11 +58,11 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
         return QIcon(self.svgIconPath())
 
     def svgIconPath(self) -> str:  # noqa: N802
-        own = os.path.join(RESOURCES, "icons", f"{self.name()}.svg")
-        return own if os.path.exists(own) else os.path.join(RESOURCES, "icons", "low2high.svg")
+        own = resource_path("icons", f"{self.name()}.svg")
+        return own if os.path.exists(own) else resource_path("icons", "low2high.svg")
 
     def shortHelpString(self) -> str:  # noqa: N802
-        path = os.path.join(RESOURCES, "help", f"{self.name()}.html")
+        path = resource_path("help", f"{self.name()}.html")
         with open(path, encoding="utf-8") as handle:
             # QGIS shows each line break of a help string as a break: the files wrap for reading.
             return " ".join(handle.read().split())

@@ -6,7 +6,7 @@ from typing import Any, Optional
 from qgis.core import (QgsProcessingContext, QgsProcessingOutputNumber, QgsProcessingParameterFileDestination,
                        QgsProcessingParameterRasterLayer)
 
-from ..low2high_plugin.evaluate import EvaluateRequest, evaluate
+from ..low2high_plugin.evaluation.evaluate import EvaluateRequest, evaluate
 from .base import FeedbackProgress, Low2HighAlgorithm
 
 

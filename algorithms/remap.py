@@ -7,8 +7,8 @@ from qgis.core import (QgsProcessingContext, QgsProcessingParameterBoolean, QgsP
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
-from ..low2high_plugin.remap import RemapRequest, remap
-from ..low2high_plugin.taxonomy import BUILT_IN
+from ..low2high_plugin.labels.remap import RemapRequest, remap
+from ..low2high_plugin.labels.taxonomy import BUILT_IN
 from .base import FeedbackProgress, Low2HighAlgorithm
 
 

@@ -9,9 +9,9 @@ from qgis.core import (QgsCoordinateTransform, QgsProcessing, QgsProcessingConte
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer)
 
-from ..low2high_plugin.predictor import DEVICES
+from ..low2high_plugin.inference.predictor import DEVICES
 from ..low2high_plugin.progress import check_canceled
-from ..low2high_plugin.segment import SegmentRequest, segment
+from ..low2high_plugin.inference.segment import SegmentRequest, segment
 from .base import FeedbackProgress, Low2HighAlgorithm
 
 

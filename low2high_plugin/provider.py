@@ -7,8 +7,9 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from ..algorithms import ALGORITHMS
+from .resources import resource_path
 
-ICONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources", "icons")
+ICONS = resource_path("icons")
 
 
 class Low2HighProvider(QgsProcessingProvider):

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._atomic import atomic_write
+from .files import atomic_write
 from .architectures import architecture_of, build_network
 from .card import (
     ARCHITECTURE,

@@ -1,6 +1,7 @@
 """Small rasters and models for tests, made by code (no downloads, no shared files)."""
 from __future__ import annotations
 
+import os
 from typing import Optional, Sequence
 
 import numpy as np
@@ -8,6 +9,8 @@ from osgeo import gdal, osr
 
 UTM18N = 26918
 #: Top-left corner of test rasters, inside UTM zone 18N (Prince George's County, MD).
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+"""The checkout (the package root): resources/, scripts/, and ../shared beside it."""
 ORIGIN = (330000.0, 4310000.0)
 
 

@@ -15,12 +15,12 @@ from ..low2high_plugin.errors import Cancelled, Low2HighError
 
 #: command name → module (relative to this package) implementing it.
 COMMANDS: dict[str, str] = {}
-COMMANDS["build-dataset"] = ".dataset_builder"
-COMMANDS["pretrain"] = ".pretrain"
-COMMANDS["fit"] = ".fit"
-COMMANDS["evaluate"] = ".evaluate_command"
-COMMANDS["export"] = ".export"
-COMMANDS["benchmark"] = ".benchmark"
+COMMANDS["build-dataset"] = ".commands.build_dataset"
+COMMANDS["pretrain"] = ".commands.pretrain"
+COMMANDS["fit"] = ".commands.fit"
+COMMANDS["evaluate"] = ".commands.evaluate"
+COMMANDS["export"] = ".commands.export"
+COMMANDS["benchmark"] = ".commands.benchmark"
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:

@@ -11,9 +11,9 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ..low2high_plugin.classes import NODATA, class_colours
-from ..models._atomic import atomic_write
-from .chip_format import upsample_labels
+from ..low2high_plugin.labels.classes import NODATA, class_colours
+from ..models.files import atomic_write
+from .data.chips import upsample_labels
 
 NODATA_COLOUR = (0.88, 0.88, 0.88)
 _DPI = 110

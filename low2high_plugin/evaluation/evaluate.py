@@ -1,0 +1,133 @@
+"""``evaluate``: how well a class map agrees with a reference map, pixel by pixel.
+
+The whole operation behind ``low2high:evaluate``. The two maps may lie on different grids and in
+different CRSs — the paper's Oracle compares 30 m NLCD (Albers) with 1 m labels (UTM): the
+prediction is then seen on the reference's grid by nearest neighbour through an in-memory warped
+VRT (nothing is written), so every reference pixel is scored once, at the reference's resolution.
+Both are streamed over windows of the reference into a :class:`~.metrics.ConfusionMatrix`;
+pixels nodata (255) in either map are ignored. The figures are fractions in 0–1 (the reports
+show them as percentages).
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ..labels.classes import NODATA
+from ..errors import Low2HighError
+from .report import Comparison, check_report_path, log_lines, write_html, write_table
+from ..labels.rasters import WINDOW_SIZE, count_windows, iter_windows, read_labels, require_integer_labels
+from ..geo.views import check_overlap, nearest_view, same_grid
+from .metrics import ConfusionMatrix, Metrics
+from ..progress import Progress, SilentProgress, check_canceled
+from ..geo.raster_io import RasterSource, crs_name, gdal_cache_limit
+from ..geo.resample import ground_sample_distance
+
+
+@dataclass
+class EvaluateRequest:
+    """Everything ``evaluate`` needs; the fields mirror the algorithm's parameters."""
+
+    prediction_path: str
+    reference_path: str
+    table_path: Optional[str] = None  # CSV: per-class figures and the confusion matrix
+    html_path: Optional[str] = None  # a report to read
+    window_size: int = WINDOW_SIZE
+
+
+@dataclass
+class EvaluateResult:
+    metrics: Metrics
+    comparison: Comparison
+    table_path: Optional[str] = None
+    html_path: Optional[str] = None
+
+
+def evaluate(request: EvaluateRequest, progress: Optional[Progress] = None) -> EvaluateResult:
+    """Score PREDICTION against REFERENCE; optionally write OUTPUT_TABLE (CSV) and OUTPUT_HTML.
+
+    Raises:
+        Low2HighError: a clear sentence for any problem the user can fix; nothing is written.
+        Cancelled: the user cancelled; nothing is written.
+    """
+    progress = progress or SilentProgress()
+    inputs = [request.prediction_path, request.reference_path]
+    table = check_report_path(request.table_path, (".csv",), inputs, "OUTPUT_TABLE")
+    html = check_report_path(request.html_path, (".html", ".htm"), inputs + [table], "OUTPUT_HTML")
+    prediction = RasterSource.open(request.prediction_path, "PREDICTION raster", require_crs=False)
+    reference = RasterSource.open(request.reference_path, "REFERENCE raster", require_crs=False)
+    require_integer_labels(prediction, "PREDICTION")
+    require_integer_labels(reference, "REFERENCE")
+    aligned = same_grid(prediction.grid, reference.grid)
+    if not aligned:
+        check_overlap(prediction.grid, reference.grid, "PREDICTION", "REFERENCE")
+    comparison = Comparison(request.prediction_path, request.reference_path, _describe(prediction, reference, aligned))
+    progress.info(comparison.how)
+
+    matrix = ConfusionMatrix()
+    grid = reference.grid
+    total = count_windows(grid.width, grid.height, request.window_size)
+    with ExitStack() as stack:
+        stack.enter_context(gdal_cache_limit())
+        view = prediction if aligned else stack.enter_context(
+            nearest_view(request.prediction_path, grid, NODATA, prediction.nodata[0], "PREDICTION"))
+        for done, window in enumerate(iter_windows(grid.width, grid.height, request.window_size)):
+            check_canceled(progress)
+            truth = _class_window(reference, window, "REFERENCE")
+            guess = _class_window(view, window, "PREDICTION")
+            labelled = truth != NODATA
+            comparison.reference_nodata += int(truth.size - np.count_nonzero(labelled))
+            comparison.prediction_nodata += int(np.count_nonzero(labelled & (guess == NODATA)))
+            matrix.update(guess, truth)
+            progress.set_fraction(0.95 * (done + 1) / total)
+    metrics = matrix.compute()
+    _check_something_compared(metrics, comparison)
+
+    for line in log_lines(metrics, comparison):
+        progress.info(line)
+    if table:
+        write_table(table, metrics)
+    if html:
+        write_html(html, metrics, comparison)
+    progress.set_fraction(1.0)
+    return EvaluateResult(metrics, comparison, table, html)
+
+
+def _class_window(source: RasterSource, window, what: str) -> np.ndarray:
+    """A window of class codes with the raster's nodata set to 255, refusing stray codes."""
+    codes, valid = read_labels(source, window)
+    classes = np.where(valid, codes, NODATA)
+    stray = (classes > 3) & (classes != NODATA)
+    if np.issubdtype(classes.dtype, np.signedinteger):
+        stray |= classes < 0
+    if stray.any():
+        found = ", ".join(str(code) for code in np.unique(classes[stray])[:8].tolist())
+        raise Low2HighError(
+            f"{what} holds codes that are not merged classes (0 water, 1 forest, 2 field, 3 impervious, 255 nodata): "
+            f"{found}. Remap it to the merged taxonomy first with low2high:remap (e.g. TAXONOMY nlcd for NLCD).")
+    return classes
+
+
+def _check_something_compared(metrics: Metrics, comparison: Comparison) -> None:
+    if metrics.total:
+        return
+    if comparison.prediction_nodata == 0:
+        raise Low2HighError("REFERENCE holds only nodata: there is nothing to compare the prediction with. "
+                            "Check its nodata value, or choose the reference layer you meant.")
+    raise Low2HighError("PREDICTION has no data where REFERENCE is labelled (it is nodata or lies outside there), "
+                        "so nothing could be compared. Check that both layers cover the same area.")
+
+
+def _describe(prediction: RasterSource, reference: RasterSource, aligned: bool) -> str:
+    """One sentence on how the two grids were matched."""
+    ref = reference.grid
+    if aligned:
+        return f"PREDICTION and REFERENCE share one grid ({ref.width} × {ref.height} pixels): compared pixel by pixel."
+    pred = prediction.grid
+    pred_gsd, ref_gsd = ground_sample_distance(pred), ground_sample_distance(ref)
+    return (f"PREDICTION ({pred_gsd:.3g} m pixels, {crs_name(pred.crs_wkt)}) was resampled by nearest neighbour onto "
+            f"the REFERENCE grid ({ref_gsd:.3g} m pixels, {crs_name(ref.crs_wkt)}, {ref.width} × {ref.height}); "
+            f"every reference pixel is scored once.")

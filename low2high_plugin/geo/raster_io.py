@@ -1,0 +1,279 @@
+"""Raster files through GDAL: opening with clear errors, windowed reads, safe outputs.
+
+Every read and write goes through a :class:`~low2high_plugin.geo.grid.Window`, so no operation holds
+a whole raster in memory. Outputs are written to a hidden sibling file that replaces the
+destination only when the operation succeeds: a cancelled or failed run leaves nothing that
+looks like a valid result, and the inputs are never overwritten.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+from osgeo import gdal, osr
+
+from ..errors import Low2HighError
+from ..resources import resource_path
+from .grid import Grid, Window
+
+# GDAL errors become Python exceptions that we translate into sentences for the user.
+gdal.UseExceptions()
+
+#: Creation options of every GeoTIFF we write: tiled and compressed, BigTIFF when needed.
+GEOTIFF_OPTIONS = ("TILED=YES", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER")
+#: Extensions Low2High writes (GeoTIFF only: colour tables and category names travel with it).
+OUTPUT_EXTENSIONS = (".tif", ".tiff")
+
+
+def open_raster(path: str, what: str = "input raster") -> gdal.Dataset:
+    """Open a raster for reading or raise :class:`Low2HighError` saying why it cannot be."""
+    if not path:
+        raise Low2HighError(f"No {what} was given.")
+    if not os.path.exists(path) and not path.startswith("/vsi"):
+        raise Low2HighError(f"The {what} '{path}' does not exist.")
+    try:
+        dataset = gdal.Open(path, gdal.GA_ReadOnly)
+    except RuntimeError as error:
+        raise Low2HighError(f"The {what} '{path}' is not a raster GDAL can read ({error}).") from error
+    if dataset is None or dataset.RasterCount == 0:
+        raise Low2HighError(f"The {what} '{path}' is not a raster GDAL can read.")
+    return dataset
+
+
+def dataset_grid(dataset: gdal.Dataset, what: str = "input raster", require_crs: bool = True) -> Grid:
+    """The pixel grid of an open dataset; a missing CRS is an error unless allowed."""
+    crs_wkt = dataset.GetProjection() or ""
+    if require_crs and not crs_wkt:
+        raise Low2HighError(
+            f"The {what} has no coordinate reference system. Assign one first "
+            "(Raster ▸ Projections ▸ Assign Projection) so that it can be placed on the map."
+        )
+    return Grid(tuple(dataset.GetGeoTransform()), dataset.RasterXSize, dataset.RasterYSize, crs_wkt)
+
+
+def same_crs(wkt_a: str, wkt_b: str) -> bool:
+    """True when two WKT strings describe the same coordinate reference system."""
+    if wkt_a == wkt_b:
+        return True
+    a, b = osr.SpatialReference(), osr.SpatialReference()
+    a.ImportFromWkt(wkt_a)
+    b.ImportFromWkt(wkt_b)
+    return bool(a.IsSame(b))
+
+
+def crs_name(wkt: str) -> str:
+    """A short human name for a CRS, e.g. ``EPSG:26918`` or its WKT name."""
+    srs = osr.SpatialReference()
+    if not wkt or srs.ImportFromWkt(wkt) != 0:
+        return "no CRS"
+    srs.AutoIdentifyEPSG()
+    code = srs.GetAuthorityCode(None)
+    return f"EPSG:{code}" if code else (srs.GetName() or "unnamed CRS")
+
+
+@dataclass
+class RasterSource:
+    """An input raster opened for windowed reading.
+
+    GDAL datasets must not be shared between threads: a thread that reads opens its own
+    :class:`RasterSource` on the same path.
+    """
+
+    path: str
+    dataset: gdal.Dataset
+    grid: Grid
+
+    @classmethod
+    def open(cls, path: str, what: str = "input raster", require_crs: bool = True) -> "RasterSource":
+        dataset = open_raster(path, what)
+        return cls(path, dataset, dataset_grid(dataset, what, require_crs))
+
+    @property
+    def band_count(self) -> int:
+        return self.dataset.RasterCount
+
+    @property
+    def nodata(self) -> list[Optional[float]]:
+        """The nodata value of each band (None where a band has none)."""
+        return [self.dataset.GetRasterBand(i + 1).GetNoDataValue() for i in range(self.band_count)]
+
+    @property
+    def data_type_name(self) -> str:
+        return gdal.GetDataTypeName(self.dataset.GetRasterBand(1).DataType)
+
+    def read(self, window: Window, bands: Optional[Sequence[int]] = None, dtype=None) -> np.ndarray:
+        """Pixels of ``window`` as (bands, rows, cols); ``bands`` are 1-based, all by default."""
+        bands = list(bands) if bands is not None else list(range(1, self.band_count + 1))
+        data = self.dataset.ReadAsArray(window.col, window.row, window.width, window.height, band_list=bands)
+        data = data.reshape(len(bands), window.height, window.width)
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+    def valid_mask(self, window: Window, pixels: Optional[np.ndarray] = None) -> np.ndarray:
+        """Which pixels of ``window`` hold data: (rows, cols) bool.
+
+        A dataset-wide mask (alpha band or .msk file) decides where there is one; otherwise a
+        pixel is nodata only when every band equals its nodata value (a dark pixel with one
+        band at 0 is still data).
+        """
+        first = self.dataset.GetRasterBand(1)
+        flags = first.GetMaskFlags()
+        if flags & (gdal.GMF_PER_DATASET | gdal.GMF_ALPHA) and not flags & gdal.GMF_ALL_VALID:
+            mask = first.GetMaskBand().ReadAsArray(window.col, window.row, window.width, window.height)
+            return mask > 0
+        nodata = self.nodata
+        if any(value is None for value in nodata):  # a band without nodata makes every pixel data
+            return np.ones((window.height, window.width), bool)
+        if pixels is None:
+            pixels = self.read(window)
+        invalid = np.ones((window.height, window.width), bool)
+        for band, value in zip(pixels, nodata):
+            invalid &= np.isnan(band) if np.isnan(value) else band == value
+        return ~invalid
+
+
+def check_output_path(output: str, inputs: Sequence[str], what: str = "OUTPUT") -> str:
+    """Validate an output path: a GeoTIFF in an existing folder that is none of the inputs."""
+    if not output:
+        raise Low2HighError(f"No {what} file was given.")
+    output = os.path.abspath(output)
+    if os.path.splitext(output)[1].lower() not in OUTPUT_EXTENSIONS:
+        raise Low2HighError(f"{what} must be a GeoTIFF file (.tif), not '{os.path.basename(output)}'.")
+    folder = os.path.dirname(output)
+    if not os.path.isdir(folder):
+        raise Low2HighError(f"The folder of {what} does not exist: '{folder}'.")
+    for source in filter(None, inputs):
+        exists = os.path.exists(source) and os.path.exists(output)
+        if os.path.abspath(source) == output or (exists and os.path.samefile(source, output)):
+            raise Low2HighError(
+                f"{what} is the same file as an input ('{source}'); choose another file name so the input is not overwritten."
+            )
+    return output
+
+
+def _sidecars(path: str) -> list[str]:
+    """Files that travel with a GeoTIFF: GDAL's (category names live in the .aux.xml) and the
+    QGIS default style (.qml) Low2High writes for class rasters."""
+    stem = os.path.splitext(path)[0]
+    return [path + ".aux.xml", path + ".msk", stem + ".tfw", stem + ".qml"]
+
+
+def remove_raster_files(path: str) -> None:
+    """Delete a raster and its sidecars, ignoring the ones that are not there."""
+    for name in [path] + _sidecars(path):
+        if os.path.exists(name):
+            os.remove(name)
+
+
+@contextmanager
+def atomic_output(final_path: str) -> Iterator[str]:
+    """Yield a hidden temporary path beside ``final_path``; publish it only on success.
+
+    On success the temporary raster and its sidecars replace the destination (sidecars first,
+    the .tif last, so a complete-looking file appears only when everything is there). On any
+    exception, including cancellation, the temporary files are removed and the destination is
+    left as it was.
+    """
+    folder, name = os.path.split(os.path.abspath(final_path))
+    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.partial.tif")
+    try:
+        yield temporary
+    except BaseException:
+        remove_raster_files(temporary)
+        raise
+    for old in _sidecars(final_path):
+        if os.path.exists(old):
+            os.remove(old)
+    for new, old in zip(_sidecars(temporary), _sidecars(final_path)):
+        if os.path.exists(new):
+            os.replace(new, old)
+    os.replace(temporary, final_path)
+
+
+def create_geotiff(path: str, grid: Grid, bands: int, data_type: int, nodata: Optional[float] = None) -> gdal.Dataset:
+    """Create a tiled, compressed GeoTIFF on ``grid`` (the caller closes it by dropping it)."""
+    driver = gdal.GetDriverByName("GTiff")
+    try:
+        dataset = driver.Create(path, grid.width, grid.height, bands, data_type, list(GEOTIFF_OPTIONS))
+    except RuntimeError as error:
+        raise Low2HighError(f"Cannot create '{path}': {error}") from error
+    dataset.SetGeoTransform(grid.geotransform)
+    if grid.crs_wkt:
+        dataset.SetProjection(grid.crs_wkt)
+    if nodata is not None:
+        for index in range(bands):
+            dataset.GetRasterBand(index + 1).SetNoDataValue(nodata)
+    return dataset
+
+
+#: QGIS style template for class rasters (paletted renderer); its palette is filled per raster.
+CLASS_STYLE_TEMPLATE = resource_path("styles", "classes.qml")
+
+
+def style_class_raster(path: str, class_names: Sequence[str], colours: Sequence[tuple[int, int, int]],
+                       nodata: int) -> None:
+    """Style a class raster for QGIS and GDAL: colour table, category names and a .qml.
+
+    The GeoTIFF colour table always has 256 entries, which QGIS would list as 256 legend classes;
+    the ``<name>.qml`` sidecar, loaded by QGIS as the default style, lists only the classes.
+    """
+    dataset = gdal.Open(path, gdal.GA_Update)
+    style_class_band(dataset.GetRasterBand(1), class_names, colours, nodata)
+    dataset = None
+    entries = "\n        ".join(
+        f'<paletteEntry value="{code}" color="#{r:02x}{g:02x}{b:02x}" alpha="255" label={quoteattr(name)}/>'
+        for code, (name, (r, g, b)) in enumerate(zip(class_names, colours)))
+    with open(CLASS_STYLE_TEMPLATE, encoding="utf-8") as handle:
+        style = handle.read().replace("<!-- palette -->", entries)
+    with open(os.path.splitext(path)[0] + ".qml", "w", encoding="utf-8") as handle:
+        handle.write(style)
+
+
+def style_class_band(band: gdal.Band, class_names: Sequence[str], colours: Sequence[tuple[int, int, int]], nodata: int) -> None:
+    """Give a class band its colour table and category names, so QGIS shows it styled at once.
+
+    Only the classes get entries: QGIS builds its legend from the colour table, and ``nodata``
+    pixels are transparent anyway.
+    """
+    table = gdal.ColorTable()
+    for code, colour in enumerate(colours):
+        table.SetColorEntry(code, (*colour, 255))
+    band.SetRasterColorTable(table)
+    band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex)
+    band.SetRasterCategoryNames(list(class_names))
+    band.SetNoDataValue(nodata)
+    band.SetDescription("land cover class")
+
+
+@contextmanager
+def scratch_raster(folder: str, name: str) -> Iterator[str]:
+    """A hidden raster path in ``folder`` for intermediate results, always removed at the end."""
+    path = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.scratch.tif")
+    try:
+        yield path
+    finally:
+        remove_raster_files(path)
+
+
+#: GDAL block cache while Low2High streams a raster: enough for a strip of output blocks and the
+#: input blocks tiles share, small enough that memory does not grow with the raster.
+STREAMING_CACHE_BYTES = 64 * 1024 * 1024
+
+
+@contextmanager
+def gdal_cache_limit(limit: int = STREAMING_CACHE_BYTES) -> Iterator[None]:
+    """Cap GDAL's (process-wide) block cache during a streaming operation, then restore it.
+
+    GDAL's default cache is 5 % of RAM; a streaming pass over a large raster would fill it with
+    blocks it never reads again, so memory would grow with the raster's size.
+    """
+    previous = gdal.GetCacheMax()
+    gdal.SetCacheMax(min(previous, limit))
+    try:
+        yield
+    finally:
+        gdal.SetCacheMax(previous)

@@ -1,0 +1,225 @@
+"""``segment``: classify an image raster of any size with a Low2High model.
+
+This is the whole operation behind the ``low2high:segment`` algorithm, QGIS-free: check the
+inputs against the model, decide the region (EXTENT, MASK), bring the image to the model's
+ground sample distance if needed, run the tiled pipeline and publish the outputs atomically.
+"""
+from __future__ import annotations
+
+import os
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+from osgeo import gdal
+
+from ..labels.classes import NODATA, class_colours
+from ..errors import Low2HighError
+from ..geo.grid import Grid, Window
+from ..labels.rasters import iter_windows
+from ..geo.mask import PolygonMask, optional_mask
+from .pipeline import InferenceStats, run_tiled_inference
+from .predictor import ModelInfo, load_predictor, resolve_model_path
+from ..progress import Progress, SilentProgress
+from ..geo.raster_io import (
+    RasterSource,
+    atomic_output,
+    check_output_path,
+    create_geotiff,
+    gdal_cache_limit,
+    scratch_raster,
+    style_class_raster,
+)
+from ..geo.resample import GSD_TOLERANCE, ground_sample_distance, resampled_view, warp_onto
+
+#: Default batch per device: one tile at a time keeps CPU memory low; GPUs want many.
+DEFAULT_BATCH = {"cpu": 1, "cuda": 16}
+
+
+@dataclass
+class SegmentRequest:
+    """Everything ``segment`` needs; the fields mirror the algorithm's parameters."""
+
+    input_path: str
+    output_path: str
+    model_path: str = ""  # empty: the bundled demo model
+    extent: Optional[tuple[float, float, float, float]] = None  # xmin, ymin, xmax, ymax in the raster's CRS
+    mask_wkt: Optional[Sequence[str]] = None  # polygons in the raster's CRS
+    tile_size: Optional[int] = None  # None: the model's
+    overlap: Optional[int] = None  # None: the model's
+    batch_size: Optional[int] = None  # None: by device
+    device: str = "auto"
+    probabilities_path: Optional[str] = None
+
+
+@dataclass
+class SegmentResult:
+    output_path: str
+    probabilities_path: Optional[str]
+    model: ModelInfo
+    region: Window
+    stats: InferenceStats
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def megapixels(self) -> float:
+        return self.region.size / 1e6
+
+    def class_shares(self) -> dict[str, float]:
+        """Share of the classified pixels in each class."""
+        counts = self.stats.class_counts[: self.model.num_classes]
+        total = max(int(counts.sum()), 1)
+        return {name: float(count) / total for name, count in zip(self.model.class_names, counts)}
+
+
+def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> SegmentResult:
+    """Classify the input raster into OUTPUT (and optionally OUTPUT_PROBABILITIES).
+
+    Raises:
+        Low2HighError: a clear sentence for any problem the user can fix; nothing is written.
+        Cancelled: the user cancelled; nothing is written.
+    """
+    progress = progress or SilentProgress()
+    started = time.perf_counter()
+    model_path = resolve_model_path(request.model_path)
+    inputs = [request.input_path, model_path]
+    output = check_output_path(request.output_path, inputs, "OUTPUT")
+    probabilities_path = None
+    if request.probabilities_path:
+        probabilities_path = check_output_path(request.probabilities_path, inputs + [output], "OUTPUT_PROBABILITIES")
+
+    source = RasterSource.open(request.input_path)
+    predictor = load_predictor(model_path, request.device)
+    info = predictor.info
+    progress.info(f"Model {info.describe()}.")
+    _check_bands(source, info)
+    tile_size, overlap, batch_size = _tiling_parameters(request, info, progress)
+
+    mask = optional_mask(request.mask_wkt, source.grid.crs_wkt)
+    region = _region(source.grid, request.extent, mask)
+    progress.info(f"Classifying {region.width} × {region.height} pixels of {os.path.basename(request.input_path)}.")
+
+    gsd = ground_sample_distance(source.grid)
+    mismatch = abs(gsd / info.gsd - 1)
+    with ExitStack() as stack:
+        stack.enter_context(gdal_cache_limit())
+        final_classes = stack.enter_context(atomic_output(output))
+        final_probabilities = stack.enter_context(atomic_output(probabilities_path)) if probabilities_path else None
+        if mismatch <= GSD_TOLERANCE:
+            stats = _classify(request.input_path, region, source.grid, predictor, tile_size, overlap, batch_size,
+                              mask, final_classes, final_probabilities, progress)
+        else:
+            progress.warn(f"The raster's pixels are {gsd:.3g} m but the model was trained at {info.gsd:.3g} m; "
+                          f"the image is resampled to {info.gsd:.3g} m for the model and the map back to {gsd:.3g} m.")
+            view_path, view_grid, view_region = stack.enter_context(resampled_view(request.input_path, source.grid, region, info.gsd))
+            folder = os.path.dirname(output)
+            coarse_classes = stack.enter_context(scratch_raster(folder, "classes-at-model-gsd"))
+            coarse_probabilities = None
+            if final_probabilities:
+                coarse_probabilities = stack.enter_context(scratch_raster(folder, "probabilities-at-model-gsd"))
+            stats = _classify(view_path, view_region, view_grid, predictor, tile_size, overlap, batch_size,
+                              mask, coarse_classes, coarse_probabilities, progress)
+            target = source.grid.subgrid(region)
+            warp_onto(coarse_classes, final_classes, target, "near")
+            if final_probabilities:
+                warp_onto(coarse_probabilities, final_probabilities, target, "bilinear")
+            stats.class_counts = _class_counts(final_classes)
+        for path in filter(None, (final_classes, final_probabilities)):
+            _style_outputs(path, info, is_probabilities=path == final_probabilities)
+    stats.seconds = time.perf_counter() - started
+    result = SegmentResult(output, probabilities_path, info, region, stats,
+                           warnings=list(getattr(progress, "warnings", [])))
+    shares = ", ".join(f"{name} {share:.1%}" for name, share in result.class_shares().items())
+    progress.info(f"Done in {stats.seconds:.1f} s ({result.megapixels / max(stats.seconds, 1e-9):.2f} Mpx/s): {shares}.")
+    return result
+
+
+def _check_bands(source: RasterSource, info: ModelInfo) -> None:
+    if source.band_count != info.num_bands:
+        raise Low2HighError(
+            f"The model expects {info.num_bands} bands ({', '.join(info.band_names)}) but the input raster has "
+            f"{source.band_count}. Choose imagery with those bands in that order, or a model made for "
+            f"{source.band_count}-band imagery."
+        )
+    if source.data_type_name != "Byte":
+        raise Low2HighError(
+            f"The model expects 8-bit imagery (values 0–255, as NAIP) but the input raster is {source.data_type_name}. "
+            "Rescale it to Byte first (Raster ▸ Conversion ▸ Translate with 'Output data type' Byte and scaling)."
+        )
+
+
+def _tiling_parameters(request: SegmentRequest, info: ModelInfo, progress: Progress) -> tuple[int, int, int]:
+    tile_size = request.tile_size or info.tile_size
+    if info.fixed_tile_size and tile_size != info.fixed_tile_size:
+        progress.warn(f"This ONNX model only takes {info.fixed_tile_size}-pixel tiles; TILE_SIZE {tile_size} is ignored.")
+        tile_size = info.fixed_tile_size
+    overlap = min(info.tile_overlap, tile_size // 2) if request.overlap is None else request.overlap
+    batch_size = request.batch_size or DEFAULT_BATCH[info.device]
+    if batch_size < 1:
+        raise Low2HighError(f"BATCH_SIZE must be at least 1 (got {batch_size}).")
+    return tile_size, overlap, batch_size
+
+
+def _region(grid: Grid, extent: Optional[tuple[float, float, float, float]], mask: Optional[PolygonMask]) -> Window:
+    """The pixels to classify: the raster, cut to EXTENT and to the MASK polygons' bounds."""
+    region = grid.full_window
+    if extent is not None:
+        region = grid.window_for_bounds(*extent)
+        if region is None:
+            raise Low2HighError("EXTENT lies outside the input raster: there is nothing to classify. "
+                                "Check the extent and its CRS.")
+    if mask is not None:
+        covered = grid.window_for_bounds(*mask.bounds)
+        region = covered.intersection(region) if covered else None
+        if region is None:
+            raise Low2HighError("The MASK polygons lie outside the input raster (or outside EXTENT): "
+                                "there is nothing to classify. Check the layer and its CRS.")
+    return region
+
+
+def _classify(source_path: str, region: Window, grid: Grid, predictor, tile_size: int, overlap: int,
+              batch_size: int, mask: Optional[PolygonMask], classes_path: str, probabilities_path: Optional[str],
+              progress: Progress) -> InferenceStats:
+    """Run the tiled pipeline over ``region`` of ``grid`` into fresh output files."""
+    from .tiling import TileLayout
+
+    info = predictor.info
+    layout = TileLayout.plan(region, tile_size, overlap, fixed_size=bool(info.fixed_tile_size))
+    progress.info(f"{layout.count} tiles of {layout.tile_width} × {layout.tile_height} px "
+                  f"(overlap {overlap} px), {batch_size} per batch, {info.backend} on {info.device}.")
+    out_grid = grid.subgrid(region)
+    classes = create_geotiff(classes_path, out_grid, 1, gdal.GDT_Byte, NODATA)
+    probabilities = None
+    if probabilities_path:
+        probabilities = create_geotiff(probabilities_path, out_grid, info.num_classes, gdal.GDT_Byte, NODATA)
+    try:
+        stats = run_tiled_inference(source_path, layout, predictor, batch_size, classes.GetRasterBand(1),
+                                    probabilities, progress, mask)
+        if stats.tiles_predicted == 0:
+            raise Low2HighError("The input holds no data to classify in the chosen area: every pixel is nodata "
+                                "(or outside MASK).")
+    finally:
+        classes = probabilities = None  # closes the files
+    return stats
+
+
+def _style_outputs(path: str, info: ModelInfo, is_probabilities: bool) -> None:
+    """Colour table, class names and QGIS style on the class raster; names on probability bands."""
+    if not is_probabilities:
+        style_class_raster(path, info.class_names, class_colours(info.class_names), NODATA)
+        return
+    dataset = gdal.Open(path, gdal.GA_Update)
+    for index, name in enumerate(info.class_names):
+        dataset.GetRasterBand(index + 1).SetDescription(f"{name} probability (%)")
+    dataset = None
+
+
+def _class_counts(path: str) -> np.ndarray:
+    """Pixel count per class code of a class raster, read block by block."""
+    source = RasterSource.open(path)
+    counts = np.zeros(256, np.int64)
+    for window in iter_windows(source.grid.width, source.grid.height):
+        counts += np.bincount(source.read(window)[0].ravel(), minlength=256)
+    return counts

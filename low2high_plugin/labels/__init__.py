@@ -1,0 +1,1 @@
+"""low2high_plugin/labels"""

@@ -1,0 +1,275 @@
+"""Label taxonomies: which source class code becomes which merged Low2High class.
+
+A taxonomy is data, not code: the built-in ones (NLCD, Chesapeake, EnviroAtlas — the paper's
+Table S1) live in ``resources/taxonomies/*.json`` so they can be read, cited and checked without
+reading Python. A user's own taxonomy (``custom``) comes from a ``code:class`` list, a JSON file
+in the same format (or a flat ``{"code": class}`` mapping) or a CSV file. Remapping is then a
+lookup table indexed by the source codes (``lut[labels]``), the cheapest per-pixel operation
+there is.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .classes import MERGED_NAMES, NODATA
+from ..errors import Low2HighError
+from ..resources import resource_path
+
+TAXONOMY_FOLDER = resource_path("taxonomies")
+#: The taxonomies that ship with Low2High (the values of the TAXONOMY parameter, except custom).
+BUILT_IN = ("nlcd", "chesapeake", "enviroatlas")
+#: Words a user may write for the ignore class.
+IGNORE_WORDS = ("ignore", "nodata", "no data", "none")
+_DEFAULT_COLOUR = (128, 128, 128)
+
+
+@dataclass(frozen=True)
+class SourceClass:
+    """One class of a source taxonomy and the merged class it becomes (255: ignored)."""
+
+    code: int
+    name: str
+    merged: int
+    colour: tuple[int, int, int] = _DEFAULT_COLOUR
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """A source taxonomy: its classes, sorted by code, each with its merged class."""
+
+    name: str
+    classes: tuple[SourceClass, ...]
+    source: str = ""
+
+    @property
+    def mapping(self) -> dict[int, int]:
+        """Source code → merged class (255 for ignored codes)."""
+        return {item.code: item.merged for item in self.classes}
+
+    @property
+    def codes(self) -> tuple[int, ...]:
+        return tuple(item.code for item in self.classes)
+
+    @property
+    def max_code(self) -> int:
+        return max(self.codes)
+
+    def lookup_table(self, size: int = 256) -> np.ndarray:
+        """``lut[code]`` is the merged class of ``code``; codes not in the taxonomy give 255.
+
+        Args:
+            size: number of entries: 256 for Byte labels, 65536 for UInt16; at least
+                ``max_code + 1`` (a smaller table would silently drop classes).
+        """
+        if size <= self.max_code:
+            raise ValueError(f"a lookup table of {size} entries cannot hold code {self.max_code}")
+        table = np.full(size, NODATA, np.uint8)
+        for item in self.classes:
+            table[item.code] = item.merged
+        return table
+
+    def known_table(self, size: int = 256) -> np.ndarray:
+        """``known[code]`` is True for the codes the taxonomy lists (ignored ones included)."""
+        table = np.zeros(size, bool)
+        table[list(self.codes)] = True
+        return table
+
+
+def parse_merged_class(text: object) -> Optional[int]:
+    """A merged class from an index (0–3), a name (``forest``) or ignore (255, ``ignore``).
+
+    Returns None when ``text`` is none of those, so callers can say where it came from.
+    """
+    if isinstance(text, bool):
+        return None
+    if isinstance(text, int):
+        return text if 0 <= text < len(MERGED_NAMES) or text == NODATA else None
+    word = str(text).strip().lower()
+    if word in MERGED_NAMES:
+        return MERGED_NAMES.index(word)
+    if word in IGNORE_WORDS:
+        return NODATA
+    if re.fullmatch(r"\d+", word):
+        return parse_merged_class(int(word))
+    return None
+
+
+def _parse_code(text: object) -> Optional[int]:
+    if isinstance(text, bool):
+        return None
+    if isinstance(text, int):
+        return text if text >= 0 else None
+    word = str(text).strip()
+    return int(word) if re.fullmatch(r"\d+", word) else None
+
+
+def _parse_colour(value: object) -> tuple[int, int, int]:
+    if isinstance(value, str) and re.fullmatch(r"#?[0-9a-fA-F]{6}", value.strip()):
+        digits = value.strip().lstrip("#")
+        return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
+    if isinstance(value, (list, tuple)) and len(value) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in value):
+        return int(value[0]), int(value[1]), int(value[2])
+    raise ValueError("a colour must be '#rrggbb' or [r, g, b]")
+
+
+_EXPECTED_CLASS = "a merged class: 0–3, water, forest, field, impervious, or 255/ignore"
+
+
+def load_taxonomy(name: str, mapping: str = "") -> Taxonomy:
+    """The taxonomy called ``name``: a built-in one, ``merged``, or ``custom`` from ``mapping``.
+
+    Args:
+        name: nlcd, chesapeake, enviroatlas, merged or custom (case-insensitive).
+        mapping: for custom only: ``code:class,code:class`` or the path of a .json or .csv file.
+
+    Raises:
+        Low2HighError: unknown name, or a mapping that does not parse (the message says where).
+    """
+    key = (name or "").strip().lower()
+    if key == "custom":
+        return parse_mapping(mapping)
+    if key in BUILT_IN or key == "merged":
+        if mapping and mapping.strip():
+            raise Low2HighError(f"MAPPING is only used with the custom taxonomy; leave it empty for {name}, "
+                                "or choose TAXONOMY custom to use your own table.")
+        return _taxonomy_from_json(os.path.join(TAXONOMY_FOLDER, f"{key}.json"), built_in=True)
+    raise Low2HighError(f"Unknown taxonomy '{name}'; choose one of {', '.join(BUILT_IN)} or custom.")
+
+
+def parse_mapping(mapping: str) -> Taxonomy:
+    """A custom taxonomy from ``code:class,...`` text or from a .json / .csv file path."""
+    text = (mapping or "").strip()
+    if not text:
+        raise Low2HighError("The custom taxonomy needs MAPPING: a list like '11:water,41:forest,82:field,21:impervious' "
+                            "or the path of a .json or .csv file.")
+    extension = os.path.splitext(text)[1].lower()
+    if extension in (".json", ".csv"):
+        if not os.path.exists(text):
+            raise Low2HighError(f"The MAPPING file '{text}' does not exist.")
+        return _taxonomy_from_json(text) if extension == ".json" else _taxonomy_from_csv(text)
+    return _taxonomy_from_text(text)
+
+
+def _taxonomy_from_text(text: str) -> Taxonomy:
+    """``code:class`` items separated by commas, semicolons or new lines."""
+    items = [item.strip() for item in re.split(r"[,;\n]", text)]
+    classes: list[SourceClass] = []
+    seen: dict[int, int] = {}
+    for number, item in enumerate(items, start=1):
+        if not item:
+            continue
+        where = f"MAPPING item {number} ('{item}')"
+        parts = item.split(":")
+        if len(parts) != 2:
+            raise Low2HighError(f"{where}: expected code:class, e.g. 41:forest.")
+        code, merged = _parse_code(parts[0]), parse_merged_class(parts[1])
+        if code is None:
+            raise Low2HighError(f"{where}: the code '{parts[0].strip()}' is not a whole number ≥ 0.")
+        if merged is None:
+            raise Low2HighError(f"{where}: '{parts[1].strip()}' is not {_EXPECTED_CLASS}.")
+        if code in seen:
+            raise Low2HighError(f"MAPPING gives code {code} twice (items {seen[code]} and {number}); keep one.")
+        seen[code] = number
+        classes.append(SourceClass(code, f"code {code}", merged))
+    return _build("custom", classes, "MAPPING")
+
+
+def _taxonomy_from_csv(path: str) -> Taxonomy:
+    """Rows ``code,class[,name[,colour]]``; a header row is optional; ',' ';' or tab separate."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        text = handle.read()
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    classes: list[SourceClass] = []
+    lines: dict[int, int] = {}
+    name = os.path.basename(path)
+    first_row = True
+    for line, row in enumerate(csv.reader(io.StringIO(text), dialect), start=1):
+        cells = [cell.strip() for cell in row]
+        if not any(cells) or cells[0].startswith("#"):
+            continue
+        code = _parse_code(cells[0])
+        is_header = first_row and code is None and (len(cells) < 2 or parse_merged_class(cells[1]) is None)
+        first_row = False
+        if is_header:
+            continue  # e.g. code,class,name,colour
+        where = f"'{name}' line {line}"
+        if code is None or len(cells) < 2:
+            raise Low2HighError(f"{where}: expected code,class[,name[,colour]] with a whole-number code, e.g. 41,forest.")
+        merged = parse_merged_class(cells[1])
+        if merged is None:
+            raise Low2HighError(f"{where}: '{cells[1]}' is not {_EXPECTED_CLASS}.")
+        if code in lines:
+            raise Low2HighError(f"'{name}' gives code {code} twice (lines {lines[code]} and {line}); keep one.")
+        lines[code] = line
+        colour = _DEFAULT_COLOUR
+        if len(cells) > 3 and cells[3]:
+            try:
+                colour = _parse_colour(cells[3])
+            except ValueError as error:
+                raise Low2HighError(f"{where}: {error}.") from error
+        label = cells[2] if len(cells) > 2 and cells[2] else f"code {code}"
+        classes.append(SourceClass(code, label, merged, colour))
+    return _build("custom", classes, f"'{name}'")
+
+
+def _reject_duplicate_keys(text: str, where: str):
+    """A json ``object_pairs_hook`` that refuses duplicate codes, naming their lines."""
+    def hook(pairs: list[tuple[str, object]]) -> dict:
+        result: dict = {}
+        for key, value in pairs:
+            if key in result and _parse_code(key) is not None:
+                pattern = re.compile(r'"\s*' + re.escape(key.strip()) + r'\s*"\s*:')
+                lines = [str(text.count("\n", 0, match.start()) + 1) for match in pattern.finditer(text)]
+                raise Low2HighError(f"{where} gives code {key} more than once (lines {', '.join(lines)}); keep one.")
+            result[key] = value
+        return result
+    return hook
+
+
+def _taxonomy_from_json(path: str, built_in: bool = False) -> Taxonomy:
+    """Our own format ``{"name", "classes": {code: {name, class, colour}}}`` or a flat ``{code: class}``."""
+    where = f"'{os.path.basename(path)}'"
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    try:
+        data = json.loads(text, object_pairs_hook=_reject_duplicate_keys(text, where))
+    except json.JSONDecodeError as error:
+        raise Low2HighError(f"{where} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}).") from error
+    if not isinstance(data, dict):
+        raise Low2HighError(f"{where} must hold a JSON object of code: class.")
+    entries = data.get("classes", data) if isinstance(data.get("classes"), dict) else data
+    classes: list[SourceClass] = []
+    for key, value in entries.items():
+        if key in ("name", "title", "description", "source") and entries is data:
+            continue
+        code = _parse_code(key)
+        if code is None:
+            raise Low2HighError(f"{where}: the key '{key}' is not a whole-number class code.")
+        described = value if isinstance(value, dict) else {"class": value}
+        merged = parse_merged_class(described.get("class"))
+        if merged is None:
+            raise Low2HighError(f"{where}, code {code}: '{described.get('class')}' is not {_EXPECTED_CLASS}.")
+        try:
+            colour = _parse_colour(described["colour"]) if "colour" in described else _DEFAULT_COLOUR
+        except ValueError as error:
+            raise Low2HighError(f"{where}, code {code}: {error}.") from error
+        classes.append(SourceClass(code, str(described.get("name", f"code {code}")), merged, colour))
+    name = str(data.get("name", "custom")) if built_in else "custom"
+    return _build(name, classes, where, source=str(data.get("source", "")))
+
+
+def _build(name: str, classes: Sequence[SourceClass], where: str, source: str = "") -> Taxonomy:
+    if not classes:
+        raise Low2HighError(f"{where} maps no class codes; give at least one code:class pair.")
+    return Taxonomy(name, tuple(sorted(classes, key=lambda item: item.code)), source)

@@ -1,0 +1,32 @@
+"""The paper-tables benchmark's plumbing (the benchmark itself is a command, not a test)."""
+import pytest
+
+from low2high.low2high_plugin.errors import Low2HighError
+from low2high.low2high_plugin.progress import SilentProgress
+from low2high.train.benchmarks.paper import BenchmarkConfig, benchmark, gap_closed, table
+
+
+def test_presets_and_explicit_values():
+    assert BenchmarkConfig(quick=True).preset()["width"] == 16
+    assert BenchmarkConfig().preset()["lr"] == 1e-4  # the paper's
+    assert BenchmarkConfig(quick=True, epochs=3).preset()["epochs"] == 3
+
+
+def _row(miou):
+    return {"metrics": {"accuracy": miou, "macro_f1": miou, "macro_iou": miou}, "budget": "2 epochs, 10 chips"}
+
+
+def test_gap_closed_and_table():
+    rows = {"oracle": _row(0.3), "low": _row(0.5), "high": _row(0.9), "agg+adv": _row(0.7)}
+    assert gap_closed(rows) == pytest.approx({"agg+adv": 0.5})
+    text = table({"budget": BenchmarkConfig(quick=True).preset(), "quick": True, "rows": rows,
+                  "gap_closed": gap_closed(rows), "seconds": 60.0})
+    assert "| Agg+Adv | 70.00 | 70.00 | 70.00 | 2 epochs, 10 chips | 87.43 / 81.12 / 69.84 |" in text
+    assert "closes 50.0 %" in text
+
+
+def test_missing_shared_data_and_unknown_rows_are_clear_errors(tmp_path):
+    with pytest.raises(Low2HighError, match="--shared"):
+        benchmark(BenchmarkConfig(quick=True, work=str(tmp_path), shared=str(tmp_path / "nothing")), SilentProgress())
+    with pytest.raises(Low2HighError, match="Unknown benchmark row"):
+        benchmark(BenchmarkConfig(quick=True, work=str(tmp_path), rows=["best"]), SilentProgress())

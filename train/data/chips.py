@@ -1,0 +1,111 @@
+"""The on-disk format of a Low2High chip dataset (written by ``build-dataset``, read by training).
+
+A dataset is a folder::
+
+    dataset.json        what was built and how (see ``dataset_builder``): settings, taxonomies, factor n,
+                        chip size, band names, per-band mean/std of the train split (pixel / 255 units),
+                        chip counts per split; ``"complete": true`` once the build finished
+    index.csv           one row per chip: chip, split, file, col, row, size (image pixels), xmin, ymin,
+                        xmax, ymax (image CRS), then pixel counts fine_<class> / fine_nodata and block
+                        counts coarse_<class> / coarse_nodata
+    chips/<chip>.npz    one compressed numpy archive per chip (``np.load``; no pickled objects):
+        image          uint8   (bands, S, S)      image pixels; 0 where the image has no data
+        fine           uint8   (S, S)             fine labels, merged classes 0–3, 255 = ignore
+        coarse         uint8   (S/n, S/n)         coarse labels on the chip's n × n blocks (majority), 255 = ignore
+        geotransform   float64 (6,)               GDAL geotransform of the chip's pixels
+        crs            str (0-d unicode array)    WKT of the image CRS
+        window         int64   (4,)               col, row, width, height in the image
+        image_stats    float64 (bands, 3)         count, sum and sum of squares of pixel / 255 over the
+                                                  chip's valid pixels (for normalisation statistics)
+        fine_hist      int64   (5,)               pixels of water, forest, field, impervious, nodata
+        coarse_hist    int64   (5,)               blocks of water, forest, field, impervious, nodata
+
+Chip ids are ``r<row>_c<col>`` in units of chips from the image's top-left corner, so a chip's name
+says where it is and never changes between runs. Chips are written to a hidden temporary file and
+renamed into place, so a chip file that exists is always complete.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import uuid
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from ...low2high_plugin.labels.classes import MERGED_NAMES
+from ..runner.records import write_csv_atomically
+
+FORMAT_NAME = "low2high-chips"
+FORMAT_VERSION = 1
+CHIP_FOLDER = "chips"
+INDEX_FILE = "index.csv"
+DATASET_FILE = "dataset.json"
+HISTOGRAM_NAMES = MERGED_NAMES + ("nodata",)
+INDEX_COLUMNS = (("chip", "split", "file", "col", "row", "size", "xmin", "ymin", "xmax", "ymax")
+                 + tuple(f"fine_{name}" for name in HISTOGRAM_NAMES)
+                 + tuple(f"coarse_{name}" for name in HISTOGRAM_NAMES))
+_PARTIAL = ".partial"
+
+
+def chip_id(row: int, col: int) -> str:
+    return f"r{row:05d}_c{col:05d}"
+
+
+def chip_path(folder: str, chip: str) -> str:
+    return os.path.join(folder, CHIP_FOLDER, f"{chip}.npz")
+
+
+def write_chip(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """Write one chip archive completely under a temporary name, then rename it into place.
+
+    Any interruption (an error, Ctrl-C) removes the temporary file: the final name only ever
+    holds a whole chip.
+    """
+    folder, name = os.path.split(path)
+    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}{_PARTIAL}")
+    try:
+        with open(temporary, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def remove_partial_chips(folder: str) -> int:
+    """Delete temporary chip files a killed run left behind; returns how many."""
+    chips = os.path.join(folder, CHIP_FOLDER)
+    if not os.path.isdir(chips):
+        return 0
+    stale = [name for name in os.listdir(chips) if name.startswith(".") and name.endswith(_PARTIAL)]
+    for name in stale:
+        os.remove(os.path.join(chips, name))
+    return len(stale)
+
+
+def load_chip(path: str, keys: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """A chip's arrays (all of them, or only ``keys``: the archive decompresses only those)."""
+    with np.load(path, allow_pickle=False) as archive:
+        return {key: archive[key] for key in (keys or archive.files)}
+
+
+def write_index(path: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Write ``index.csv`` (atomically, like the chips)."""
+    write_csv_atomically(path, INDEX_COLUMNS, rows)
+
+
+def read_index(folder: str) -> Iterator[dict[str, Any]]:
+    """The rows of a dataset's ``index.csv``, numbers as numbers and ``path`` added."""
+    with open(os.path.join(folder, INDEX_FILE), encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            record: dict[str, Any] = dict(row)
+            for key in INDEX_COLUMNS[3:]:
+                record[key] = float(row[key]) if key in ("xmin", "ymin", "xmax", "ymax") else int(row[key])
+            record["path"] = os.path.join(folder, row["file"])
+            yield record
+
+
+def upsample_labels(coarse: np.ndarray, factor: int) -> np.ndarray:
+    """Coarse labels (..., h, w) repeated to (..., h * n, w * n): the naive 'upsampled' labels."""
+    return np.repeat(np.repeat(coarse, factor, axis=-2), factor, axis=-1)

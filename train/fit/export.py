@@ -1,0 +1,61 @@
+"""Export a checkpoint to ONNX with its model card as metadata, and check the export.
+
+The .onnx file runs in QGIS without PyTorch (ONNX Runtime), and in the Deepness plugin, which
+reads the metadata keys Low2High writes (model_type, class_names, resolution, tile_size,
+tiles_overlap, standardization_mean/std). By default the input has the card's fixed tile size and
+the output is softmax probabilities, as Deepness expects; --dynamic-size and --logits change that.
+After writing, ONNX Runtime runs the file on a random batch and the largest difference from
+PyTorch is printed (an export that differs by more than --atol is an error).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+from ...low2high_plugin.errors import Low2HighError
+from ..config import field
+
+
+
+@dataclass
+class ExportConfig:
+    """Settings of ``export`` (flags, or a YAML/JSON file with ``--config``)."""
+
+    checkpoint: str = field("", "model checkpoint (.pt), e.g. best.pt of fit")
+    output: str = field("", "ONNX file to write (default: the checkpoint's name with .onnx)")
+    dynamic_size: bool = field(False, "accept any height and width (multiples of 32) instead of the fixed tile size")
+    logits: bool = field(False, "output raw logits instead of softmax probabilities")
+    tile_size: Optional[int] = field(None, "fixed input side and card tile size (empty: the checkpoint's)")
+    opset: int = field(17, "ONNX opset version")
+    verify: bool = field(True, "run the export with ONNX Runtime and compare with PyTorch")
+    atol: float = field(1e-3, "largest accepted difference between ONNX and PyTorch outputs")
+
+
+def export_checkpoint(config: ExportConfig) -> tuple[str, Optional[float]]:
+    """Write the ONNX file; returns its path and the verified max abs difference (None if not verified).
+
+    Raises:
+        Low2HighError: an unusable checkpoint, a bad tile size, or an export that does not match.
+    """
+    from ...models.card import CheckpointError
+    from ...models.checkpoint import load_checkpoint
+    from ...models.onnx_export import OnnxVerificationError, export_onnx, verify_onnx_export
+
+    if not config.checkpoint:
+        raise Low2HighError("export needs --checkpoint.")
+    output = config.output or os.path.splitext(config.checkpoint)[0] + ".onnx"
+    try:
+        loaded = load_checkpoint(config.checkpoint)
+        card = loaded.card
+        if config.tile_size is not None:
+            overlap = min(card.tile_overlap, config.tile_size // 2)
+            card = dataclasses.replace(card, tile_size=config.tile_size, tile_overlap=overlap)
+        model = loaded.build_model()
+        export_onnx(model, card, output, output="logits" if config.logits else "probabilities",
+                    dynamic_size=config.dynamic_size, opset=config.opset)
+        difference = verify_onnx_export(model, output, atol=config.atol) if config.verify else None
+    except (CheckpointError, OnnxVerificationError) as error:
+        raise Low2HighError(str(error)) from None
+    return output, difference

@@ -1,0 +1,123 @@
+"""A training run's output folder: its config, its resumable state, and the refusal to mix runs.
+
+Re-running a command with the same output folder continues the run ("kill it and restart: it
+continues, nothing lost"). The folder remembers the config that made it (``config.json``); a
+different config is refused unless ``--restart`` is given, because continuing someone else's run
+with other settings would silently produce a model nobody asked for. Only settings that cannot
+change the result (number of epochs, device, workers, logging) may differ on resume.
+
+The resumable state ``trainer_state.pt`` is a ``torch.save``-d dict of tensors, numbers, text,
+lists and dicts (networks, optimisers, epoch, step, position in the epoch, best score, history,
+torch RNG states), so ``torch.load(weights_only=True)`` reads it without running code from the
+file. It is written atomically: a crash while saving leaves the previous state intact.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any, Iterable, Optional
+
+import torch
+
+from ...low2high_plugin.errors import Low2HighError
+from ...models.files import atomic_write
+
+CONFIG_FILE = "config.json"
+STATE_FILE = "trainer_state.pt"
+STATE_FORMAT = "low2high.trainer-state"
+
+
+class RunFolder:
+    """The output folder of one ``fit`` or ``pretrain`` run.
+
+    Args:
+        folder: The output folder (created when missing).
+        config: The run's config dataclass (paths already absolute).
+        kind: "fit" or "pretrain"; a folder of the other kind is refused.
+        resumable: Config fields that may change when resuming.
+        outputs: File names the run writes (removed by ``--restart``).
+    """
+
+    def __init__(self, folder: str, config: Any, kind: str, resumable: Iterable[str], outputs: Iterable[str]) -> None:
+        self.folder = os.path.abspath(folder)
+        self.config = config
+        self.kind = kind
+        self.resumable = set(resumable)
+        self.outputs = tuple(outputs) + (CONFIG_FILE, STATE_FILE)
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.folder, name)
+
+    @property
+    def state_path(self) -> str:
+        return self.path(STATE_FILE)
+
+    def _identity(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in values.items() if key not in self.resumable}
+
+    def check(self, restart: bool) -> None:
+        """Refuse a folder holding another run (or other files) unless restarting; read-only."""
+        config_path = self.path(CONFIG_FILE)
+        if not os.path.exists(config_path):
+            if os.path.isdir(self.folder) and os.listdir(self.folder) and not restart:
+                raise Low2HighError(f"The output folder '{self.folder}' is not empty and holds no {CONFIG_FILE} of a "
+                                    "Low2High run; choose a new or empty folder.")
+            return
+        try:
+            with open(config_path, encoding="utf-8") as handle:
+                saved = json.load(handle)
+        except (OSError, ValueError) as error:
+            raise Low2HighError(f"{config_path} cannot be read ({error}); use --restart true to start over.") from error
+        if restart:
+            return
+        if saved.get("_kind", self.kind) != self.kind:
+            raise Low2HighError(f"'{self.folder}' holds a {saved.get('_kind')} run, not a {self.kind} run; choose "
+                                "another output folder.")
+        current = self._identity(self._plain_config())
+        previous = self._identity({k: v for k, v in saved.items() if k != "_kind"})
+        changed = sorted(key for key in set(current) | set(previous) if current.get(key) != previous.get(key))
+        if changed:
+            details = "; ".join(f"{key}: {previous.get(key)!r} → {current.get(key)!r}" for key in changed[:6])
+            raise Low2HighError(f"'{self.folder}' holds a run with other settings ({details}). Use the same settings "
+                                "to continue it, another output folder, or --restart true to discard it and start "
+                                "over.")
+
+    def _plain_config(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self.config)))
+
+    def prepare(self, restart: bool) -> None:
+        """Create the folder, remove a discarded run's files (``restart``) and record the config.
+
+        Call on rank 0 only, after :meth:`check`.
+        """
+        os.makedirs(self.folder, exist_ok=True)
+        if restart:
+            for name in self.outputs:
+                if os.path.exists(self.path(name)):
+                    os.remove(self.path(name))
+        values = self._plain_config()
+        if "restart" in values:
+            values["restart"] = False  # the file must reproduce the run, not discard it again
+        values["_kind"] = self.kind
+        text = json.dumps(values, indent=2) + "\n"
+        atomic_write(self.path(CONFIG_FILE), lambda stream: stream.write(text.encode("utf-8")))
+
+    def load_state(self) -> Optional[dict[str, Any]]:
+        """The saved state (None when the run has not saved one yet)."""
+        if not os.path.exists(self.state_path):
+            return None
+        try:
+            state = torch.load(self.state_path, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises many types for a damaged file
+            raise Low2HighError(f"The saved state {self.state_path} cannot be read ({error}); use --restart true to "
+                                "start over.") from error
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT or state.get("kind") != self.kind:
+            raise Low2HighError(f"{self.state_path} is not a {self.kind} state of Low2High; use --restart true to "
+                                "start over.")
+        return state
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        """Write the state atomically (rank 0 only)."""
+        payload = {"format": STATE_FORMAT, "kind": self.kind, **state}
+        atomic_write(self.state_path, lambda stream: torch.save(payload, stream))
