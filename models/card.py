@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from .config import INPUT_MULTIPLE, PixelMLPConfig, UNetConfig
+from .contract import MERGED_CLASSES, NAIP_BANDS, normalise
 
 FORMAT_VERSION = 1
 """Version of the description layout; files with a larger number come from a newer Low2High."""
@@ -24,8 +25,6 @@ ARCHITECTURE = "unet-resnet18"
 ARCHITECTURE_CONFIGS: dict[str, type] = {ARCHITECTURE: UNetConfig, "pixel-mlp": PixelMLPConfig}
 """Architecture name stored in a model file -> its (torch-free) config class."""
 NetworkConfig = Union[UNetConfig, PixelMLPConfig]
-MERGED_CLASSES = ("water", "forest", "field", "impervious")
-NAIP_BANDS = ("red", "green", "blue", "nir")
 
 
 class CheckpointError(ValueError):
@@ -188,6 +187,10 @@ class ModelCard:
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form stored in checkpoints and ONNX metadata."""
         return asdict(self)
+
+    def normalise(self, pixels: Any, valid: Any = None) -> Any:
+        """The network input for raw (bands, H, W) pixels: :func:`~.contract.normalise` with this card."""
+        return normalise(pixels, valid, self.mean, self.std)
 
 
 def parse_description(

@@ -19,6 +19,7 @@ from osgeo import gdal
 
 from .blending import BlendedBlock, TileBlender
 from ..labels.classes import NODATA
+from ...models.contract import normalise
 from ..geo.mask import PolygonMask
 from .predictor import Predictor
 from ..progress import Progress, check_canceled
@@ -164,8 +165,6 @@ def _read(source_path: str, layout: TileLayout, predictor: Predictor, batch_size
     """Reader thread: tiles → masked, normalised, padded batches (row-major order kept)."""
     source = RasterSource.open(source_path, require_crs=False)
     info = predictor.info
-    offset = (np.asarray(info.mean, np.float32) * 255)[:, None, None]
-    scale = (1.0 / (np.asarray(info.std, np.float32) * 255))[:, None, None]
     region, raster = layout.region, source.grid.full_window
     tiles: list = []
     inputs: list = []
@@ -179,10 +178,7 @@ def _read(source_path: str, layout: TileLayout, predictor: Predictor, batch_size
             valid &= mask.rasterize(source.grid, read)
         has_data = bool(valid.any())
         if has_data:
-            normalised = np.subtract(pixels, offset, dtype=np.float32)
-            normalised *= scale
-            if not valid.all():
-                normalised[:, ~valid] = 0.0  # the training mean: nodata does not disturb its neighbours
+            normalised = normalise(pixels, valid, info.mean, info.std)
             inputs.append(_pad(normalised, layout.tile_height, layout.tile_width))
         tiles.append((tile, has_data, _pad(valid, layout.tile_height, layout.tile_width, constant=True)))
         if len(inputs) == batch_size:

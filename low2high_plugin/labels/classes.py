@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-NODATA = 255
-MERGED_NAMES = ("water", "forest", "field", "impervious")
+from ...models.contract import MERGED_CLASSES as MERGED_NAMES
+from ...models.contract import NODATA
+
+__all__ = ["MERGED_NAMES", "NODATA", "MERGED_COLOURS", "class_colours"]
 MERGED_COLOURS = (
     (38, 115, 222),   # water: blue
     (27, 120, 55),    # forest: dark green

@@ -364,7 +364,7 @@ def _cut_chip(sources: _Sources, views: tuple[RasterSource, RasterSource], remap
     x0, y0 = image.grid.origin
     geotransform = (x0 + window.col * image.grid.pixel_width, image.grid.pixel_width, 0.0,
                     y0 - window.row * image.grid.pixel_height, 0.0, -image.grid.pixel_height)
-    return {"image": kept, "fine": fine, "coarse": coarse, "geotransform": np.array(geotransform, np.float64),
+    return {"image": kept, "valid": valid, "fine": fine, "coarse": coarse, "geotransform": np.array(geotransform, np.float64),
             "crs": np.array(image.grid.crs_wkt), "window": np.array([window.col, window.row, window.width,
                                                                     window.height], np.int64),
             "image_stats": stats, "fine_hist": _histogram(fine), "coarse_hist": _histogram(coarse)}

@@ -10,6 +10,8 @@ A dataset is a folder::
                         counts coarse_<class> / coarse_nodata
     chips/<chip>.npz    one compressed numpy archive per chip (``np.load``; no pickled objects):
         image          uint8   (bands, S, S)      image pixels; 0 where the image has no data
+        valid          bool    (S, S)             where the image has data (GDAL's nodata / mask); older
+                                                  chips lack it and readers take "some band above 0"
         fine           uint8   (S, S)             fine labels, merged classes 0–3, 255 = ignore
         coarse         uint8   (S/n, S/n)         coarse labels on the chip's n × n blocks (majority), 255 = ignore
         geotransform   float64 (6,)               GDAL geotransform of the chip's pixels
@@ -84,10 +86,13 @@ def remove_partial_chips(folder: str) -> int:
     return len(stale)
 
 
-def load_chip(path: str, keys: Sequence[str] = ()) -> dict[str, np.ndarray]:
-    """A chip's arrays (all of them, or only ``keys``: the archive decompresses only those)."""
+def load_chip(path: str, keys: Sequence[str] = (), optional: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """A chip's arrays (all of them, or only ``keys``: the archive decompresses only those).
+
+    Keys in ``optional`` are left out when the chip has none (chips written by an older version).
+    """
     with np.load(path, allow_pickle=False) as archive:
-        return {key: archive[key] for key in (keys or archive.files)}
+        return {key: archive[key] for key in (keys or archive.files) if key not in optional or key in archive.files}
 
 
 def write_index(path: str, rows: Sequence[dict[str, Any]]) -> None:

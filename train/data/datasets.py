@@ -17,6 +17,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ...low2high_plugin.errors import Low2HighError
+from ...models.contract import has_data, normalise
 from ...low2high_plugin.progress import Progress, SilentProgress
 from .chips import load_chip
 from .info import DatasetInfo, has_labels, read_dataset_info, select_chips
@@ -43,10 +44,11 @@ class ChipDataset(Dataset):
     """The chips of some splits of a dataset, as normalised samples.
 
     A sample is a dict of numpy arrays (the default collate makes tensors of them): ``image``
-    float32 (bands, H, W) normalised as ``(pixel / 255 - mean) / std`` with the dataset's train
-    statistics; ``fine`` int64 (H, W) and ``coarse`` int64 (H / n, W / n), 255 = ignore;
-    ``valid`` bool (H, W), True where the image has data (some band above 0); ``index`` the
-    chip's position in :attr:`rows`.
+    float32 (bands, H, W) made by :func:`~low2high.models.contract.normalise` (the one input
+    contract of training and inference) with the dataset's train statistics or the given
+    ``normalisation``; ``fine`` int64 (H, W) and ``coarse`` int64 (H / n, W / n), 255 = ignore;
+    ``valid`` bool (H, W), True where the image has data (the chip's stored mask; chips from
+    before masks were stored: some band above 0); ``index`` the chip's position in :attr:`rows`.
 
     Args:
         folder: Dataset folder (``build-dataset`` output).
@@ -60,6 +62,8 @@ class ChipDataset(Dataset):
         cache_mb: Keep the chips in memory when they take at most this many megabytes.
         seed: Seed of crops and augmentation.
         progress: Receives a warning naming the skipped chips.
+        normalisation: (mean, std) of pixel / 255 per band, e.g. a model card's when scoring a
+            model; None: the dataset's train statistics.
 
     Raises:
         Low2HighError: unknown splits, a crop larger than the chips or not made of whole cells,
@@ -68,7 +72,8 @@ class ChipDataset(Dataset):
 
     def __init__(self, folder: str, splits: Sequence[str], crop: Optional[int] = None, augment: bool = False, *,
                  align: Optional[int] = None, labels: bool = True, require: Optional[str] = "coarse",
-                 cache_mb: float = DEFAULT_CACHE_MB, seed: int = 0, progress: Optional[Progress] = None) -> None:
+                 cache_mb: float = DEFAULT_CACHE_MB, seed: int = 0, progress: Optional[Progress] = None,
+                 normalisation: Optional[tuple[Sequence[float], Sequence[float]]] = None) -> None:
         progress = progress or SilentProgress()
         self.info: DatasetInfo = read_dataset_info(folder)
         self.splits = list(splits)
@@ -88,9 +93,7 @@ class ChipDataset(Dataset):
         if self.skipped:
             progress.warn(f"{self.skipped} of {len(rows)} chips of {', '.join(self.splits)} hold no {require} label "
                           "and are skipped.")
-        mean, std = np.asarray(self.info.mean, np.float32), np.asarray(self.info.std, np.float32)
-        self._scale = (1.0 / (255.0 * std)).reshape(-1, 1, 1)  # (pixel / 255 - mean) / std = pixel * scale + offset
-        self._offset = (-mean / std).reshape(-1, 1, 1)
+        self.mean, self.std = normalisation if normalisation is not None else (self.info.mean, self.info.std)
         self._keys = ("image", "fine", "coarse") if labels else ("image",)
         self._cache: Optional[list[dict[str, np.ndarray]]] = None
         if self.nbytes() <= cache_mb * 2 ** 20:
@@ -126,7 +129,10 @@ class ChipDataset(Dataset):
         return len(self.rows)
 
     def _load(self, index: int) -> dict[str, np.ndarray]:
-        return load_chip(self.rows[index]["path"], self._keys)
+        arrays = load_chip(self.rows[index]["path"], self._keys + ("valid",), optional=("valid",))
+        if "valid" not in arrays:
+            arrays["valid"] = has_data(arrays["image"])
+        return arrays
 
     def arrays(self, index: int) -> dict[str, np.ndarray]:
         """The chip's raw uint8 arrays (from memory when cached)."""
@@ -134,26 +140,27 @@ class ChipDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         arrays = self.arrays(index)
-        parts = [arrays[key] for key in self._keys]
+        parts = [arrays[key] for key in ("image", "valid") + self._keys[1:]]  # image, valid(, fine, coarse)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         if self.crop is not None:
             parts = self._random_crop(parts, rng)
         if self.augment:
             parts = augment_arrays(parts, rng)
-        image = parts[0]
-        sample: dict[str, Any] = {"image": image * self._scale + self._offset, "valid": image.max(axis=0) > 0,
+        image, valid = parts[0], parts[1].astype(bool)
+        sample: dict[str, Any] = {"image": normalise(image, valid, self.mean, self.std), "valid": valid,
                                   "index": index}
         if self.labels:
-            sample["fine"] = parts[1].astype(np.int64)
-            sample["coarse"] = parts[2].astype(np.int64)
+            sample["fine"] = parts[2].astype(np.int64)
+            sample["coarse"] = parts[3].astype(np.int64)
         return sample
 
     def _random_crop(self, parts: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+        """The same crop of every part: image-grid parts by pixels, the coarse labels by cells."""
         size, crop, factor = self.info.chip_size, self.crop, self.info.factor
         positions = (size - crop) // self.align + 1
         top, left = (int(value) * self.align for value in rng.integers(positions, size=2))
-        cropped = [part[..., top:top + crop, left:left + crop] for part in parts[:2]]
+        cropped = [part[..., top:top + crop, left:left + crop] for part in parts[:3]]
         if self.labels:
-            cropped.append(parts[2][top // factor:(top + crop) // factor, left // factor:(left + crop) // factor])
+            cropped.append(parts[3][top // factor:(top + crop) // factor, left // factor:(left + crop) // factor])
         return cropped
 

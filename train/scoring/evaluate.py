@@ -95,7 +95,9 @@ def oracle_metrics(folder: str, splits: Sequence[str]) -> Metrics:
 
 
 def evaluate_model(model: Any, folder: str, splits: Sequence[str], references: Sequence[str] = ("fine",), *,
-                   batch_size: int = 8, amp: bool = True) -> tuple[dict[str, Metrics], int]:
+                   batch_size: int = 8, amp: bool = True,
+                   normalisation: Optional[tuple[Sequence[float], Sequence[float]]] = None
+                   ) -> tuple[dict[str, Metrics], int]:
     """Score a network (on the device it is on) on whole chips of a dataset.
 
     Returns:
@@ -104,7 +106,7 @@ def evaluate_model(model: Any, folder: str, splits: Sequence[str], references: S
     from ..data.datasets import ChipDataset
     from .validation import score_chips
 
-    dataset = ChipDataset(folder, list(splits), require=None)
+    dataset = ChipDataset(folder, list(splits), require=None, normalisation=normalisation)
     return score_chips(model, dataset, references, batch_size=batch_size, amp=amp), len(dataset)
 
 
@@ -132,11 +134,10 @@ def evaluate_checkpoint(path: str, folder: str, splits: Sequence[str], reference
     if list(card.band_names) != list(info.band_names):
         progress.warn(f"'{path}' was trained on bands {', '.join(card.band_names)}; the dataset has "
                       f"{', '.join(info.band_names)}.")
-    if list(card.mean) != list(info.mean) or list(card.std) != list(info.std):
-        progress.warn(f"'{path}' normalises its input differently from this dataset; the dataset's own "
-                      "normalisation is used for its chips.")
     model = checkpoint.build_model(resolve_device(device))
-    metrics, chips = evaluate_model(model, folder, splits, references, batch_size=batch_size, amp=amp)
+    # The model's own normalisation (its card), as segment uses: a model is scored on the inputs it takes.
+    metrics, chips = evaluate_model(model, folder, splits, references, batch_size=batch_size, amp=amp,
+                                    normalisation=(card.mean, card.std))
     return Evaluation(os.path.basename(path), info.folder, list(splits), chips, metrics)
 
 

@@ -1,0 +1,52 @@
+"""The network's input and output contract, defined once for training, evaluation and inference.
+
+Every path that feeds a Low2High network (the dataset builder's statistics, the training chips,
+``train evaluate``, the segment pipeline, finetune) goes through :func:`normalise`, so a model
+is always evaluated on inputs of the kind it was trained on. numpy only: QGIS loads this module
+without torch.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+MERGED_CLASSES = ("water", "forest", "field", "impervious")
+"""The merged taxonomy (the paper's Table S1): class code = position in this tuple."""
+NODATA = 255
+"""Nodata / ignore code of every class raster and label array."""
+NAIP_BANDS = ("red", "green", "blue", "nir")
+"""Default band order of a model's input."""
+
+
+def normalise(pixels: np.ndarray, valid: np.ndarray | None, mean: Sequence[float],
+              std: Sequence[float]) -> np.ndarray:
+    """Raw pixels → network input: ``(pixel / 255 - mean) / std``, and 0.0 where ``valid`` is False.
+
+    Pixels without data become 0, the training mean, so nodata does not disturb its neighbours'
+    predictions (a raw 0 would become ``-mean / std``, a value the network sees nowhere else).
+
+    Args:
+        pixels: (bands, H, W) raw values (uint8 for NAIP-like imagery).
+        valid: (H, W) bool, True where the image has data; None when every pixel has.
+        mean: Per-band mean of pixel / 255 (the model card's).
+        std: Per-band standard deviation of pixel / 255 (the model card's).
+
+    Returns:
+        (bands, H, W) float32, a new array.
+    """
+    bands = pixels.shape[0]
+    if not len(mean) == len(std) == bands:
+        raise ValueError(f"normalise: {bands} bands but {len(mean)} means and {len(std)} stds")
+    offset = (np.asarray(mean, np.float32) * np.float32(255)).reshape(-1, 1, 1)  # (bands, 1, 1)
+    scale = (np.float32(1) / (np.asarray(std, np.float32) * np.float32(255))).reshape(-1, 1, 1)
+    out = np.subtract(pixels, offset, dtype=np.float32)  # (bands, H, W)
+    out *= scale
+    if valid is not None and not valid.all():
+        out[:, ~valid] = 0.0
+    return out
+
+
+def has_data(pixels: np.ndarray) -> np.ndarray:
+    """(H, W) validity of stored chips written before they carried a mask: some band above 0."""
+    return pixels.max(axis=0) > 0
