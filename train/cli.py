@@ -38,6 +38,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     return parser, modules
 
 
+def user_sentence(error: Low2HighError) -> str:
+    """The error's sentence, also when a DataLoader worker re-raised it with the worker's traceback."""
+    text = str(error)
+    if "Original Traceback" in text:  # torch.utils.data's ExceptionWrapper: "...\nLow2HighError: <sentence>"
+        text = text.rstrip().splitlines()[-1].split("Error: ", 1)[-1]
+    return text
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser, modules = build_parser()
     args = parser.parse_args(argv)
@@ -47,7 +55,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"stopped: {error}", file=sys.stderr)
         return 130
     except Low2HighError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {user_sentence(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stopped by the user", file=sys.stderr)

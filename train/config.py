@@ -30,11 +30,23 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+_TRUE_WORDS = ("1", "true", "yes", "on")
+_FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _boolean(text: str) -> bool:
+    """``true``/``false`` (and yes/no, on/off, 1/0); anything else is a mistake, not False."""
+    word = text.strip().lower()
+    if word in _TRUE_WORDS or word in _FALSE_WORDS:
+        return word in _TRUE_WORDS
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 def _parser_for(annotation: Any):
     """The function turning a flag's text into a value of the field's type."""
     origin = typing.get_origin(annotation)
     if annotation is bool:
-        return lambda text: text.lower() in ("1", "true", "yes", "on")
+        return _boolean
     if origin is list:
         (item,) = typing.get_args(annotation)
         return lambda text: [item(part) for part in text.split(",") if part]
@@ -62,8 +74,12 @@ def load_file(path: str) -> dict[str, Any]:
     """A YAML or JSON mapping from a file, with errors a user understands."""
     if not os.path.exists(path):
         raise Low2HighError(f"The config file '{path}' does not exist.")
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise Low2HighError(f"The config file '{path}' cannot be read ({error}); give a UTF-8 YAML or JSON "
+                            "file.") from error
     try:
         if path.endswith(".json"):
             data = json.loads(text)
@@ -78,6 +94,64 @@ def load_file(path: str) -> dict[str, Any]:
     return data
 
 
+def _type_name(annotation: Any) -> str:
+    """How a field's type reads in a message: "a whole number", "a list of text", ..."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union:
+        inner = [arg for arg in typing.get_args(annotation) if arg is not type(None)][0]
+        return f"{_type_name(inner)} or empty (null)"
+    if origin is list:
+        return f"a list of {_type_name(typing.get_args(annotation)[0]).removeprefix('a ')}"
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "text"}.get(annotation,
+                                                                                             str(annotation))
+
+
+def _file_value(annotation: Any, value: Any) -> Any:
+    """A config file's value as the field's type; ValueError when it is not one.
+
+    YAML and JSON already give numbers, booleans and lists, so only text is parsed (as the flag
+    would be); a value of another type than the field's is refused rather than passed on to fail
+    later with a comparison error that names no setting.
+    """
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union:
+        if value is None:
+            return None
+        inner = [arg for arg in typing.get_args(annotation) if arg is not type(None)][0]
+        return _file_value(inner, value)
+    if origin is list:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part]
+        if not isinstance(value, list):
+            raise ValueError(value)
+        return [_file_value(typing.get_args(annotation)[0], item) for item in value]
+    if isinstance(value, str) and annotation is not str:
+        try:
+            return _parser_for(annotation)(value)
+        except (ValueError, TypeError, argparse.ArgumentTypeError) as error:
+            raise ValueError(value) from error
+    if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if annotation is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if annotation in (bool, int, str) and type(value) is not annotation:
+        raise ValueError(value)
+    return value
+
+
+def _typed_file_values(config_type: Type[Any], from_file: dict[str, Any], path: str) -> dict[str, Any]:
+    """The file's values converted to the fields' types, or an error naming the key and the type."""
+    hints = typing.get_type_hints(config_type)
+    values = {}
+    for key, value in from_file.items():
+        try:
+            values[key] = _file_value(hints[key], value)
+        except ValueError:
+            raise Low2HighError(f"In '{path}', {key} must be {_type_name(hints[key])} (got {value!r}); correct it "
+                                "in the file or give --" + key.replace("_", "-") + " on the command line.") from None
+    return values
+
+
 def resolve_config(config_type: Type[T], args: argparse.Namespace) -> T:
     """Defaults, then ``--config`` file values, then flags given on the command line."""
     names = {item.name for item in dataclasses.fields(config_type)}
@@ -86,13 +160,14 @@ def resolve_config(config_type: Type[T], args: argparse.Namespace) -> T:
         from_file = load_file(args.config)
         unknown = sorted(set(from_file) - names)
         if unknown:
-            raise Low2HighError(f"Unknown setting(s) in '{args.config}': {', '.join(unknown)}.")
-        values.update(from_file)
+            raise Low2HighError(f"Unknown setting(s) in '{args.config}': {', '.join(unknown)}; remove them or check "
+                                "their spelling against --help.")
+        values.update(_typed_file_values(config_type, from_file, args.config))
     values.update({name: getattr(args, name) for name in names if hasattr(args, name)})
     try:
         return config_type(**values)
     except (TypeError, ValueError) as error:
-        raise Low2HighError(f"Invalid configuration: {error}") from error
+        raise Low2HighError(f"Invalid configuration: {error}; correct that setting (see --help).") from error
 
 
 def save_config(config: Any, path: str) -> None:

@@ -9,8 +9,10 @@ low2high_plugin.evaluation.metrics.ConfusionMatrix, the same code as the QGIS al
 from __future__ import annotations
 
 import argparse
+import os
 
 from ..config import add_config_arguments, resolve_config
+from ..outputs import check_output_file
 from ...low2high_plugin.progress import ConsoleProgress
 from ..scoring.evaluate import EvaluateConfig, evaluate_config, write_csv, write_json
 
@@ -23,10 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = resolve_config(EvaluateConfig, args)
+    # before the scoring: minutes of work must not end in "cannot write"
+    for flag, path, extension in (("--output-json", config.output_json, ".json"),
+                                  ("--output-csv", config.output_csv, ".csv")):
+        if path:
+            check_output_file(path, flag, (extension,), [config.checkpoint])
     evaluation = evaluate_config(config, ConsoleProgress())
     print(evaluation.table())
-    if config.output_json:
-        write_json(config.output_json, [evaluation])
-    if config.output_csv:
-        write_csv(config.output_csv, [evaluation])
+    for path, write in ((config.output_json, write_json), (config.output_csv, write_csv)):
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            write(path, [evaluation])
     return 0

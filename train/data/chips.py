@@ -31,10 +31,13 @@ from __future__ import annotations
 import csv
 import os
 import uuid
+import zipfile
+import zlib
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.labels.classes import MERGED_NAMES
 from ..runner.records import write_csv_atomically
 
@@ -86,13 +89,28 @@ def remove_partial_chips(folder: str) -> int:
     return len(stale)
 
 
+#: What to do about a damaged dataset file: the builder rewrites what is missing and skips what exists.
+REBUILD_ADVICE = "run the same build-dataset command again to rewrite it"
+
+
 def load_chip(path: str, keys: Sequence[str] = (), optional: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """A chip's arrays (all of them, or only ``keys``: the archive decompresses only those).
 
     Keys in ``optional`` are left out when the chip has none (chips written by an older version).
+
+    Raises:
+        Low2HighError: the chip file is missing, truncated, or not a chip archive.
     """
-    with np.load(path, allow_pickle=False) as archive:
-        return {key: archive[key] for key in (keys or archive.files) if key not in optional or key in archive.files}
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in (keys or archive.files)
+                    if key not in optional or key in archive.files}
+    except FileNotFoundError:
+        raise Low2HighError(f"The chip file '{path}' of the dataset is missing; run the same build-dataset command "
+                            "again to rewrite it.") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise Low2HighError(f"The chip file '{path}' is damaged ({type(error).__name__}: {error}); "
+                            f"{REBUILD_ADVICE}.") from None
 
 
 def write_index(path: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -101,14 +119,35 @@ def write_index(path: str, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def read_index(folder: str) -> Iterator[dict[str, Any]]:
-    """The rows of a dataset's ``index.csv``, numbers as numbers and ``path`` added."""
-    with open(os.path.join(folder, INDEX_FILE), encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            record: dict[str, Any] = dict(row)
-            for key in INDEX_COLUMNS[3:]:
-                record[key] = float(row[key]) if key in ("xmin", "ymin", "xmax", "ymax") else int(row[key])
-            record["path"] = os.path.join(folder, row["file"])
-            yield record
+    """The rows of a dataset's ``index.csv``, numbers as numbers and ``path`` added.
+
+    Raises:
+        Low2HighError: the index is not UTF-8 text, lacks columns, or has a row that does not parse
+            (a truncated or overwritten file), naming the line.
+    """
+    path = os.path.join(folder, INDEX_FILE)
+    line = 1
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = [key for key in INDEX_COLUMNS if key not in (reader.fieldnames or ())]
+            if missing:
+                raise ValueError(f"no column {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+            for row in reader:
+                line = reader.line_num
+                record: dict[str, Any] = dict(row)
+                for key in INDEX_COLUMNS[3:]:
+                    record[key] = float(row[key]) if key in ("xmin", "ymin", "xmax", "ymax") else int(row[key])
+                if not row["file"]:
+                    raise ValueError("no chip file")
+                record["path"] = os.path.join(folder, row["file"])
+                yield record
+    except (UnicodeDecodeError, csv.Error, ValueError, TypeError) as error:
+        raise Low2HighError(f"The dataset index '{path}' is damaged (line {line}: {error}); {REBUILD_ADVICE}.") \
+            from None
+    except OSError as error:
+        raise Low2HighError(f"The dataset index '{path}' cannot be read ({error.strerror}); {REBUILD_ADVICE}.") \
+            from None
 
 
 def upsample_labels(coarse: np.ndarray, factor: int) -> np.ndarray:

@@ -69,8 +69,12 @@ def read_dataset_info(folder: str) -> DatasetInfo:
     try:
         with open(path, encoding="utf-8") as handle:
             description = json.load(handle)
-    except (OSError, ValueError) as error:
-        raise Low2HighError(f"{path} cannot be read: {error}") from error
+    except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
+        raise Low2HighError(f"{path} cannot be read ({error}); run the same build-dataset command again to rewrite "
+                            "it.") from error
+    if not isinstance(description, dict):
+        raise Low2HighError(f"{path} does not describe a Low2High chip dataset; build one with "
+                            "`python -m low2high.train build-dataset`.")
     if description.get("format") != FORMAT_NAME:
         raise Low2HighError(f"{path} does not describe a Low2High chip dataset (format "
                             f"{description.get('format')!r}).")
@@ -82,6 +86,15 @@ def read_dataset_info(folder: str) -> DatasetInfo:
     if not mean or not std:
         raise Low2HighError(f"The dataset in '{folder}' has no normalisation statistics (no chip went to its train "
                             "split); rebuild it with a train share above 0.")
+    try:
+        return _dataset_info(folder, description, mean, std)
+    except (KeyError, TypeError, ValueError) as error:
+        raise Low2HighError(f"{path} is damaged (its entry {error} is missing or wrong); run the same build-dataset "
+                            "command again to rewrite it.") from None
+
+
+def _dataset_info(folder: str, description: dict[str, Any], mean: Sequence[float], std: Sequence[float]) -> DatasetInfo:
+    """The :class:`DatasetInfo` of a parsed ``dataset.json`` (KeyError, TypeError or ValueError when damaged)."""
     std = [value if value > 0 else 1.0 for value in std]  # a constant band: leave it unscaled
     image = description.get("image", {})
     return DatasetInfo(folder=os.path.abspath(folder), factor=int(description["factor"]),

@@ -16,6 +16,7 @@ from typing import Optional
 
 from ...low2high_plugin.errors import Low2HighError
 from ..config import field
+from ..outputs import check_output_file
 
 
 
@@ -45,7 +46,11 @@ def export_checkpoint(config: ExportConfig) -> tuple[str, Optional[float]]:
 
     if not config.checkpoint:
         raise Low2HighError("export needs --checkpoint.")
-    output = config.output or os.path.splitext(config.checkpoint)[0] + ".onnx"
+    if not os.path.isfile(config.checkpoint):
+        raise Low2HighError(f"The checkpoint '{config.checkpoint}' does not exist; give the .pt file fit wrote "
+                            "(e.g. runs/NAME/best.pt).")
+    output = check_output_file(config.output or os.path.splitext(config.checkpoint)[0] + ".onnx", "--output",
+                               (".onnx",), [config.checkpoint])
     try:
         loaded = load_checkpoint(config.checkpoint)
         card = loaded.card

@@ -10,18 +10,27 @@ The resumable state ``trainer_state.pt`` is a ``torch.save``-d dict of tensors, 
 lists and dicts (networks, optimisers, epoch, step, position in the epoch, best score, history,
 torch RNG states), so ``torch.load(weights_only=True)`` reads it without running code from the
 file. It is written atomically: a crash while saving leaves the previous state intact.
+
+Nothing is created in the folder before the run's settings and data were checked, and a folder
+holding only the ``config.json`` of a run that never saved a state (it failed at once) is no run
+to protect: the corrected command simply starts afresh there. While a run works in the folder it
+holds a lock on ``.low2high.lock``, so a second run into the same folder is refused instead of
+both overwriting each other's state.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 import torch
 
 from ...low2high_plugin.errors import Low2HighError
 from ...models.files import atomic_write
+from ..outputs import check_writable_folder
+from .lock import LOCK_FILE, FolderLock
 
 CONFIG_FILE = "config.json"
 STATE_FILE = "trainer_state.pt"
@@ -56,11 +65,32 @@ class RunFolder:
     def _identity(self, values: dict[str, Any]) -> dict[str, Any]:
         return {key: value for key, value in values.items() if key not in self.resumable}
 
-    def check(self, restart: bool) -> None:
-        """Refuse a folder holding another run (or other files) unless restarting; read-only."""
+    def _files(self) -> list[str]:
+        """The folder's files, apart from the lock (empty when the folder does not exist)."""
+        if not os.path.isdir(self.folder):
+            return []
+        return [name for name in os.listdir(self.folder) if name != LOCK_FILE]
+
+    def started(self) -> bool:
+        """True when a run saved something here beyond its config (a state or any output)."""
+        return any(name != CONFIG_FILE for name in self._files())
+
+    def check(self, restart: bool, locked_here: bool = False) -> None:
+        """Refuse a folder holding another run (or other files) unless restarting; read-only.
+
+        Args:
+            restart: ``--restart``: another run's files may be discarded.
+            locked_here: This process holds the folder's lock (do not probe it).
+        """
+        if os.path.exists(self.folder) and not os.path.isdir(self.folder):
+            raise Low2HighError(f"The output '{self.folder}' is a file, not a folder; choose a folder name.")
+        check_writable_folder(self.folder, "output folder")
+        if not locked_here:
+            FolderLock.refuse_if_held(self.path(LOCK_FILE), f"the output folder '{self.folder}'")
         config_path = self.path(CONFIG_FILE)
-        if not os.path.exists(config_path):
-            if os.path.isdir(self.folder) and os.listdir(self.folder) and not restart:
+        if not os.path.exists(config_path) or not self.started():
+            # nothing, or only the config of a run that failed before saving anything: start afresh
+            if self._files() and not os.path.exists(config_path) and not restart:
                 raise Low2HighError(f"The output folder '{self.folder}' is not empty and holds no {CONFIG_FILE} of a "
                                     "Low2High run; choose a new or empty folder.")
             return
@@ -86,10 +116,28 @@ class RunFolder:
     def _plain_config(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self.config)))
 
-    def prepare(self, restart: bool) -> None:
-        """Create the folder, remove a discarded run's files (``restart``) and record the config.
+    @contextlib.contextmanager
+    def locked(self, take: bool = True) -> Iterator[None]:
+        """Hold the folder's lock (created with the folder) for the ``with`` block; rank 0 takes it.
 
-        Call on rank 0 only, after :meth:`check`.
+        Raises:
+            Low2HighError: another process holds the lock (a run is working in this folder).
+        """
+        if not take:
+            yield
+            return
+        try:
+            os.makedirs(self.folder, exist_ok=True)
+        except OSError as error:
+            raise Low2HighError(f"The output folder '{self.folder}' cannot be created ({error.strerror}); choose "
+                                "a folder you can write to.") from error
+        with FolderLock(self.path(LOCK_FILE), f"the output folder '{self.folder}'"):
+            yield
+
+    def prepare(self, restart: bool) -> None:
+        """Remove a discarded run's files (``restart``) and record the config.
+
+        Call on rank 0 only, holding :meth:`locked`, after :meth:`check`.
         """
         os.makedirs(self.folder, exist_ok=True)
         if restart:

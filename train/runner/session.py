@@ -58,32 +58,38 @@ def run_training(kind: str, config: Any, make_task: Callable[[Any, Distributed, 
         configure_cuda(context.device, config.deterministic)
         folder = RunFolder(config.output, config, kind, resumable, outputs)
         folder.check(config.restart)
-        barrier(context)  # every rank has read the folder before rank 0 changes it
-        if context.is_main:
-            folder.prepare(config.restart)
-        barrier(context)
+        # the task reads and checks the dataset and settings: a mistake stops here, before the folder is touched
         task = make_task(config, context, folder, log)
-        workers = config.num_workers if config.num_workers is not None else \
-            (GPU_WORKERS if context.device.type == "cuda" else 0)
-        settings = LoopSettings(config.epochs, config.batch_size, workers, config.seed, config.steps_per_epoch,
-                                config.progress, config.save_every_minutes)
-        with stop or StopRequest() as stop_request:
-            loop = EpochLoop(task, task.train_data, settings, folder, context, log, stop_request)
-            if loop.resume():
-                position = loop.position
-                if position.epoch >= config.epochs:
-                    log.info(f"The run in {folder.folder} has already trained {position.epoch} epochs; raise "
-                             "--epochs to train more.")
-                else:
-                    log.info(f"Continuing the run in {folder.folder} after epoch {position.epoch}"
-                             f"{f', batch {position.batches}' if position.batches else ''}.")
-            history = loop.run()
-        write_weight_hash(task.model, folder.folder, context)
-        result = finish(task, folder, history, context)
-        barrier(context)
+        barrier(context)  # every rank has read the folder before rank 0 changes it
+        with folder.locked(take=context.is_main):
+            if context.is_main:
+                folder.check(config.restart, locked_here=True)  # again under the lock: another run may have begun
+                folder.prepare(config.restart)
+            barrier(context)
+            workers = config.num_workers if config.num_workers is not None else \
+                (GPU_WORKERS if context.device.type == "cuda" else 0)
+            settings = LoopSettings(config.epochs, config.batch_size, workers, config.seed, config.steps_per_epoch,
+                                    config.progress, config.save_every_minutes)
+            with stop or StopRequest() as stop_request:
+                loop = EpochLoop(task, task.train_data, settings, folder, context, log, stop_request)
+                if loop.resume():
+                    log.info(resume_message(folder.folder, loop.position.epoch, loop.position.batches, config.epochs))
+                history = loop.run()
+            write_weight_hash(task.model, folder.folder, context)
+            result = finish(task, folder, history, context)
+            barrier(context)
         return result
     finally:
         shutdown(context)
+
+
+def resume_message(folder: str, epochs_done: int, batches: int, epochs: int) -> str:
+    """What a resumed run says, numbering epochs as the stop message did ("in epoch 3 after batch 5")."""
+    if epochs_done >= epochs:
+        return f"The run in {folder} has already trained {epochs_done} epochs; raise --epochs to train more."
+    if batches:
+        return f"Continuing the run in {folder} in epoch {epochs_done + 1} after batch {batches}."
+    return f"Continuing the run in {folder} after epoch {epochs_done}."
 
 
 def mean_chips_per_s(history: Sequence[dict[str, Any]]) -> float:

@@ -94,3 +94,27 @@ def test_export_writes_a_verified_onnx_file(model, tmp_path, capsys):
     assert "max abs difference" in capsys.readouterr().out
     _, _, dynamic = read_onnx_card(str(tmp_path / "d.onnx"))
     assert dynamic["input_size"] is None and dynamic["output"] == "logits"
+
+
+def test_export_onto_its_checkpoint_or_to_another_format_is_refused(model, tmp_path, capsys):
+    with open(model, "rb") as handle:
+        before = handle.read()
+    assert main(["export", "--checkpoint", model, "--output", model]) == 2
+    assert "is the input file itself, which writing would destroy; choose another file name" in capsys.readouterr().err
+    assert main(["export", "--checkpoint", model, "--output", str(tmp_path / "m.png")]) == 2
+    assert "--output must be a .onnx file, not 'm.png'" in capsys.readouterr().err
+    with open(model, "rb") as handle:
+        assert handle.read() == before
+    assert not (tmp_path / "m.png").exists()
+
+
+def test_an_unwritable_output_is_refused_before_the_work(model, chip_dataset, tmp_path, capsys):
+    (tmp_path / "file").write_text("a file, not a folder")
+    under_a_file = str(tmp_path / "file" / "out")
+    assert main(["export", "--checkpoint", model, "--output", under_a_file + ".onnx"]) == 2
+    assert "cannot be created" in capsys.readouterr().err
+    assert main(["evaluate", "--checkpoint", model, "--dataset", chip_dataset, "--splits", "test",
+                 "--output-json", under_a_file + ".json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # refused before scoring: no table
+    assert captured.err.count("\n") == 1 and "is a file; choose another path" in captured.err
