@@ -8,7 +8,7 @@ looks like a valid result, and the inputs are never overwritten.
 from __future__ import annotations
 
 import os
-import uuid
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Optional, Sequence
@@ -20,6 +20,7 @@ from osgeo import gdal, osr
 from ..errors import Low2HighError
 from ..resources import resource_path
 from .grid import Grid, Window
+from .partials import held, sweep_stale, work_stem
 
 # GDAL errors become Python exceptions that we translate into sentences for the user.
 gdal.UseExceptions()
@@ -109,9 +110,28 @@ class RasterSource:
     def read(self, window: Window, bands: Optional[Sequence[int]] = None, dtype=None) -> np.ndarray:
         """Pixels of ``window`` as (bands, rows, cols); ``bands`` are 1-based, all by default."""
         bands = list(bands) if bands is not None else list(range(1, self.band_count + 1))
-        data = self.dataset.ReadAsArray(window.col, window.row, window.width, window.height, band_list=bands)
+        try:
+            data = self.dataset.ReadAsArray(window.col, window.row, window.width, window.height, band_list=bands)
+        except RuntimeError as error:  # e.g. "IReadBlock failed": a truncated or damaged file
+            raise self.damaged(window, error) from None
+        if data is None:  # GDAL without exceptions reports the failure by returning None
+            raise self.damaged(window, gdal.GetLastErrorMsg())
         data = data.reshape(len(bands), window.height, window.width)
         return data if dtype is None else data.astype(dtype, copy=False)
+
+    def damaged(self, window: Window, error: object) -> Low2HighError:
+        """The sentence for pixels GDAL cannot read: the file is truncated or damaged.
+
+        A view (an in-memory VRT of a label raster on the image grid) names the file it reads in
+        GDAL's message: that file is the one to name.
+        """
+        files = [name for name in re.findall(r"(?:^|: )([^:]+?), band \d+: IReadBlock failed", str(error))
+                 if not name.startswith("/vsimem/")]
+        path = files[-1] if files else self.path
+        return Low2HighError(f"The raster '{path}' is damaged or incomplete: its pixels near column "
+                             f"{window.col}, row {window.row} cannot be read ({str(error).strip() or 'read error'}). "
+                             "Copy or export the file again (e.g. Raster ▸ Conversion ▸ Translate from the original) "
+                             "and run once more.")
 
     def valid_mask(self, window: Window, pixels: Optional[np.ndarray] = None) -> np.ndarray:
         """Which pixels of ``window`` hold data: (rows, cols) bool.
@@ -123,7 +143,12 @@ class RasterSource:
         first = self.dataset.GetRasterBand(1)
         flags = first.GetMaskFlags()
         if flags & (gdal.GMF_PER_DATASET | gdal.GMF_ALPHA) and not flags & gdal.GMF_ALL_VALID:
-            mask = first.GetMaskBand().ReadAsArray(window.col, window.row, window.width, window.height)
+            try:
+                mask = first.GetMaskBand().ReadAsArray(window.col, window.row, window.width, window.height)
+            except RuntimeError as error:
+                raise self.damaged(window, error) from None
+            if mask is None:
+                raise self.damaged(window, gdal.GetLastErrorMsg())
             return mask > 0
         nodata = self.nodata
         if any(value is None for value in nodata):  # a band without nodata makes every pixel data
@@ -179,19 +204,22 @@ def atomic_output(final_path: str) -> Iterator[str]:
     left as it was.
     """
     folder, name = os.path.split(os.path.abspath(final_path))
-    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.partial.tif")
-    try:
-        yield temporary
-    except BaseException:
-        remove_raster_files(temporary)
-        raise
-    for old in _sidecars(final_path):
-        if os.path.exists(old):
-            os.remove(old)
-    for new, old in zip(_sidecars(temporary), _sidecars(final_path)):
-        if os.path.exists(new):
-            os.replace(new, old)
-    os.replace(temporary, final_path)
+    sweep_stale(folder, name)  # what killed runs left beside this output
+    stem = work_stem(folder, name, "partial")
+    temporary = stem + ".tif"
+    with held(stem):  # a later run's sweep leaves the files of a live run alone
+        try:
+            yield temporary
+        except BaseException:
+            remove_raster_files(temporary)
+            raise
+        for old in _sidecars(final_path):
+            if os.path.exists(old):
+                os.remove(old)
+        for new, old in zip(_sidecars(temporary), _sidecars(final_path)):
+            if os.path.exists(new):
+                os.replace(new, old)
+        os.replace(temporary, final_path)
 
 
 def create_geotiff(path: str, grid: Grid, bands: int, data_type: int, nodata: Optional[float] = None) -> gdal.Dataset:
@@ -252,11 +280,14 @@ def style_class_band(band: gdal.Band, class_names: Sequence[str], colours: Seque
 @contextmanager
 def scratch_raster(folder: str, name: str) -> Iterator[str]:
     """A hidden raster path in ``folder`` for intermediate results, always removed at the end."""
-    path = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.scratch.tif")
-    try:
-        yield path
-    finally:
-        remove_raster_files(path)
+    sweep_stale(folder, name)
+    stem = work_stem(folder, name, "scratch")
+    path = stem + ".tif"
+    with held(stem):
+        try:
+            yield path
+        finally:
+            remove_raster_files(path)
 
 
 #: GDAL block cache while Low2High streams a raster: enough for a strip of output blocks and the

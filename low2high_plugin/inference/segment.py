@@ -23,6 +23,7 @@ from ..geo.mask import PolygonMask, optional_mask
 from .pipeline import InferenceStats, run_tiled_inference
 from .predictor import ModelInfo, load_predictor, resolve_model_path
 from ..progress import Progress, SilentProgress
+from ..signals import cancels_on_termination
 from ..geo.raster_io import (
     RasterSource,
     atomic_output,
@@ -74,6 +75,7 @@ class SegmentResult:
         return {name: float(count) / total for name, count in zip(self.model.class_names, counts)}
 
 
+@cancels_on_termination("segment")
 def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> SegmentResult:
     """Classify the input raster into OUTPUT (and optionally OUTPUT_PROBABILITIES).
 
@@ -212,7 +214,10 @@ def _style_outputs(path: str, info: ModelInfo, is_probabilities: bool) -> None:
         return
     dataset = gdal.Open(path, gdal.GA_Update)
     for index, name in enumerate(info.class_names):
-        dataset.GetRasterBand(index + 1).SetDescription(f"{name} probability (%)")
+        band = dataset.GetRasterBand(index + 1)
+        band.SetDescription(f"{name} probability (%)")
+        # GeoTIFF tags a 4-band Byte file RGBA by default: viewers would show impervious % as transparency
+        band.SetColorInterpretation(gdal.GCI_GrayIndex if index == 0 else gdal.GCI_Undefined)
     dataset = None
 
 

@@ -48,3 +48,13 @@ def test_a_missing_or_corrupt_chip_is_named(dataset, tmp_path, capsys):
     assert main(_fit(dataset, tmp_path)) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: The chip file") and err.count("\n") == 1
+
+
+def test_a_truncated_label_raster_in_build_dataset_is_named(scene_rasters, tmp_path, capsys):
+    fine = shutil.copy(scene_rasters["fine_labels"], tmp_path / "lc.tif")
+    with open(fine, "r+b") as handle:
+        handle.truncate(os.path.getsize(fine) // 2)
+    assert main(["build-dataset", "--image", scene_rasters["image"], "--fine-labels", str(fine), "--coarse-labels",
+                 scene_rasters["coarse_labels"], "--output", str(tmp_path / "ds"), "--chip-size", "96"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"error: The raster '{fine}' is damaged or incomplete") and err.endswith("run once more.")
