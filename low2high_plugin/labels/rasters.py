@@ -24,6 +24,9 @@ WINDOW_SIZE = 2048
 NON_INTEGER_TYPES = ("Float32", "Float64", "CInt16", "CInt32", "CFloat32", "CFloat64")
 #: How many unknown codes a message lists before summing up the rest.
 _LISTED_CODES = 12
+#: Largest dense lookup table (entries): enough for every Byte and UInt16 code; wider codes are
+#: looked up by sorted search, so memory never grows with the largest code a taxonomy lists.
+DENSE_TABLE_LIMIT = 65536
 
 
 def iter_windows(width: int, height: int, size: int = WINDOW_SIZE) -> Iterator[Window]:
@@ -77,13 +80,29 @@ class LabelRemapper:
 
     def _tables_for(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
         size = {np.dtype(np.uint8): 256, np.dtype(np.uint16): 65536}.get(np.dtype(dtype), 0)
-        size = max(size, self.taxonomy.max_code + 1, 256)
+        size = min(max(size, self.taxonomy.max_code + 1, 256), DENSE_TABLE_LIMIT)
         if size not in self._tables:
-            self._tables[size] = (self.taxonomy.lookup_table(size), self.taxonomy.known_table(size))
+            table, known = np.full(size, NODATA, np.uint8), np.zeros(size, bool)
+            for item in self.taxonomy.classes:
+                if item.code < size:  # wider codes cannot occur in codes this table serves
+                    table[item.code], known[item.code] = item.merged, True
+            self._tables[size] = (table, known)
         return self._tables[size]
+
+    def _sparse(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(merged, known) of wide codes by sorted search: memory of the window, not of the largest code."""
+        keys = np.array(self.taxonomy.codes, np.int64)  # sorted (the taxonomy keeps its classes by code)
+        values = np.array([item.merged for item in self.taxonomy.classes], np.uint8)
+        wide = codes.astype(np.int64, copy=False) if codes.dtype != np.uint64 else codes
+        position = np.minimum(np.searchsorted(keys, wide), len(keys) - 1)
+        known = keys[position] == wide
+        return np.where(known, values[position], NODATA).astype(np.uint8), known
 
     def remap(self, codes: np.ndarray, valid: Optional[np.ndarray] = None) -> np.ndarray:
         """Merged classes (uint8, 255 where ``valid`` is False or the code is unknown)."""
+        if self.taxonomy.max_code >= DENSE_TABLE_LIMIT and codes.dtype not in (np.uint8, np.uint16):
+            merged, known = self._sparse(codes)
+            return self._finish(codes, merged, known, valid)
         lut, known_table = self._tables_for(codes.dtype)
         if codes.dtype in (np.uint8, np.uint16) and lut.size > int(np.iinfo(codes.dtype).max):
             index, inside = codes, None
@@ -91,7 +110,11 @@ class LabelRemapper:
             inside = (codes >= 0) & (codes < lut.size)
             index = np.where(inside, codes, 0)
         known = known_table[index] if inside is None else known_table[index] & inside
-        merged = lut[index]
+        return self._finish(codes, lut[index], known, valid)
+
+    def _finish(self, codes: np.ndarray, merged: np.ndarray, known: np.ndarray,
+                valid: Optional[np.ndarray]) -> np.ndarray:
+        """Nodata where ``valid`` is False; unknown codes to nodata and counted."""
         if valid is not None:
             merged = np.where(valid, merged, NODATA).astype(np.uint8, copy=False)
         unknown = ~known if valid is None else valid & ~known

@@ -34,7 +34,7 @@ from ..geo.raster_io import (
     gdal_cache_limit,
     style_class_raster,
 )
-from .taxonomy import Taxonomy, load_taxonomy
+from .taxonomy import Taxonomy, check_codes_fit, load_taxonomy
 
 
 @dataclass
@@ -76,6 +76,9 @@ def remap(request: RemapRequest, progress: Optional[Progress] = None) -> RemapRe
     taxonomy = load_taxonomy(request.taxonomy, request.mapping)
     source = RasterSource.open(request.input_path, "input label raster", require_crs=False)
     require_integer_labels(source, "The input label raster")
+    check_codes_fit(taxonomy, source.data_type_name, "the input label raster")
+    for note in taxonomy.notes:
+        progress.warn(note)
     if not 1 <= request.band <= source.band_count:
         raise Low2HighError(f"The input label raster has no band {request.band} (it has {source.band_count}).")
     if source.band_count > 1:

@@ -48,6 +48,7 @@ class Taxonomy:
     name: str
     classes: tuple[SourceClass, ...]
     source: str = ""
+    notes: tuple[str, ...] = ()  # warnings about how the table was read (e.g. its text encoding)
 
     @property
     def mapping(self) -> dict[int, int]:
@@ -81,6 +82,67 @@ class Taxonomy:
         table = np.zeros(size, bool)
         table[list(self.codes)] = True
         return table
+
+
+#: The largest code a class raster can hold (GDAL's widest integer type, Int64/UInt64, as int64).
+LARGEST_CODE = 2 ** 63 - 1
+#: Code ranges of GDAL's integer data types: a taxonomy code outside them never occurs in such a raster.
+DATA_TYPE_RANGES = {"Byte": (0, 255), "Int8": (-128, 127), "UInt16": (0, 65535), "Int16": (-32768, 32767),
+                    "UInt32": (0, 2 ** 32 - 1), "Int32": (-2 ** 31, 2 ** 31 - 1), "UInt64": (0, 2 ** 64 - 1),
+                    "Int64": (-2 ** 63, 2 ** 63 - 1)}
+
+
+def check_codes_fit(taxonomy: "Taxonomy", data_type: str, what: str) -> None:
+    """Refuse a taxonomy listing codes that a raster of ``data_type`` cannot hold.
+
+    Such a code can never match a pixel, so it is a mistake in the table (a typo, a missing
+    separator) or the wrong raster; refusing it at once also means no lookup table is ever sized
+    by a code like 99999999999.
+
+    Raises:
+        Low2HighError: naming the codes, the data type and its range.
+    """
+    low, high = DATA_TYPE_RANGES.get(data_type, (None, None))
+    if low is None:
+        return
+    outside = [code for code in taxonomy.codes if not low <= code <= high]
+    if outside:
+        listed = ", ".join(str(code) for code in outside[:5]) + (" ..." if len(outside) > 5 else "")
+        raise Low2HighError(f"The {taxonomy.name} taxonomy gives code(s) {listed}, which {what} ({data_type}, codes "
+                            f"{low}–{high}) can never hold; correct those codes in MAPPING, or check that this is "
+                            "the right raster.")
+
+
+def read_table_text(path: str) -> tuple[str, tuple[str, ...]]:
+    """A table file's text: UTF-8 (with or without BOM), else Windows-1252 / Latin-1 with a note.
+
+    Excel and older tools save CSV in the system's 8-bit encoding ("Forêt" as byte 0xEA); the codes
+    and merged classes are ASCII either way, so only the names can differ, and a note says so.
+
+    Raises:
+        Low2HighError: the file cannot be read at all.
+    """
+    name = os.path.basename(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise Low2HighError(f"The MAPPING file '{path}' cannot be read ({error.strerror}); check the path and its "
+                            "permissions.") from error
+    try:
+        return data.decode("utf-8-sig"), ()
+    except UnicodeDecodeError as error:
+        where = data.count(b"\n", 0, error.start) + 1
+        for encoding in ("cp1252", "latin-1"):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            note = (f"'{name}' is not UTF-8 (byte 0x{data[error.start]:02X} on line {where}); it was read as "
+                    f"{'Windows-1252' if encoding == 'cp1252' else 'Latin-1'}. If class names look wrong, save it as "
+                    "'CSV UTF-8'.")
+            return text, (note,)
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
 
 
 def parse_merged_class(text: object) -> Optional[int]:
@@ -184,8 +246,7 @@ def _taxonomy_from_text(text: str) -> Taxonomy:
 
 def _taxonomy_from_csv(path: str) -> Taxonomy:
     """Rows ``code,class[,name[,colour]]``; a header row is optional; ',' ';' or tab separate."""
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        text = handle.read()
+    text, notes = read_table_text(path)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -220,7 +281,7 @@ def _taxonomy_from_csv(path: str) -> Taxonomy:
                 raise Low2HighError(f"{where}: {error}.") from error
         label = cells[2] if len(cells) > 2 and cells[2] else f"code {code}"
         classes.append(SourceClass(code, label, merged, colour))
-    return _build("custom", classes, f"'{name}'")
+    return _build("custom", classes, f"'{name}'", notes=notes)
 
 
 def _reject_duplicate_keys(text: str, where: str):
@@ -240,8 +301,15 @@ def _reject_duplicate_keys(text: str, where: str):
 def _taxonomy_from_json(path: str, built_in: bool = False) -> Taxonomy:
     """Our own format ``{"name", "classes": {code: {name, class, colour}}}`` or a flat ``{code: class}``."""
     where = f"'{os.path.basename(path)}'"
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            text = handle.read()
+    except UnicodeDecodeError as error:
+        raise Low2HighError(f"{where} is not UTF-8 text (byte 0x{error.object[error.start]:02X}); JSON files must be "
+                            "UTF-8: save it as UTF-8 and run again.") from None
+    except OSError as error:
+        raise Low2HighError(f"The MAPPING file '{path}' cannot be read ({error.strerror}); check the path and its "
+                            "permissions.") from error
     try:
         data = json.loads(text, object_pairs_hook=_reject_duplicate_keys(text, where))
     except json.JSONDecodeError as error:
@@ -269,7 +337,12 @@ def _taxonomy_from_json(path: str, built_in: bool = False) -> Taxonomy:
     return _build(name, classes, where, source=str(data.get("source", "")))
 
 
-def _build(name: str, classes: Sequence[SourceClass], where: str, source: str = "") -> Taxonomy:
+def _build(name: str, classes: Sequence[SourceClass], where: str, source: str = "",
+           notes: tuple[str, ...] = ()) -> Taxonomy:
     if not classes:
         raise Low2HighError(f"{where} maps no class codes; give at least one code:class pair.")
-    return Taxonomy(name, tuple(sorted(classes, key=lambda item: item.code)), source)
+    huge = [item.code for item in classes if item.code > LARGEST_CODE]
+    if huge:
+        raise Low2HighError(f"{where} gives code {huge[0]}, larger than any class raster can hold ({LARGEST_CODE}); "
+                            "correct that code.")
+    return Taxonomy(name, tuple(sorted(classes, key=lambda item: item.code)), source, notes)

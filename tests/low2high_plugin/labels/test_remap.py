@@ -127,3 +127,55 @@ def test_cancel_leaves_nothing(folder):
     with pytest.raises(Cancelled):
         remap(RemapRequest(source, os.path.join(folder, "out.tif"), "nlcd", window_size=16), Stop(after=3))
     assert sorted(os.listdir(folder)) == ["nlcd.tif"]
+
+
+@pytest.mark.parametrize("code", [3000000000, 99999999999])
+def test_codes_a_byte_raster_cannot_hold_are_refused_at_once(folder, code):
+    labels = make_raster(os.path.join(folder, "labels.tif"), np.full((64, 64), 11, np.uint8))
+    with pytest.raises(Low2HighError, match=rf"gives code\(s\) {code}, which the input label raster \(Byte, codes "
+                                            r"0–255\) can never hold; correct those codes in MAPPING"):
+        remap(RemapRequest(labels, os.path.join(folder, "out.tif"), taxonomy="custom",
+                           mapping=f"{code}:water,11:forest"))
+    assert sorted(os.listdir(folder)) == ["labels.tif"]
+
+
+def test_wide_codes_cost_memory_of_the_window_not_of_the_largest_code(folder):
+    import tracemalloc
+
+    codes = np.where(np.arange(256 * 256).reshape(256, 256) % 3, 2_000_000_000, 41).astype(np.int32)
+    codes[0, :5] = 7  # unknown
+    labels = make_raster(os.path.join(folder, "labels.tif"), codes)
+    progress = SilentProgress()
+    tracemalloc.start()
+    try:
+        result = remap(RemapRequest(labels, os.path.join(folder, "out.tif"), taxonomy="custom",
+                                    mapping="2000000000:water,41:forest"), progress)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2 ** 20  # a dense table for code 2e9 would take 2 GB (4 GB with its 'known' twin)
+    np.testing.assert_array_equal(read(result.output_path, 1), _expected(codes, {2_000_000_000: 0, 41: 1}))
+    assert result.unknown == {7: 5}
+
+
+def test_a_table_saved_by_excel_in_windows_1252_is_read_with_a_note(folder):
+    labels = make_raster(os.path.join(folder, "labels.tif"), np.array([[11, 41], [41, 82]], np.uint8))
+    table = os.path.join(folder, "classes.csv")
+    with open(table, "wb") as handle:
+        handle.write("code;class;name\r\n11;water;Eau\r\n41;forest;Forêt\r\n82;field;Prairie\r\n".encode("cp1252"))
+    progress = SilentProgress()
+    result = remap(RemapRequest(labels, os.path.join(folder, "out.tif"), taxonomy="custom", mapping=table), progress)
+    assert [item.name for item in result.taxonomy.classes] == ["Eau", "Forêt", "Prairie"]
+    assert progress.warnings == ["'classes.csv' is not UTF-8 (byte 0xEA on line 3); it was read as Windows-1252. "
+                                 "If class names look wrong, save it as 'CSV UTF-8'."]
+    np.testing.assert_array_equal(read(result.output_path, 1), [[0, 1], [1, 2]])
+
+
+def test_a_json_table_that_is_not_utf8_is_named(folder):
+    labels = make_raster(os.path.join(folder, "labels.tif"), np.full((4, 4), 41, np.uint8))
+    table = os.path.join(folder, "classes.json")
+    with open(table, "wb") as handle:
+        handle.write('{"41": {"class": "forest", "name": "Forêt"}}'.encode("latin-1"))
+    with pytest.raises(Low2HighError, match=r"'classes.json' is not UTF-8 text \(byte 0xEA\); JSON files must be "
+                                            "UTF-8: save it as UTF-8 and run again"):
+        remap(RemapRequest(labels, os.path.join(folder, "out.tif"), taxonomy="custom", mapping=table))
