@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 from .card import CheckpointError, ModelCard, NetworkConfig, existing_model_file, parse_description
 
@@ -82,4 +82,44 @@ def describe_onnx_session(session: Any, source: str) -> tuple[NetworkConfig, Mod
     """``(config, card, description)`` of an open session, as :func:`read_onnx_card` returns them."""
     description = _read_description(session, source)
     config, card = parse_description(description, expected_format=ONNX_FORMAT, source=source)
+    check_graph_matches(session, card, description, source)
     return config, card, description
+
+
+def _dimension(shape: Sequence[Any], axis: int) -> Optional[int]:
+    """A fixed size of a graph tensor's axis (None when it is dynamic, named, or missing)."""
+    value = shape[axis] if len(shape) > axis else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def check_graph_matches(session: Any, card: ModelCard, description: dict[str, Any], source: str) -> None:
+    """Refuse a graph whose input bands, output classes or tile size disagree with its card.
+
+    The metadata is text anyone can edit (or another tool can write): a graph taking 3 bands under
+    a 4-band card would otherwise fail mid-run in ONNX Runtime or in a numpy broadcast.
+
+    Raises:
+        CheckpointError: naming what the graph and the description each say.
+    """
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    advice = ("the file's metadata does not describe its network; export it again from its checkpoint "
+              "(python -m low2high.train export)")
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise CheckpointError(f"{source} has {len(inputs)} inputs and {len(outputs)} outputs, but a Low2High model has "
+                              f"one of each; {advice}")
+    input_shape, output_shape = list(inputs[0].shape or ()), list(outputs[0].shape or ())
+    if len(input_shape) != 4 or len(output_shape) != 4:
+        raise CheckpointError(f"{source} takes {input_shape} and gives {output_shape}, not (batch, bands, height, "
+                              f"width) images; {advice}")
+    bands, classes = _dimension(input_shape, 1), _dimension(output_shape, 1)
+    if bands is not None and bands != len(card.band_names):
+        raise CheckpointError(f"{source}: its network takes {bands} input bands but its description says "
+                              f"{len(card.band_names)} ({', '.join(card.band_names)}); {advice}")
+    if classes is not None and classes != len(card.class_names):
+        raise CheckpointError(f"{source}: its network gives {classes} classes but its description says "
+                              f"{len(card.class_names)} ({', '.join(card.class_names)}); {advice}")
+    size = description.get("input_size")
+    graph_size = [_dimension(input_shape, 2), _dimension(input_shape, 3)]
+    if size and None not in graph_size and list(size) != graph_size:
+        raise CheckpointError(f"{source}: its network takes {graph_size[0]} × {graph_size[1]} tiles but its "
+                              f"description says {size[0]} × {size[1]}; {advice}")
