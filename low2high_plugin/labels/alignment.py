@@ -206,8 +206,27 @@ def aggregate_labels(request: AggregateRequest, progress: Optional[Progress] = N
                                 progress, "COARSE", "the input")
     elif factor < 2:
         raise Low2HighError(f"FACTOR must be at least 2 to aggregate (got {factor}).")
+    check_aggregable(fine, factor)
     return _write_blocks(request.input_path, fine, fine.grid, factor, "majority", output, request.window_size,
-                         progress)
+                         progress, empty="The input class raster holds no data: every block is nodata. Check that "
+                                         "it is the land-cover raster.")
+
+
+def check_aggregable(fine: RasterSource, factor: int) -> None:
+    """Refuse what majority blocks cannot be made of: imagery (several bands), or a raster smaller than a block.
+
+    Raises:
+        Low2HighError: naming the band count or the sizes, and what to choose instead.
+    """
+    if fine.band_count > 1:
+        raise Low2HighError(f"The input has {fine.band_count} bands, but a class raster has one band of class codes "
+                            "(several bands suggest imagery). Choose the land-cover raster, or extract its class band "
+                            "first (Raster ▸ Conversion ▸ Translate, one band).")
+    width, height = fine.grid.width, fine.grid.height
+    if factor > min(width, height):
+        raise Low2HighError(f"FACTOR {factor} is larger than the input raster ({width} × {height} pixels): not one "
+                            f"whole block of {factor} × {factor} pixels fits. Choose a FACTOR of at most "
+                            f"{min(width, height)}.")
 
 
 def label_type(source: RasterSource) -> tuple[int, float]:
@@ -221,7 +240,7 @@ def label_type(source: RasterSource) -> tuple[int, float]:
 
 
 def _write_blocks(labels_path: str, labels: RasterSource, image: Grid, factor: int, method: str, output: str,
-                  window_size: int, progress: Progress) -> AlignResult:
+                  window_size: int, progress: Progress, empty: str = "") -> AlignResult:
     blocks = block_grid(image, factor)
     data_type, nodata = label_type(labels)
     progress.info(f"Putting {os.path.basename(labels_path)} onto {blocks.width} × {blocks.height} blocks of "
@@ -234,8 +253,8 @@ def _write_blocks(labels_path: str, labels: RasterSource, image: Grid, factor: i
         seen, nodata_blocks = _block_windows(view, temporary, blocks, factor, method, data_type, nodata,
                                              window_size, progress)
         if nodata_blocks == blocks.width * blocks.height:
-            raise Low2HighError("The labels hold no data over the image: every block is nodata. Check that the "
-                                "two layers cover the same area.")
+            raise Low2HighError(empty or "The labels hold no data over the image: every block is nodata. Check that "
+                                "the two layers cover the same area.")
         _style(temporary, labels, seen, nodata)
     progress.info(f"Done: {blocks.width * blocks.height - nodata_blocks:,} blocks labelled, {nodata_blocks:,} nodata.")
     return AlignResult(output, factor, blocks, method, nodata_blocks)

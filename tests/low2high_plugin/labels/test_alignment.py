@@ -174,3 +174,17 @@ def test_aggregate_keeps_source_codes_and_colours(folder):
     out = dataset.GetRasterBand(1)
     assert out.ReadAsArray().tolist() == [[41, 82], [21, 11]] and out.GetNoDataValue() == 0
     assert out.GetRasterColorTable().GetColorEntry(41)[:3] == (104, 171, 95)
+
+
+def test_aggregate_refuses_a_factor_larger_than_the_raster_and_imagery(folder):
+    fine = make_raster(os.path.join(folder, "fine.tif"), np.ones((40, 60), np.uint8))
+    with pytest.raises(Low2HighError, match=r"FACTOR 50 is larger than the input raster \(60 × 40 pixels\): not one "
+                                            r"whole block of 50 × 50 pixels fits\. Choose a FACTOR of at most 40\."):
+        aggregate_labels(AggregateRequest(fine, os.path.join(folder, "blocks.tif"), factor=50))
+    image = make_raster(os.path.join(folder, "image.tif"), np.ones((4, 40, 40), np.uint8))
+    with pytest.raises(Low2HighError, match=r"The input has 4 bands, but a class raster has one band of class codes"):
+        aggregate_labels(AggregateRequest(image, os.path.join(folder, "blocks.tif"), factor=4))
+    empty = make_raster(os.path.join(folder, "empty.tif"), np.full((40, 40), 255, np.uint8), nodata=255)
+    with pytest.raises(Low2HighError, match="The input class raster holds no data: every block is nodata"):
+        aggregate_labels(AggregateRequest(empty, os.path.join(folder, "blocks.tif"), factor=4))
+    assert sorted(os.listdir(folder)) == ["empty.tif", "fine.tif", "image.tif"]
