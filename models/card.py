@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from .config import INPUT_MULTIPLE, PixelMLPConfig, UNetConfig
-from .contract import MERGED_CLASSES, NAIP_BANDS, normalise
+from .contract import MERGED_CLASSES, NAIP_BANDS, STANDARDISATIONS, model_input
 
 FORMAT_VERSION = 1
 """Version of the description layout; files with a larger number come from a newer Low2High."""
@@ -103,6 +103,9 @@ class ModelCard:
         tile_overlap: Default overlap between neighbouring tiles in pixels.
         description: Free text for the user.
         training: Provenance (mode, epochs, command, dataset, ...); JSON-like values only.
+        standardisation: "dataset" (the input is normalised with ``mean``/``std``) or "tile" (with
+            each tile's own per-band mean/std, :func:`~.contract.model_input`); cards written
+            before this field existed mean "dataset".
     """
 
     class_names: list[str] = field(default_factory=lambda: list(MERGED_CLASSES))
@@ -115,8 +118,12 @@ class ModelCard:
     tile_overlap: int = 64
     description: str = ""
     training: dict = field(default_factory=dict)
+    standardisation: str = "dataset"
 
     def __post_init__(self) -> None:
+        if self.standardisation not in STANDARDISATIONS:
+            raise CheckpointError(f"standardisation must be one of {', '.join(STANDARDISATIONS)}, "
+                                  f"got {self.standardisation!r}")
         self.class_names = self._names(self.class_names, "class_names")
         self.band_names = self._names(self.band_names, "band_names")
         self.mean = self._numbers(self.mean, "mean")
@@ -189,8 +196,8 @@ class ModelCard:
         return asdict(self)
 
     def normalise(self, pixels: Any, valid: Any = None) -> Any:
-        """The network input for raw (bands, H, W) pixels: :func:`~.contract.normalise` with this card."""
-        return normalise(pixels, valid, self.mean, self.std)
+        """The network input for raw (bands, H, W) pixels: :func:`~.contract.model_input` with this card."""
+        return model_input(pixels, valid, self.mean, self.std, self.standardisation)
 
 
 def parse_description(

@@ -17,6 +17,11 @@ NODATA = 255
 """Nodata / ignore code of every class raster and label array."""
 NAIP_BANDS = ("red", "green", "blue", "nir")
 """Default band order of a model's input."""
+STANDARDISATIONS = ("dataset", "tile")
+"""Where a model's input statistics come from: the card's mean/std (``dataset``, the default) or each
+tile's own per-band mean/std (``tile``: a flight's gain and offset cancel out)."""
+MIN_TILE_STD = 0.01
+"""Floor of a tile's per-band std (pixel / 255 units, 2.5 grey levels), so a uniform tile is not divided by 0."""
 
 
 def normalise(pixels: np.ndarray, valid: np.ndarray | None, mean: Sequence[float],
@@ -50,3 +55,29 @@ def normalise(pixels: np.ndarray, valid: np.ndarray | None, mean: Sequence[float
 def has_data(pixels: np.ndarray) -> np.ndarray:
     """(H, W) validity of stored chips written before they carried a mask: some band above 0."""
     return pixels.max(axis=0) > 0
+
+
+def tile_statistics(pixels: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band mean and std of ``pixels / 255`` over the valid pixels (std floored at :data:`MIN_TILE_STD`).
+
+    A tile without a valid pixel gets mean 0 and std 1 (its input is all zeros anyway).
+    """
+    values = pixels.reshape(pixels.shape[0], -1) if valid is None else pixels[:, valid]  # (bands, N)
+    if values.shape[1] == 0:
+        return np.zeros(pixels.shape[0]), np.ones(pixels.shape[0])
+    scaled = values.astype(np.float64) / 255.0
+    return scaled.mean(axis=1), np.maximum(scaled.std(axis=1), MIN_TILE_STD)
+
+
+def model_input(pixels: np.ndarray, valid: np.ndarray | None, mean: Sequence[float], std: Sequence[float],
+                standardisation: str = "dataset") -> np.ndarray:
+    """:func:`normalise` with the statistics a model's card asks for (see :data:`STANDARDISATIONS`).
+
+    ``tile`` replaces the card's mean/std by the tile's own, so training chips and inference tiles
+    are standardised alike whatever the flight's radiometry; ``dataset`` is :func:`normalise` itself.
+    """
+    if standardisation == "tile":
+        mean, std = tile_statistics(pixels, valid)
+    elif standardisation != "dataset":
+        raise ValueError(f"standardisation must be one of {', '.join(STANDARDISATIONS)} (got {standardisation!r})")
+    return normalise(pixels, valid, mean, std)

@@ -19,7 +19,7 @@ from osgeo import gdal
 
 from .blending import BlendedBlock, TileBlender
 from ..labels.classes import NODATA
-from ...models.contract import normalise
+from ...models.contract import model_input
 from ..geo.mask import PolygonMask
 from .predictor import Predictor
 from ..progress import Progress, check_canceled
@@ -178,7 +178,7 @@ def _read(source_path: str, layout: TileLayout, predictor: Predictor, batch_size
             valid &= mask.rasterize(source.grid, read)
         has_data = bool(valid.any())
         if has_data:
-            normalised = normalise(pixels, valid, info.mean, info.std)
+            normalised = model_input(pixels, valid, info.mean, info.std, getattr(info, "standardisation", "dataset"))
             inputs.append(_pad(normalised, layout.tile_height, layout.tile_width))
         tiles.append((tile, has_data, _pad(valid, layout.tile_height, layout.tile_width, constant=True)))
         if len(inputs) == batch_size:

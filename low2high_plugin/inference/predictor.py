@@ -37,6 +37,7 @@ class ModelInfo:
     tile_size: int
     tile_overlap: int
     fixed_tile_size: Optional[int] = None  # ONNX models exported for one tile size only
+    standardisation: str = "dataset"  # the card's: "tile" standardises each tile by its own statistics
 
     @property
     def num_classes(self) -> int:
@@ -88,7 +89,8 @@ def load_predictor(model: Optional[str], device: str = "auto") -> Predictor:
 
 def _info_from_card(path: str, backend: str, device: str, card, fixed_tile_size: Optional[int] = None) -> ModelInfo:
     return ModelInfo(path, backend, device, tuple(card.class_names), tuple(card.band_names), tuple(card.mean),
-                     tuple(card.std), float(card.gsd), int(card.tile_size), int(card.tile_overlap), fixed_tile_size)
+                     tuple(card.std), float(card.gsd), int(card.tile_size), int(card.tile_overlap), fixed_tile_size,
+                     standardisation=card.standardisation)
 
 
 def _model_error(path: str, error: Exception) -> Low2HighError:
