@@ -23,7 +23,8 @@ from ..labels.rasters import WINDOW_SIZE, count_windows, iter_windows, read_labe
 from ..geo.views import check_overlap, nearest_view, same_grid
 from .metrics import ConfusionMatrix, Metrics
 from ..progress import Progress, SilentProgress, check_canceled
-from ..geo.raster_io import RasterSource, crs_name, gdal_cache_limit
+from ..geo.gdal_scope import with_gdal
+from ..geo.raster_io import RasterSource, crs_name
 from ..geo.resample import ground_sample_distance
 
 
@@ -46,6 +47,7 @@ class EvaluateResult:
     html_path: Optional[str] = None
 
 
+@with_gdal
 def evaluate(request: EvaluateRequest, progress: Optional[Progress] = None) -> EvaluateResult:
     """Score PREDICTION against REFERENCE; optionally write OUTPUT_TABLE (CSV) and OUTPUT_HTML.
 
@@ -71,7 +73,6 @@ def evaluate(request: EvaluateRequest, progress: Optional[Progress] = None) -> E
     grid = reference.grid
     total = count_windows(grid.width, grid.height, request.window_size)
     with ExitStack() as stack:
-        stack.enter_context(gdal_cache_limit())
         view = prediction if aligned else stack.enter_context(
             nearest_view(request.prediction_path, grid, NODATA, prediction.nodata[0], "PREDICTION"))
         for done, window in enumerate(iter_windows(grid.width, grid.height, request.window_size)):

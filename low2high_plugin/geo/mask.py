@@ -10,14 +10,14 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from ..errors import Low2HighError
+from .gdal_scope import with_gdal
 from .grid import Grid, Window
-
-ogr.UseExceptions()
 
 
 class PolygonMask:
     """Polygons in a raster's CRS; :meth:`rasterize` tells which pixels of a window they cover."""
 
+    @with_gdal
     def __init__(self, wkt_geometries: Sequence[str], crs_wkt: str) -> None:
         srs = osr.SpatialReference()
         if crs_wkt:
@@ -41,6 +41,7 @@ class PolygonMask:
         self.bounds = (min(e[0] for e in envelopes), min(e[2] for e in envelopes),
                        max(e[1] for e in envelopes), max(e[3] for e in envelopes))
 
+    @with_gdal
     def rasterize(self, grid: Grid, window: Window) -> np.ndarray:
         """(rows, cols) bool: pixels of ``window`` whose centre lies inside a polygon."""
         target = gdal.GetDriverByName("MEM").Create("", window.width, window.height, 1, gdal.GDT_Byte)

@@ -19,11 +19,10 @@ from osgeo import gdal, osr
 
 from ..errors import Low2HighError
 from ..resources import resource_path
+from .gdal_scope import with_gdal
 from .grid import Grid, Window
 from .partials import held, sweep_stale, work_stem
 
-# GDAL errors become Python exceptions that we translate into sentences for the user.
-gdal.UseExceptions()
 
 #: Creation options of every GeoTIFF we write: tiled and compressed, BigTIFF when needed.
 GEOTIFF_OPTIONS = ("TILED=YES", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER")
@@ -31,6 +30,7 @@ GEOTIFF_OPTIONS = ("TILED=YES", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER")
 OUTPUT_EXTENSIONS = (".tif", ".tiff")
 
 
+@with_gdal
 def open_raster(path: str, what: str = "input raster") -> gdal.Dataset:
     """Open a raster for reading or raise :class:`Low2HighError` saying why it cannot be."""
     if not path:
@@ -40,12 +40,15 @@ def open_raster(path: str, what: str = "input raster") -> gdal.Dataset:
     try:
         dataset = gdal.Open(path, gdal.GA_ReadOnly)
     except RuntimeError as error:
-        raise Low2HighError(f"The {what} '{path}' is not a raster GDAL can read ({error}).") from error
+        raise Low2HighError(f"The {what} '{path}' is not a raster GDAL can read ({error}); choose a raster file "
+                            "(e.g. a GeoTIFF).") from error
     if dataset is None or dataset.RasterCount == 0:
-        raise Low2HighError(f"The {what} '{path}' is not a raster GDAL can read.")
+        raise Low2HighError(f"The {what} '{path}' is not a raster GDAL can read; choose a raster file (e.g. a "
+                            "GeoTIFF).")
     return dataset
 
 
+@with_gdal
 def dataset_grid(dataset: gdal.Dataset, what: str = "input raster", require_crs: bool = True) -> Grid:
     """The pixel grid of an open dataset; a missing CRS is an error unless allowed."""
     crs_wkt = dataset.GetProjection() or ""
@@ -57,6 +60,7 @@ def dataset_grid(dataset: gdal.Dataset, what: str = "input raster", require_crs:
     return Grid(tuple(dataset.GetGeoTransform()), dataset.RasterXSize, dataset.RasterYSize, crs_wkt)
 
 
+@with_gdal
 def same_crs(wkt_a: str, wkt_b: str) -> bool:
     """True when two WKT strings describe the same coordinate reference system."""
     if wkt_a == wkt_b:
@@ -67,6 +71,7 @@ def same_crs(wkt_a: str, wkt_b: str) -> bool:
     return bool(a.IsSame(b))
 
 
+@with_gdal
 def crs_name(wkt: str) -> str:
     """A short human name for a CRS, e.g. ``EPSG:26918`` or its WKT name."""
     srs = osr.SpatialReference()
@@ -107,6 +112,7 @@ class RasterSource:
     def data_type_name(self) -> str:
         return gdal.GetDataTypeName(self.dataset.GetRasterBand(1).DataType)
 
+    @with_gdal
     def read(self, window: Window, bands: Optional[Sequence[int]] = None, dtype=None) -> np.ndarray:
         """Pixels of ``window`` as (bands, rows, cols); ``bands`` are 1-based, all by default."""
         bands = list(bands) if bands is not None else list(range(1, self.band_count + 1))
@@ -133,6 +139,7 @@ class RasterSource:
                              "Copy or export the file again (e.g. Raster ▸ Conversion ▸ Translate from the original) "
                              "and run once more.")
 
+    @with_gdal
     def valid_mask(self, window: Window, pixels: Optional[np.ndarray] = None) -> np.ndarray:
         """Which pixels of ``window`` hold data: (rows, cols) bool.
 
@@ -222,6 +229,7 @@ def atomic_output(final_path: str) -> Iterator[str]:
         os.replace(temporary, final_path)
 
 
+@with_gdal
 def create_geotiff(path: str, grid: Grid, bands: int, data_type: int, nodata: Optional[float] = None) -> gdal.Dataset:
     """Create a tiled, compressed GeoTIFF on ``grid`` (the caller closes it by dropping it)."""
     driver = gdal.GetDriverByName("GTiff")
@@ -242,6 +250,7 @@ def create_geotiff(path: str, grid: Grid, bands: int, data_type: int, nodata: Op
 CLASS_STYLE_TEMPLATE = resource_path("styles", "classes.qml")
 
 
+@with_gdal
 def style_class_raster(path: str, class_names: Sequence[str], colours: Sequence[tuple[int, int, int]],
                        nodata: int) -> None:
     """Style a class raster for QGIS and GDAL: colour table, category names and a .qml.
@@ -288,23 +297,3 @@ def scratch_raster(folder: str, name: str) -> Iterator[str]:
             yield path
         finally:
             remove_raster_files(path)
-
-
-#: GDAL block cache while Low2High streams a raster: enough for a strip of output blocks and the
-#: input blocks tiles share, small enough that memory does not grow with the raster.
-STREAMING_CACHE_BYTES = 64 * 1024 * 1024
-
-
-@contextmanager
-def gdal_cache_limit(limit: int = STREAMING_CACHE_BYTES) -> Iterator[None]:
-    """Cap GDAL's (process-wide) block cache during a streaming operation, then restore it.
-
-    GDAL's default cache is 5 % of RAM; a streaming pass over a large raster would fill it with
-    blocks it never reads again, so memory would grow with the raster's size.
-    """
-    previous = gdal.GetCacheMax()
-    gdal.SetCacheMax(min(previous, limit))
-    try:
-        yield
-    finally:
-        gdal.SetCacheMax(previous)

@@ -13,6 +13,7 @@ from typing import Iterator
 
 from osgeo import gdal, osr
 
+from .gdal_scope import with_gdal
 from .grid import Grid, Window
 from .raster_io import GEOTIFF_OPTIONS, dataset_grid
 
@@ -32,6 +33,7 @@ def ground_sample_distance(grid: Grid) -> float:
 
 
 @contextmanager
+@with_gdal
 def resampled_view(path: str, grid: Grid, region: Window, gsd: float) -> Iterator[tuple[str, Grid, Window]]:
     """An in-memory warped VRT of ``region`` at ``gsd`` metres per pixel.
 
@@ -53,6 +55,7 @@ def resampled_view(path: str, grid: Grid, region: Window, gsd: float) -> Iterato
         gdal.Unlink(vrt)
 
 
+@with_gdal
 def warp_onto(source_path: str, target_path: str, target: Grid, resampling: str) -> None:
     """Resample a Low2High output raster onto ``target`` (nodata 255 kept) as a GeoTIFF."""
     xmin, ymin, xmax, ymax = target.bounds

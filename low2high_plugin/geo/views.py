@@ -14,6 +14,7 @@ from typing import Iterator, Optional
 
 from osgeo import gdal, osr
 
+from .gdal_scope import with_gdal
 from ..errors import Low2HighError
 from .grid import Grid
 from .raster_io import RasterSource, crs_name, same_crs
@@ -26,6 +27,7 @@ def same_grid(a: Grid, b: Grid) -> bool:
         a.crs_wkt == b.crs_wkt or (bool(a.crs_wkt) and bool(b.crs_wkt) and same_crs(a.crs_wkt, b.crs_wkt)))
 
 
+@with_gdal
 def bounds_in(grid: Grid, target_wkt: str) -> Optional[tuple[float, float, float, float]]:
     """``grid``'s bounds in another CRS (densified edges); None when they cannot be transformed."""
     if not grid.crs_wkt or not target_wkt or same_crs(grid.crs_wkt, target_wkt):
@@ -64,6 +66,7 @@ def check_overlap(source: Grid, target: Grid, source_what: str, target_what: str
 
 
 @contextmanager
+@with_gdal
 def nearest_view(path: str, target: Grid, nodata: float, source_nodata: Optional[float] = None,
                  what: str = "raster") -> Iterator[RasterSource]:
     """``path`` resampled by nearest neighbour onto ``target``, as a lazily warped raster.

@@ -37,12 +37,12 @@ from ..geo.grid import Grid, Window
 from .rasters import WINDOW_SIZE, count_windows, iter_windows, require_integer_labels
 from ..geo.views import check_overlap, nearest_view
 from ..progress import Progress, SilentProgress, check_canceled
+from ..geo.gdal_scope import with_gdal
 from ..geo.raster_io import (
     RasterSource,
     atomic_output,
     check_output_path,
     create_geotiff,
-    gdal_cache_limit,
     style_class_raster,
 )
 from ..geo.resample import GSD_TOLERANCE, ground_sample_distance
@@ -171,6 +171,7 @@ class AlignResult:
     nodata_blocks: int
 
 
+@with_gdal
 def align_labels(request: AlignRequest, progress: Optional[Progress] = None) -> AlignResult:
     """Put LABELS onto the n × n block grid of IMAGE (nearest or majority) into OUTPUT.
 
@@ -191,6 +192,7 @@ def align_labels(request: AlignRequest, progress: Optional[Progress] = None) -> 
                          request.window_size, progress)
 
 
+@with_gdal
 def aggregate_labels(request: AggregateRequest, progress: Optional[Progress] = None) -> AlignResult:
     """Reduce a fine class raster to its own n × n block grid by majority (for QA against coarse labels)."""
     progress = progress or SilentProgress()
@@ -239,6 +241,7 @@ def label_type(source: RasterSource) -> tuple[int, float]:
     return data_type, default if nodata is None else nodata
 
 
+@with_gdal
 def _write_blocks(labels_path: str, labels: RasterSource, image: Grid, factor: int, method: str, output: str,
                   window_size: int, progress: Progress, empty: str = "") -> AlignResult:
     blocks = block_grid(image, factor)
@@ -246,7 +249,6 @@ def _write_blocks(labels_path: str, labels: RasterSource, image: Grid, factor: i
     progress.info(f"Putting {os.path.basename(labels_path)} onto {blocks.width} × {blocks.height} blocks of "
                   f"{factor} × {factor} image pixels ({method}).")
     with ExitStack() as stack:
-        stack.enter_context(gdal_cache_limit())
         target = blocks if method == "nearest" else block_pixels_grid(image, factor)
         view = stack.enter_context(nearest_view(labels_path, target, nodata, labels.nodata[0], "LABELS"))
         temporary = stack.enter_context(atomic_output(output))

@@ -26,12 +26,12 @@ from .rasters import (
     thousands,
 )
 from ..progress import Progress, SilentProgress, check_canceled
+from ..geo.gdal_scope import with_gdal
 from ..geo.raster_io import (
     RasterSource,
     atomic_output,
     check_output_path,
     create_geotiff,
-    gdal_cache_limit,
     style_class_raster,
 )
 from .taxonomy import Taxonomy, check_codes_fit, load_taxonomy
@@ -64,6 +64,7 @@ class RemapResult:
         return {name: float(count) / total for name, count in zip(MERGED_NAMES, self.class_counts)}
 
 
+@with_gdal
 def remap(request: RemapRequest, progress: Optional[Progress] = None) -> RemapResult:
     """Remap INPUT's class codes to the merged taxonomy into OUTPUT.
 
@@ -87,7 +88,7 @@ def remap(request: RemapRequest, progress: Optional[Progress] = None) -> RemapRe
     progress.info(f"Remapping {grid.width} × {grid.height} pixels of {os.path.basename(request.input_path)} "
                   f"from the {taxonomy.name} taxonomy ({len(taxonomy.classes)} codes) to the merged one.")
     remapper = LabelRemapper(taxonomy, "the input labels")
-    with gdal_cache_limit(), atomic_output(output) as temporary:
+    with atomic_output(output) as temporary:
         counts = _remap_windows(source, temporary, remapper, request, progress)
         remapper.report(request.strict, progress)
         style_class_raster(temporary, MERGED_NAMES, MERGED_COLOURS, NODATA)
