@@ -6,6 +6,7 @@ state on the instance between runs (QGIS may copy algorithms or run them in para
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Optional
 
 from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
@@ -14,8 +15,13 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..low2high_plugin.errors import Low2HighError
+from ..low2high_plugin.geo.raster_io import open_raster
 from ..low2high_plugin.resources import resource_path
 
+
+
+#: What an integer parameter given as text may look like (QGIS turns anything else into 0).
+WHOLE_NUMBER = re.compile(r"\s*[+-]?\d+(\.0*)?\s*")
 
 
 class FeedbackProgress:
@@ -88,12 +94,38 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
             return None
         layer = self.parameterAsRasterLayer(parameters, name, context)
         if layer is None or layer.providerType() != "gdal":
-            raise Low2HighError(f"{name} must be a raster file that GDAL can read.")
+            raise Low2HighError(f"{name} must be a raster file that GDAL can read; choose a raster file (e.g. a "
+                                "GeoTIFF).")
         return layer.source()
 
     def optional_int(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> Optional[int]:
         """An optional integer parameter: None when left empty ("decide for me"), where
-        ``parameterAsInt`` would say 0."""
-        if parameters.get(name) in (None, ""):
+        ``parameterAsInt`` would say 0.
+
+        Raises:
+            Low2HighError: text that is not a whole number (``TILE_SIZE=abc``), which
+                ``parameterAsInt`` would silently turn into 0 and so into the default.
+        """
+        raw = parameters.get(name)
+        if raw in (None, ""):
             return None
+        if isinstance(raw, str) and not WHOLE_NUMBER.fullmatch(raw):
+            raise Low2HighError(f"{name} must be a whole number (got '{raw}'); give one, or leave {name} empty for "
+                                "the default.")
         return self.parameterAsInt(parameters, name, context)
+
+    def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802
+                             context: QgsProcessingContext) -> tuple[bool, str]:
+        """QGIS's checks, with GDAL's reason where QGIS says a raster file that exists is "not found"."""
+        ok, message = super().checkParameterValues(parameters, context)
+        if ok:
+            return ok, message
+        for definition in self.parameterDefinitions():
+            value = parameters.get(definition.name())
+            if definition.type() == "raster" and isinstance(value, str) and os.path.isfile(value) \
+                    and not definition.checkValueIsAcceptable(value, context):
+                try:
+                    open_raster(value, f"{definition.name()} file")
+                except Low2HighError as error:
+                    return False, str(error)
+        return ok, message

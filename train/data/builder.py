@@ -53,6 +53,7 @@ from .chips import (
     INDEX_FILE,
     chip_id,
     chip_path,
+    RAW_NODATA,
     load_chip,
     remove_partial_chips,
     write_chip,
@@ -359,15 +360,27 @@ def _cut_chip(sources: _Sources, views: tuple[RasterSource, RasterSource], remap
         if strict and remapper.unknown:
             remapper.report(strict, progress)
     fine, coarse = labels[0], block_majority(labels[1], sources.factor, NODATA)
+    coarse_raw = raw_block_codes(codes, labels[1], sources.factor)
     scaled = kept[:, valid].astype(np.float64) / 255.0
     stats = np.stack([np.full(len(kept), scaled.shape[1], np.float64), scaled.sum(axis=1), (scaled ** 2).sum(axis=1)], 1)
     x0, y0 = image.grid.origin
     geotransform = (x0 + window.col * image.grid.pixel_width, image.grid.pixel_width, 0.0,
                     y0 - window.row * image.grid.pixel_height, 0.0, -image.grid.pixel_height)
-    return {"image": kept, "valid": valid, "fine": fine, "coarse": coarse, "geotransform": np.array(geotransform, np.float64),
+    return {"image": kept, "valid": valid, "fine": fine, "coarse": coarse, "coarse_raw": coarse_raw,
+            "geotransform": np.array(geotransform, np.float64),
             "crs": np.array(image.grid.crs_wkt), "window": np.array([window.col, window.row, window.width,
                                                                     window.height], np.int64),
             "image_stats": stats, "fine_hist": _histogram(fine), "coarse_hist": _histogram(coarse)}
+
+
+def raw_block_codes(codes: np.ndarray, merged: np.ndarray, factor: int) -> np.ndarray:
+    """The most frequent raw coarse code of each n x n block (uint16; RAW_NODATA where none is labelled).
+
+    Kept beside the merged majority so a loss can use what the code means (e.g. NLCD 21, "developed,
+    open space": mostly trees and lawn) rather than its merged class alone.
+    """
+    raw = np.where(merged == NODATA, RAW_NODATA, codes.astype(np.int64)).astype(np.uint16)
+    return block_majority(raw, factor, RAW_NODATA)
 
 
 def _assign(kept: list[ChipSummary], config: BuildDatasetConfig) -> None:

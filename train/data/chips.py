@@ -14,6 +14,8 @@ A dataset is a folder::
                                                   chips lack it and readers take "some band above 0"
         fine           uint8   (S, S)             fine labels, merged classes 0–3, 255 = ignore
         coarse         uint8   (S/n, S/n)         coarse labels on the chip's n × n blocks (majority), 255 = ignore
+        coarse_raw     uint16  (S/n, S/n)         the raw coarse code (e.g. NLCD 21) of each block (majority of the
+                                                  labelled pixels), 65535 = none; older chips lack it
         geotransform   float64 (6,)               GDAL geotransform of the chip's pixels
         crs            str (0-d unicode array)    WKT of the image CRS
         window         int64   (4,)               col, row, width, height in the image
@@ -51,6 +53,8 @@ INDEX_COLUMNS = (("chip", "split", "file", "col", "row", "size", "xmin", "ymin",
                  + tuple(f"fine_{name}" for name in HISTOGRAM_NAMES)
                  + tuple(f"coarse_{name}" for name in HISTOGRAM_NAMES))
 _PARTIAL = ".partial"
+RAW_NODATA = 65535
+"""``coarse_raw``'s value for a block without a labelled coarse pixel."""
 
 
 def chip_id(row: int, col: int) -> str:
