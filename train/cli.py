@@ -21,6 +21,7 @@ COMMANDS["fit"] = ".commands.fit"
 COMMANDS["evaluate"] = ".commands.evaluate"
 COMMANDS["export"] = ".commands.export"
 COMMANDS["benchmark"] = ".commands.benchmark"
+COMMANDS["coarse-prior"] = ".commands.coarse_prior"
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:

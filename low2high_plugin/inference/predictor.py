@@ -65,7 +65,8 @@ def resolve_model_path(model: Optional[str]) -> str:
     if not model:
         return DEMO_MODEL
     if not os.path.exists(model):
-        raise Low2HighError(f"The model file '{model}' does not exist.")
+        raise Low2HighError(f"The model file '{model}' does not exist; check the path, or leave MODEL empty for the "
+                            "bundled demo model.")
     return model
 
 

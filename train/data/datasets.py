@@ -17,9 +17,10 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ...low2high_plugin.errors import Low2HighError
-from ...models.contract import has_data, normalise
+from ...models.contract import has_data, model_input
 from ...low2high_plugin.progress import Progress, SilentProgress
 from .chips import load_chip
+from .photometric import photometric
 from .info import DatasetInfo, has_labels, read_dataset_info, select_chips
 
 DEFAULT_CACHE_MB = 4096
@@ -64,6 +65,11 @@ class ChipDataset(Dataset):
         progress: Receives a warning naming the skipped chips.
         normalisation: (mean, std) of pixel / 255 per band, e.g. a model card's when scoring a
             model; None: the dataset's train statistics.
+        standardisation: "dataset" (``normalisation``) or "tile" (each sample's own statistics),
+            as the model card says (:func:`~low2high.models.contract.model_input`).
+        photometric: Strength of the photometric augmentation (:mod:`.photometric`; 0: off).
+        raw_coarse: Also return ``coarse_raw`` (the raw coarse codes of each cell, int64, 65535 =
+            none) for distribution targets; chips built before it was stored are refused.
 
     Raises:
         Low2HighError: unknown splits, a crop larger than the chips or not made of whole cells,
@@ -73,7 +79,8 @@ class ChipDataset(Dataset):
     def __init__(self, folder: str, splits: Sequence[str], crop: Optional[int] = None, augment: bool = False, *,
                  align: Optional[int] = None, labels: bool = True, require: Optional[str] = "coarse",
                  cache_mb: float = DEFAULT_CACHE_MB, seed: int = 0, progress: Optional[Progress] = None,
-                 normalisation: Optional[tuple[Sequence[float], Sequence[float]]] = None) -> None:
+                 normalisation: Optional[tuple[Sequence[float], Sequence[float]]] = None,
+                 standardisation: str = "dataset", photometric: float = 0.0, raw_coarse: bool = False) -> None:
         progress = progress or SilentProgress()
         self.info: DatasetInfo = read_dataset_info(folder)
         self.splits = list(splits)
@@ -81,6 +88,7 @@ class ChipDataset(Dataset):
         self.augment = augment
         self.align = self.info.factor if align is None else align
         self.labels = labels
+        self.standardisation, self.photometric, self.raw_coarse = standardisation, photometric, raw_coarse
         self.seed = seed
         self.epoch = 0
         self._check_crop()
@@ -95,6 +103,8 @@ class ChipDataset(Dataset):
                           "and are skipped.")
         self.mean, self.std = normalisation if normalisation is not None else (self.info.mean, self.info.std)
         self._keys = ("image", "fine", "coarse") if labels else ("image",)
+        if labels and raw_coarse:
+            self._keys += ("coarse_raw",)
         self._cache: Optional[list[dict[str, np.ndarray]]] = None
         if self.nbytes() <= cache_mb * 2 ** 20:
             self._cache = [self._load(index) for index in range(len(self.rows))]
@@ -114,7 +124,7 @@ class ChipDataset(Dataset):
         size = self.info.chip_size
         per_chip = self.info.num_bands * size * size
         if self.labels:
-            per_chip += size * size + self.info.coarse_size ** 2
+            per_chip += size * size + self.info.coarse_size ** 2 * (3 if self.raw_coarse else 1)
         return per_chip * len(self.rows)
 
     @property
@@ -129,7 +139,11 @@ class ChipDataset(Dataset):
         return len(self.rows)
 
     def _load(self, index: int) -> dict[str, np.ndarray]:
-        arrays = load_chip(self.rows[index]["path"], self._keys + ("valid",), optional=("valid",))
+        path = self.rows[index]["path"]
+        arrays = load_chip(path, self._keys + ("valid",), optional=("valid", "coarse_raw"))
+        if self.raw_coarse and "coarse_raw" not in arrays:
+            raise Low2HighError(f"'{path}' holds no raw coarse codes (it was built before they were stored); "
+                                "rebuild the dataset into a new folder to train with distribution targets.")
         if "valid" not in arrays:
             arrays["valid"] = has_data(arrays["image"])
         return arrays
@@ -140,18 +154,22 @@ class ChipDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         arrays = self.arrays(index)
-        parts = [arrays[key] for key in ("image", "valid") + self._keys[1:]]  # image, valid(, fine, coarse)
+        parts = [arrays[key] for key in ("image", "valid") + self._keys[1:]]  # image, valid(, fine, coarse(, raw))
         rng = np.random.default_rng([self.seed, self.epoch, index])
         if self.crop is not None:
             parts = self._random_crop(parts, rng)
         if self.augment:
             parts = augment_arrays(parts, rng)
         image, valid = parts[0], parts[1].astype(bool)
-        sample: dict[str, Any] = {"image": normalise(image, valid, self.mean, self.std), "valid": valid,
-                                  "index": index}
+        if self.photometric > 0:
+            image = photometric(image, rng, self.photometric)
+        sample: dict[str, Any] = {"image": model_input(image, valid, self.mean, self.std, self.standardisation),
+                                  "valid": valid, "index": index}
         if self.labels:
             sample["fine"] = parts[2].astype(np.int64)
             sample["coarse"] = parts[3].astype(np.int64)
+        if len(parts) > 4:
+            sample["coarse_raw"] = parts[4].astype(np.int64)
         return sample
 
     def _random_crop(self, parts: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
@@ -160,7 +178,6 @@ class ChipDataset(Dataset):
         positions = (size - crop) // self.align + 1
         top, left = (int(value) * self.align for value in rng.integers(positions, size=2))
         cropped = [part[..., top:top + crop, left:left + crop] for part in parts[:3]]
-        if self.labels:
-            cropped.append(parts[3][top // factor:(top + crop) // factor, left // factor:(left + crop) // factor])
-        return cropped
+        cells = (slice(top // factor, (top + crop) // factor), slice(left // factor, (left + crop) // factor))
+        return cropped + [part[cells] for part in parts[3:]]  # coarse labels (and raw codes) by cells
 
