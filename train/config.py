@@ -73,7 +73,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_type: Type[Any]
 def load_file(path: str) -> dict[str, Any]:
     """A YAML or JSON mapping from a file, with errors a user understands."""
     if not os.path.exists(path):
-        raise Low2HighError(f"The config file '{path}' does not exist.")
+        raise Low2HighError(f"The config file '{path}' does not exist; check the path given to --config.")
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
@@ -88,9 +88,10 @@ def load_file(path: str) -> dict[str, Any]:
 
             data = yaml.safe_load(text)
     except Exception as error:  # json and yaml raise different types
-        raise Low2HighError(f"The config file '{path}' cannot be parsed: {error}") from error
+        raise Low2HighError(f"The config file '{path}' cannot be parsed ({error}); correct its syntax.") from error
     if not isinstance(data, dict):
-        raise Low2HighError(f"The config file '{path}' must hold a mapping of setting: value.")
+        raise Low2HighError(f"The config file '{path}' must hold a mapping of setting: value; write one setting "
+                            "per line (e.g. 'epochs: 10').")
     return data
 
 

@@ -41,9 +41,11 @@ def check_report_path(path: Optional[str], extensions: Sequence[str], inputs: Se
         return None
     path = os.path.abspath(path)
     if os.path.splitext(path)[1].lower() not in extensions:
-        raise Low2HighError(f"{what} must be a {' or '.join(extensions)} file, not '{os.path.basename(path)}'.")
+        raise Low2HighError(f"{what} must be a {' or '.join(extensions)} file, not '{os.path.basename(path)}'; "
+                            f"choose a name ending in {extensions[0]}.")
     if not os.path.isdir(os.path.dirname(path)):
-        raise Low2HighError(f"The folder of {what} does not exist: '{os.path.dirname(path)}'.")
+        raise Low2HighError(f"The folder of {what} does not exist: '{os.path.dirname(path)}'; create it or choose "
+                            "another folder.")
     for source in filter(None, inputs):
         if os.path.abspath(source) == path:
             raise Low2HighError(f"{what} is the same file as an input ('{source}'); choose another file name.")

@@ -34,9 +34,9 @@ OUTPUT_EXTENSIONS = (".tif", ".tiff")
 def open_raster(path: str, what: str = "input raster") -> gdal.Dataset:
     """Open a raster for reading or raise :class:`Low2HighError` saying why it cannot be."""
     if not path:
-        raise Low2HighError(f"No {what} was given.")
+        raise Low2HighError(f"No {what} was given; give the path of a raster file.")
     if not os.path.exists(path) and not path.startswith("/vsi"):
-        raise Low2HighError(f"The {what} '{path}' does not exist.")
+        raise Low2HighError(f"The {what} '{path}' does not exist; check the path ({os.path.abspath(path)}).")
     try:
         dataset = gdal.Open(path, gdal.GA_ReadOnly)
     except RuntimeError as error:
@@ -171,13 +171,15 @@ class RasterSource:
 def check_output_path(output: str, inputs: Sequence[str], what: str = "OUTPUT") -> str:
     """Validate an output path: a GeoTIFF in an existing folder that is none of the inputs."""
     if not output:
-        raise Low2HighError(f"No {what} file was given.")
+        raise Low2HighError(f"No {what} file was given; give the path of a .tif file to write.")
     output = os.path.abspath(output)
     if os.path.splitext(output)[1].lower() not in OUTPUT_EXTENSIONS:
-        raise Low2HighError(f"{what} must be a GeoTIFF file (.tif), not '{os.path.basename(output)}'.")
+        raise Low2HighError(f"{what} must be a GeoTIFF file (.tif), not '{os.path.basename(output)}'; choose a "
+                            "name ending in .tif.")
     folder = os.path.dirname(output)
     if not os.path.isdir(folder):
-        raise Low2HighError(f"The folder of {what} does not exist: '{folder}'.")
+        raise Low2HighError(f"The folder of {what} does not exist: '{folder}'; create it or choose another "
+                            "folder.")
     for source in filter(None, inputs):
         exists = os.path.exists(source) and os.path.exists(output)
         if os.path.abspath(source) == output or (exists and os.path.samefile(source, output)):
@@ -236,7 +238,8 @@ def create_geotiff(path: str, grid: Grid, bands: int, data_type: int, nodata: Op
     try:
         dataset = driver.Create(path, grid.width, grid.height, bands, data_type, list(GEOTIFF_OPTIONS))
     except RuntimeError as error:
-        raise Low2HighError(f"Cannot create '{path}': {error}") from error
+        raise Low2HighError(f"Cannot create '{path}' ({error}); choose a folder you can write to, with free "
+                            "space.") from error
     dataset.SetGeoTransform(grid.geotransform)
     if grid.crs_wkt:
         dataset.SetProjection(grid.crs_wkt)

@@ -215,7 +215,8 @@ def parse_mapping(mapping: str) -> Taxonomy:
     extension = os.path.splitext(text)[1].lower()
     if extension in (".json", ".csv"):
         if not os.path.exists(text):
-            raise Low2HighError(f"The MAPPING file '{text}' does not exist.")
+            raise Low2HighError(f"The MAPPING file '{text}' does not exist; check the path, or give the table as "
+                                "code:class pairs.")
         return _taxonomy_from_json(text) if extension == ".json" else _taxonomy_from_csv(text)
     return _taxonomy_from_text(text)
 

@@ -49,7 +49,7 @@ def run_training(kind: str, config: Any, make_task: Callable[[Any, Distributed, 
     """
     for name in ("dataset", "output"):
         if not getattr(config, name):
-            raise Low2HighError(f"{kind} needs --{name}.")
+            raise Low2HighError(f"{kind} needs --{name}; give it (see --help).")
     config = absolute_paths(config)
     context = init_distributed(config.device)
     try:
