@@ -1,8 +1,10 @@
-# Low2High: set-up, demo, tests, package, benchmarks. See README.md.
+# Low2High: set-up, demo, tests, checks, package, benchmarks. See README.md; `make help` lists targets.
 #   make demo   install what is missing, then classify the bundled sample image with qgis_process
 #   make test   install what is missing, then run the test suite
+#   make check  lint (ruff) and types (mypy)
 SHELL := /bin/bash
-.DEFAULT_GOAL := demo
+# Plain `make` only prints the targets: nothing that installs (or needs root) runs by accident.
+.DEFAULT_GOAL := help
 
 SYSTEM_PYTHON := /usr/bin/python3
 VENV := .venv
@@ -16,7 +18,12 @@ DEMO_INPUT := resources/sample/naip_sample.tif
 DEMO_OUTPUT := $(CURDIR)/out/demo_landcover.tif
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup system-packages demo test bench package sample screenshots demo-model clean
+.PHONY: help setup system-packages demo test check bench package sample screenshots demo-model clean
+
+## help: list the targets
+help:
+	@echo "Low2High make targets:"
+	@sed -n 's/^## \([a-z-]*\): /  \1\t/p' $(MAKEFILE_LIST) | expand -t 16
 
 ## setup: Debian packages (when missing) and the venv with pinned Python packages (idempotent)
 setup: system-packages $(VENV)/.ready
@@ -28,9 +35,9 @@ system-packages:
 	fi
 
 # A venv on Debian's Python (the one QGIS is built for) that also sees QGIS, GDAL and NumPy.
-$(VENV)/.ready: requirements.txt pyproject.toml | system-packages
+$(VENV)/.ready: resources/requirements.txt requirements-dev.txt pyproject.toml | system-packages
 	test -x $(PY) || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r resources/requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -45,6 +52,13 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
+## check: lint and import order (ruff) and types (mypy) of the package and its tests
+MYPY_ROOT := .build/mypy
+check: setup
+	$(PY) -m ruff check .
+	@mkdir -p $(MYPY_ROOT) && ln -sfn $(CURDIR) $(MYPY_ROOT)/low2high
+	cd $(MYPY_ROOT) && $(CURDIR)/$(PY) -m mypy --config-file $(CURDIR)/pyproject.toml -p low2high
+
 ## bench: segment throughput and memory, printed as JSON (not a test)
 bench: setup
 	$(PY) -m low2high.low2high_plugin.inference.benchmark
@@ -53,6 +67,7 @@ bench: setup
 package: setup
 	$(PY) scripts/package.py
 
+## clean: remove build outputs (the venv stays)
 clean:
 	rm -rf .build dist out .pytest_cache
 

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from qgis.core import (QgsProcessingContext, QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer)
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
 
 from ..low2high_plugin.labels.alignment import AggregateRequest, aggregate_labels
 from .base import FeedbackProgress, Low2HighAlgorithm

@@ -3,8 +3,13 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from qgis.core import (QgsProcessingContext, QgsProcessingParameterEnum, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
 
 from ..low2high_plugin.labels.alignment import METHODS, AlignRequest, align_labels
 from .base import FeedbackProgress, Low2HighAlgorithm

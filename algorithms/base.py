@@ -9,16 +9,13 @@ import os
 import re
 from typing import Any, Optional
 
-from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
-                       QgsProcessingFeedback)
+from qgis.core import QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..low2high_plugin.errors import Low2HighError
 from ..low2high_plugin.geo.raster_io import open_raster
 from ..low2high_plugin.resources import resource_path
-
-
 
 #: What an integer parameter given as text may look like (QGIS turns anything else into 0).
 WHOLE_NUMBER = re.compile(r"\s*[+-]?\d+(\.0*)?\s*")

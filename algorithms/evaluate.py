@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from qgis.core import (QgsProcessingContext, QgsProcessingOutputNumber, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterRasterLayer)
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterRasterLayer,
+)
 
 from ..low2high_plugin.evaluation.evaluate import EvaluateRequest, evaluate
 from .base import FeedbackProgress, Low2HighAlgorithm

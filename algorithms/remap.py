@@ -3,9 +3,14 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from qgis.core import (QgsProcessingContext, QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+)
 
 from ..low2high_plugin.labels.remap import RemapRequest, remap
 from ..low2high_plugin.labels.taxonomy import BUILT_IN

@@ -7,19 +7,29 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import shutil
 import sys
 import sysconfig
 from types import ModuleType
 
 from .errors import MissingDependencyError
+from .resources import resource_path
 
-#: pip requirement for each importable module, as pinned in requirements.txt.
-PIP_REQUIREMENTS = {
-    "torch": "torch==2.13.0",
-    "onnxruntime": "onnxruntime==1.32.0",
-    "onnx": "onnx==1.23.2",
-}
+REQUIREMENTS_FILE = resource_path("requirements.txt")
+"""The one list of pinned packages (also read by pyproject.toml and the Makefile)."""
+
+
+def pinned_requirements(path: str = REQUIREMENTS_FILE) -> dict[str, str]:
+    """Package name → its pinned requirement line, e.g. ``{"torch": "torch==2.13.0"}``."""
+    requirements = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            requirement = line.split("#", 1)[0].strip()
+            if requirement:
+                name = re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0]
+                requirements[name.lower()] = requirement
+    return requirements
 
 
 def _python_executable() -> str:
@@ -35,7 +45,7 @@ def install_command(module: str) -> str:
     Debian's system Python is "externally managed" (PEP 668): pip refuses to install there
     without ``--user --break-system-packages``, so the command says so when it applies.
     """
-    requirement = PIP_REQUIREMENTS.get(module, module)
+    requirement = pinned_requirements().get(module, module)
     command = f"{_python_executable()} -m pip install"
     in_venv = sys.prefix != sys.base_prefix
     managed = os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))

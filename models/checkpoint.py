@@ -130,7 +130,7 @@ def _read_torch_file(path: str | os.PathLike, *, mmap: bool = False) -> Any:
         with open(file, "rb") as stream:
             head = stream.read(len(_LEGACY_TORCH_MAGIC))
     except OSError as error:
-        raise CheckpointError(f"{source} cannot be read: {error.strerror or error}")
+        raise CheckpointError(f"{source} cannot be read: {error.strerror or error}") from error
     if not head:
         raise CheckpointError(f"{source} is empty (0 bytes); save or download the model again")
     is_zip = head.startswith(_ZIP_MAGIC)

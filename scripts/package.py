@@ -16,7 +16,7 @@ import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INCLUDED_FOLDERS = ("low2high_plugin/", "algorithms/", "models/", "train/", "resources/")
-INCLUDED_FILES = ("__init__.py", "metadata.txt", "LICENSE", "README.md", "requirements.txt")
+INCLUDED_FILES = ("__init__.py", "metadata.txt", "LICENSE", "README.md")
 
 
 def plugin_files() -> list[str]:

@@ -44,7 +44,8 @@ def test_package_zip_holds_the_plugin_folder(tmp_path):
     names = zipfile.ZipFile(target).namelist()
     assert all(name.startswith("low2high/") for name in names)
     for required in ("low2high/metadata.txt", "low2high/__init__.py", "low2high/low2high_plugin/provider.py",
-                     "low2high/algorithms/segment.py", "low2high/models/unet.py", "low2high/resources/icons/low2high.svg",
+                     "low2high/algorithms/segment.py", "low2high/models/unet.py",
+                     "low2high/resources/icons/low2high.svg",
                      "low2high/resources/sample/naip_sample.tif"):
         assert required in names
     assert not any(name.startswith("low2high/tests/") for name in names)

@@ -196,7 +196,7 @@ def plot_reconstructions(path: str, images: np.ndarray, reconstructions: np.ndar
         reference = images[row][bands].reshape(3, -1)
         low, high = np.percentile(reference, 2, axis=1), np.percentile(reference, 98, axis=1)
 
-        def stretch(array: np.ndarray) -> np.ndarray:
+        def stretch(array: np.ndarray, low: np.ndarray = low, high: np.ndarray = high) -> np.ndarray:
             rgb = (array[bands] - low[:, None, None]) / np.maximum(high - low, 1e-6)[:, None, None]
             return np.clip(rgb.transpose(1, 2, 0), 0, 1)
 

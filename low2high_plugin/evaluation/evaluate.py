@@ -16,16 +16,16 @@ from typing import Optional
 
 import numpy as np
 
-from ..labels.classes import NODATA
 from ..errors import Low2HighError
-from .report import Comparison, check_report_path, log_lines, write_html, write_table
-from ..labels.rasters import WINDOW_SIZE, count_windows, iter_windows, read_labels, require_integer_labels
-from ..geo.views import check_overlap, nearest_view, same_grid
-from .metrics import ConfusionMatrix, Metrics
-from ..progress import Progress, SilentProgress, check_canceled
 from ..geo.gdal_scope import with_gdal
 from ..geo.raster_io import RasterSource, crs_name
 from ..geo.resample import ground_sample_distance
+from ..geo.views import check_overlap, nearest_view, same_grid
+from ..labels.classes import NODATA
+from ..labels.rasters import WINDOW_SIZE, count_windows, iter_windows, read_labels, require_integer_labels
+from ..progress import Progress, SilentProgress, check_canceled
+from .metrics import ConfusionMatrix, Metrics
+from .report import Comparison, check_report_path, log_lines, write_html, write_table
 
 
 @dataclass

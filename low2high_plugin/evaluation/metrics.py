@@ -31,8 +31,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..labels.classes import MERGED_NAMES, NODATA
 from ..errors import Low2HighError
+from ..labels.classes import MERGED_NAMES, NODATA
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -63,7 +63,8 @@ class Grid:
                 "Warp it first (Raster ▸ Projections ▸ Warp)."
             )
         if gt[1] <= 0 or gt[5] >= 0:
-            raise Low2HighError("The raster's geotransform is not north-up (pixel size must be positive in x, negative in y).")
+            raise Low2HighError("The raster's geotransform is not north-up (pixel size must be positive in x, "
+                                "negative in y).")
 
     @property
     def pixel_width(self) -> float:

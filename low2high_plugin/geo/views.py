@@ -22,7 +22,8 @@ from .raster_io import RasterSource, crs_name, same_crs
 
 def same_grid(a: Grid, b: Grid) -> bool:
     """True when two grids share CRS, pixel size, origin and size (pixels correspond 1:1)."""
-    close = all(math.isclose(x, y, rel_tol=0, abs_tol=1e-9 * max(1.0, abs(x))) for x, y in zip(a.geotransform, b.geotransform))
+    close = all(math.isclose(x, y, rel_tol=0, abs_tol=1e-9 * max(1.0, abs(x)))
+                for x, y in zip(a.geotransform, b.geotransform))
     return close and (a.width, a.height) == (b.width, b.height) and (
         a.crs_wkt == b.crs_wkt or (bool(a.crs_wkt) and bool(b.crs_wkt) and same_crs(a.crs_wkt, b.crs_wkt)))
 

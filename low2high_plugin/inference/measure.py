@@ -9,7 +9,8 @@ from typing import Callable
 import numpy as np
 
 
-def best_seconds(step: Callable[[], None], repeats: int = 3, warmup: int = 1, sync: Callable[[], None] = lambda: None) -> float:
+def best_seconds(step: Callable[[], None], repeats: int = 3, warmup: int = 1,
+                 sync: Callable[[], None] = lambda: None) -> float:
     """Fastest of ``repeats`` timed calls after ``warmup`` untimed ones (noise only slows down)."""
     for _ in range(warmup):
         step()
@@ -34,7 +35,8 @@ def matmul_gflops(device: str = "cpu", size: int = 2048) -> dict:
         a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
         out = torch.empty(n, n, device=device, dtype=dtype)
         calls = 20 if device == "cuda" else 4
-        seconds = best_seconds(lambda: [torch.mm(a, b, out=out) for _ in range(calls)], sync=sync)
+        seconds = best_seconds(lambda a=a, b=b, out=out, calls=calls: [torch.mm(a, b, out=out) for _ in range(calls)],
+                               sync=sync)
         rates[name] = 2 * n ** 3 * calls / seconds / 1e9
     return rates
 

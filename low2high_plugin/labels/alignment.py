@@ -80,7 +80,8 @@ def resolve_factor(label_gsd: float, image_gsd: float, factor: Optional[int], pr
         raise Low2HighError(f"{labels_what} has the same pixel size as {image_what} ({label_gsd:.4g} m), so the block "
                             "size cannot be derived from the pixel sizes. If the labels are a coarse product resampled "
                             "onto a finer grid (e.g. NLCD at 1 m), give FACTOR: the product's cell size divided by the "
-                            f"image's pixel size (e.g. {30 / image_gsd:.4g} for 30 m NLCD on {image_gsd:.4g} m pixels).")
+                            f"image's pixel size (e.g. {30 / image_gsd:.4g} for 30 m NLCD on {image_gsd:.4g} m "
+                            "pixels).")
     factor = int(round(ratio))
     if abs(ratio - factor) > WHOLE_RATIO_TOLERANCE:
         progress.warn(f"{labels_what} pixels ({label_gsd:.4g} m) are not a whole multiple of {image_what} pixels "

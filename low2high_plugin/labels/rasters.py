@@ -11,11 +11,11 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from .classes import NODATA
 from ..errors import Low2HighError
 from ..geo.grid import Window
-from ..progress import Progress
 from ..geo.raster_io import RasterSource
+from ..progress import Progress
+from .classes import NODATA
 from .taxonomy import Taxonomy
 
 #: Side of the square windows label rasters are streamed in: 4 Mpx, a few tens of MB of arrays.
@@ -46,7 +46,8 @@ def require_integer_labels(source: RasterSource, what: str) -> None:
         raise Low2HighError(
             f"{what} holds {source.data_type_name} values, but a class raster must hold whole-number class codes "
             f"(Byte, UInt16, Int16, …). If its values are whole numbers, convert it first (Raster ▸ Conversion ▸ "
-            "Translate, output data type Byte); if it is a continuous raster (imagery, probabilities), it is the wrong layer.")
+            "Translate, output data type Byte); if it is a continuous raster (imagery, probabilities), it is the wrong "
+            "layer.")
 
 
 def thousands(count: int) -> str:
@@ -56,7 +57,10 @@ def thousands(count: int) -> str:
 def read_labels(source: RasterSource, window: Window, band: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Codes of one band in ``window`` and where they hold data (the raster's nodata/mask)."""
     codes = source.read(window, [band])[0]
-    valid = source.valid_mask(window, codes[None]) if source.band_count == 1 else _band_valid(source, band, window, codes)
+    if source.band_count == 1:
+        valid = source.valid_mask(window, codes[None])
+    else:
+        valid = _band_valid(source, band, window, codes)
     return codes, valid
 
 

@@ -14,8 +14,17 @@ from typing import Optional
 import numpy as np
 from osgeo import gdal
 
-from .classes import MERGED_COLOURS, MERGED_NAMES, NODATA
 from ..errors import Low2HighError
+from ..geo.gdal_scope import with_gdal
+from ..geo.raster_io import (
+    RasterSource,
+    atomic_output,
+    check_output_path,
+    create_geotiff,
+    style_class_raster,
+)
+from ..progress import Progress, SilentProgress, check_canceled
+from .classes import MERGED_COLOURS, MERGED_NAMES, NODATA
 from .rasters import (
     WINDOW_SIZE,
     LabelRemapper,
@@ -24,15 +33,6 @@ from .rasters import (
     read_labels,
     require_integer_labels,
     thousands,
-)
-from ..progress import Progress, SilentProgress, check_canceled
-from ..geo.gdal_scope import with_gdal
-from ..geo.raster_io import (
-    RasterSource,
-    atomic_output,
-    check_output_path,
-    create_geotiff,
-    style_class_raster,
 )
 from .taxonomy import Taxonomy, check_codes_fit, load_taxonomy
 

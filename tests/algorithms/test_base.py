@@ -2,7 +2,6 @@
 import os
 
 import pytest
-
 from helpers import make_raster, scene
 
 

@@ -43,7 +43,8 @@ def test_remap_with_a_custom_mapping_and_strict_mode(low2high_provider, nlcd):
                                                "OUTPUT": QgsProcessing.TEMPORARY_OUTPUT})
     assert read(result["OUTPUT"], 1)[::30, ::30].tolist() == [[0, 1, 2], [255, 1, 2]]
     with pytest.raises(QgsProcessingException, match=r"codes that are not in the custom taxonomy: 21 \(900 pixels\)"):
-        processing.run("low2high:remap", {"INPUT": nlcd, "TAXONOMY": "custom", "MAPPING": "11:water,41:1,42:1,82:2,95:2",
+        processing.run("low2high:remap", {"INPUT": nlcd, "TAXONOMY": "custom",
+                                          "MAPPING": "11:water,41:1,42:1,82:2,95:2",
                                           "STRICT": True, "OUTPUT": QgsProcessing.TEMPORARY_OUTPUT})
 
 

@@ -122,6 +122,7 @@ sys.path.append("/usr/share/qgis/python/plugins")
 from processing.core.Processing import Processing
 Processing.initialize()
 import processing
+from low2high.low2high_plugin.dependencies import pinned_requirements
 from low2high import classFactory
 plugin = classFactory(None)
 plugin.initProcessing()
@@ -145,5 +146,6 @@ def test_qgis_without_torch_lists_algorithms_and_runs_onnx_models(image, folder,
     assert "low2high:segment" in output.split("ALGORITHMS")[1].splitlines()[0]
     assert "ONNX OK" in output and np.isin(read(os.path.join(folder, "onnx.tif"), 1), [0, 1, 2, 3]).all()
     error_line = output.split("PT ERROR")[1].splitlines()[0]
-    assert "'torch'" in error_line and "pip install" in error_line and "torch==2.13.0" in error_line
+    torch_pin = pinned_requirements()["torch"]  # the pin of resources/requirements.txt, e.g. torch==2.13.0
+    assert "'torch'" in error_line and "pip install" in error_line and torch_pin in error_line
     assert "TORCH LOADED False" in output

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from low2high.models.checkpoint import CheckpointError, ModelCard
-from low2high.models.onnx_export import OnnxVerificationError, export_onnx, verify_onnx_export
 from low2high.models.onnx_card import read_onnx_card
+from low2high.models.onnx_export import OnnxVerificationError, export_onnx, verify_onnx_export
 from low2high.models.unet import UNet, UNetConfig
 
 onnx = pytest.importorskip("onnx")

@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 import torch
-
 from helpers import make_raster, scene
+
 from low2high.low2high_plugin.errors import Low2HighError
 from low2high.low2high_plugin.inference.segment import SegmentRequest, segment
 from low2high.models.card import CheckpointError, ModelCard

@@ -1,8 +1,8 @@
 """Per-tile standardisation: one contract for training chips and segment tiles, recorded on the card."""
 import numpy as np
 import pytest
-
 from helpers import make_raster, read, scene
+
 from low2high.models.card import CheckpointError, ModelCard
 from low2high.models.contract import MIN_TILE_STD, model_input, normalise, tile_statistics
 

@@ -1,15 +1,15 @@
 """CUDA paths: bfloat16 autocast training, channels-last, real out-of-memory errors (skipped without a GPU)."""
 import pytest
 import torch
+from train_helpers import fit_settings
 
 from low2high.low2high_plugin.errors import Low2HighError
 from low2high.models.checkpoint import load_checkpoint
 from low2high.train.data.datasets import ChipDataset
 from low2high.train.fit.config import FitConfig
-from low2high.train.scoring.predict import predict_chips
-from low2high.train.runner.runtime import out_of_memory_advice
 from low2high.train.fit.task import fit
-from train_helpers import fit_settings
+from low2high.train.runner.runtime import out_of_memory_advice
+from low2high.train.scoring.predict import predict_chips
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]

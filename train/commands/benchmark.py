@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..config import add_config_arguments, resolve_config
 from ...low2high_plugin.progress import ConsoleProgress
 from ..benchmarks.paper import BenchmarkConfig, benchmark
+from ..config import add_config_arguments, resolve_config
 
 HELP = "reproduce the paper's Tables 1-2 in kind on the real Chesapeake/NLCD labels (--quick: CPU, < 30 min)"
 

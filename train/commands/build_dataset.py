@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..config import add_config_arguments, resolve_config
 from ...low2high_plugin.progress import ConsoleProgress
+from ..config import add_config_arguments, resolve_config
 from ..data.builder import BuildDatasetConfig, build_dataset
 
 HELP = "cut aligned image / fine-label / coarse-label chips into a training dataset (paper, Section 3.1)"

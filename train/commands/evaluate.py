@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 
+from ...low2high_plugin.progress import ConsoleProgress
 from ..config import add_config_arguments, resolve_config
 from ..outputs import check_output_file
-from ...low2high_plugin.progress import ConsoleProgress
 from ..scoring.evaluate import EvaluateConfig, evaluate_config, write_csv, write_json
 
 HELP = "accuracy / macro F1 / macro mIoU of a checkpoint (or the Oracle) on dataset splits"

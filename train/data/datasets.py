@@ -17,11 +17,11 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ...low2high_plugin.errors import Low2HighError
-from ...models.contract import has_data, model_input
 from ...low2high_plugin.progress import Progress, SilentProgress
+from ...models.contract import has_data, model_input
 from .chips import load_chip
-from .photometric import photometric
 from .info import DatasetInfo, has_labels, read_dataset_info, select_chips
+from .photometric import photometric
 
 DEFAULT_CACHE_MB = 4096
 """Chips are kept in memory (as uint8) when the selection is at most this large."""

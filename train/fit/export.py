@@ -19,7 +19,6 @@ from ..config import field
 from ..outputs import check_output_file
 
 
-
 @dataclass
 class ExportConfig:
     """Settings of ``export`` (flags, or a YAML/JSON file with ``--config``)."""

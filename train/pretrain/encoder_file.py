@@ -19,8 +19,8 @@ from typing import Any, Sequence
 import torch
 
 from ...low2high_plugin.errors import Low2HighError
-from ...models.files import atomic_write
 from ...models.card import to_plain
+from ...models.files import atomic_write
 
 ENCODER_FORMAT = "low2high.encoder"
 ENCODER_VERSION = 1

@@ -150,7 +150,10 @@ class PretrainTask:
                                                generator=generator)
         mean = torch.tensor(self.info.mean).view(1, -1, 1, 1)
         std = torch.tensor(self.info.std).view(1, -1, 1, 1)
-        to_pixels = (lambda x: (x.float().cpu() * std + mean).numpy())  # back to pixel / 255 units
+
+        def to_pixels(x: torch.Tensor) -> np.ndarray:
+            return (x.float().cpu() * std + mean).numpy()  # back to pixel / 255 units
+
         plot_reconstructions(self.folder.path(RECONSTRUCTION_FILE), to_pixels(images), to_pixels(parts.prediction),
                              parts.mask[:, 0].cpu().numpy() > 0.5, self.info.band_names,
                              f"{title}: epoch {history[-1]['epoch']}")

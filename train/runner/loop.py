@@ -27,8 +27,8 @@ from tqdm import tqdm
 from ...low2high_plugin.errors import Cancelled
 from ...low2high_plugin.progress import Progress
 from .distributed import Distributed, all_reduce_sum, any_rank, barrier, sync_buffers
-from .records import write_csv
 from .folder import RunFolder
+from .records import write_csv
 from .runtime import StopRequest, out_of_memory_advice
 
 METRICS_FILE = "metrics.csv"

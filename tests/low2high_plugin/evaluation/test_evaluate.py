@@ -4,9 +4,9 @@ import os
 
 import numpy as np
 import pytest
+from helpers import ORIGIN, make_raster
 from osgeo import osr
 
-from helpers import ORIGIN, make_raster
 from low2high.low2high_plugin.errors import Low2HighError
 from low2high.low2high_plugin.evaluation.evaluate import EvaluateRequest, evaluate
 from low2high.low2high_plugin.evaluation.metrics import ConfusionMatrix

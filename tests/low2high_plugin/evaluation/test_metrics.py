@@ -23,7 +23,8 @@ def _reference_metrics(prediction, reference, classes=4, ignore=255):
         iou.append(tp / (tp + fp + fn) if here else 0.0)
     chosen = [k for k in range(classes) if present[k]]
     return {"accuracy": float(np.mean(p == r)),
-            "macro_f1": sum(f1[k] for k in chosen) / len(chosen), "macro_iou": sum(iou[k] for k in chosen) / len(chosen),
+            "macro_f1": sum(f1[k] for k in chosen) / len(chosen),
+            "macro_iou": sum(iou[k] for k in chosen) / len(chosen),
             "macro_f1_all": sum(f1) / classes, "macro_iou_all": sum(iou) / classes,
             "ignored": int(np.sum(~kept)), "f1": f1, "iou": iou}
 

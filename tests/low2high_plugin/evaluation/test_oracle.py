@@ -6,15 +6,13 @@ over windows) must give exactly what a plain whole-array numpy computation gives
 """
 import os
 
-from helpers import REPO_ROOT
-
 import numpy as np
 import pytest
+from helpers import REPO_ROOT
 from osgeo import gdal
 
 from low2high.low2high_plugin.evaluation.evaluate import EvaluateRequest, evaluate
 from low2high.low2high_plugin.labels.remap import RemapRequest, remap
-
 
 
 def _data_folder():

@@ -7,9 +7,9 @@ import threading
 
 import numpy as np
 import pytest
+from helpers import make_raster
 from osgeo import gdal, ogr, osr
 
-from helpers import make_raster
 from low2high.low2high_plugin.errors import Low2HighError
 from low2high.low2high_plugin.geo.gdal_scope import STREAMING_CACHE_BYTES, gdal_session
 from low2high.low2high_plugin.geo.raster_io import RasterSource

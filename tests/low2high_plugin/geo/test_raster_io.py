@@ -2,8 +2,8 @@
 import os
 
 import pytest
-
 from helpers import make_raster, scene
+
 from low2high.low2high_plugin.errors import Low2HighError
 from low2high.low2high_plugin.inference.segment import SegmentRequest, segment
 from low2high.low2high_plugin.labels.remap import RemapRequest, remap

@@ -1,9 +1,9 @@
 """The probabilities GeoTIFF is one grey band per class: no band may read as alpha (transparency)."""
 import os
 
+from helpers import make_raster, scene
 from osgeo import gdal
 
-from helpers import make_raster, scene
 from low2high.low2high_plugin.inference.segment import SegmentRequest, segment
 
 

@@ -7,9 +7,9 @@ import os
 
 import numpy as np
 import pytest
+from helpers import REPO_ROOT, read
 from osgeo import gdal
 
-from helpers import REPO_ROOT, read
 from low2high.low2high_plugin.geo.grid import Window
 from low2high.low2high_plugin.inference.predictor import DEMO_MODEL
 from low2high.low2high_plugin.inference.segment import SegmentRequest, segment

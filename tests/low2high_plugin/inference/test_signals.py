@@ -6,8 +6,8 @@ import sys
 import textwrap
 
 import pytest
-
 from helpers import REPO_ROOT, make_raster, scene
+
 from low2high.low2high_plugin.inference.segment import SegmentRequest, segment
 
 #: The engine in a child process with a progress that takes its time, so a signal surely lands mid-run.

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from low2high.low2high_plugin.inference.blending import TileBlender
 from low2high.low2high_plugin.errors import Low2HighError
 from low2high.low2high_plugin.geo.grid import Window
+from low2high.low2high_plugin.inference.blending import TileBlender
 from low2high.low2high_plugin.inference.tiling import TileLayout, axis_starts
 
 

@@ -4,9 +4,11 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from helpers import ORIGIN, make_raster, read
 from osgeo import gdal
 
-from helpers import ORIGIN, make_raster, read
+from low2high.low2high_plugin.errors import Low2HighError
+from low2high.low2high_plugin.geo.grid import Grid
 from low2high.low2high_plugin.labels.alignment import (
     AggregateRequest,
     AlignRequest,
@@ -17,8 +19,6 @@ from low2high.low2high_plugin.labels.alignment import (
     resolve_factor,
 )
 from low2high.low2high_plugin.labels.classes import MERGED_NAMES
-from low2high.low2high_plugin.errors import Low2HighError
-from low2high.low2high_plugin.geo.grid import Grid
 from low2high.low2high_plugin.progress import SilentProgress
 
 

@@ -3,13 +3,13 @@ import os
 
 import numpy as np
 import pytest
+from helpers import make_raster, read
 from osgeo import gdal
 
-from helpers import make_raster, read
-from low2high.low2high_plugin.labels.classes import MERGED_COLOURS, MERGED_NAMES
 from low2high.low2high_plugin.errors import Cancelled, Low2HighError
-from low2high.low2high_plugin.progress import SilentProgress
+from low2high.low2high_plugin.labels.classes import MERGED_COLOURS, MERGED_NAMES
 from low2high.low2high_plugin.labels.remap import RemapRequest, remap
+from low2high.low2high_plugin.progress import SilentProgress
 
 NLCD_CODES = [11, 12, 21, 22, 23, 24, 31, 41, 42, 43, 51, 52, 71, 72, 73, 74, 81, 82, 90, 95]
 # Table S1, independently of the JSON file: developed and barren → impervious, forests, shrubs and woody

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from low2high.low2high_plugin.labels.classes import MERGED_COLOURS, MERGED_NAMES
 from low2high.low2high_plugin.errors import Low2HighError
+from low2high.low2high_plugin.labels.classes import MERGED_COLOURS, MERGED_NAMES
 from low2high.low2high_plugin.labels.taxonomy import load_taxonomy
 
 WATER, FOREST, FIELD, IMPERVIOUS, IGNORE = 0, 1, 2, 3, 255

@@ -5,15 +5,15 @@ import os
 
 import numpy as np
 import pytest
-
 from helpers import make_raster, scene
-from low2high.low2high_plugin.labels.alignment import block_majority
+
 from low2high.low2high_plugin.errors import Low2HighError
+from low2high.low2high_plugin.labels.alignment import block_majority
 from low2high.low2high_plugin.progress import SilentProgress
-from low2high.train.data import chips as chip_format
-from low2high.train.data.chips import load_chip, read_index
 from low2high.train.cli import main
+from low2high.train.data import chips as chip_format
 from low2high.train.data.builder import BuildDatasetConfig, build_dataset, chip_size_for, chip_verdict
+from low2high.train.data.chips import load_chip, read_index
 from low2high.train.data.splits import split_counts
 
 CHESAPEAKE = np.array([1, 2, 3, 5], np.uint8)  # merged class → a Chesapeake code of it

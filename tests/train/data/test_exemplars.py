@@ -1,11 +1,11 @@
 """Exemplar sources: dataset fine labels or a class raster; empty sets and other taxonomies refused."""
 import numpy as np
 import pytest
-
 from helpers import make_raster
+from train_helpers import synthetic_chip, write_dataset
+
 from low2high.low2high_plugin.errors import Low2HighError
 from low2high.train.data.exemplars import ExemplarSource
-from train_helpers import synthetic_chip, write_dataset
 
 
 def test_exemplars_from_dataset_splits_are_label_crops(chip_dataset):

@@ -5,14 +5,14 @@ import queue
 import threading
 
 import numpy as np
-
 from helpers import make_raster, scene
+from train_helpers import BANDS, CHESAPEAKE, FACTOR, NLCD
+
 from low2high.low2high_plugin.geo.raster_io import RasterSource
 from low2high.low2high_plugin.inference import pipeline
 from low2high.low2high_plugin.inference.tiling import TileLayout
 from low2high.models.card import ModelCard
 from low2high.models.contract import normalise
-from train_helpers import BANDS, CHESAPEAKE, FACTOR, NLCD
 
 
 class _CardOnly:

@@ -1,7 +1,7 @@
 """Photometric augmentation: a re-photographed image, labels untouched, reproducible per sample."""
 import numpy as np
-
 from helpers import scene
+
 from low2high.train.data.photometric import blur3, photometric
 
 

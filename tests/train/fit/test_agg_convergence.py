@@ -7,9 +7,10 @@ maps must come to agree with the coarse labels; this checks it on a toy scene wh
 """
 import math
 
+from train_helpers import fit_settings
+
 from low2high.train.fit.config import FitConfig
 from low2high.train.fit.task import fit
-from train_helpers import fit_settings
 
 
 def test_agg_converges_at_lr_1e_4(chip_dataset, tmp_path):

@@ -6,16 +6,16 @@ import os
 import numpy as np
 import pytest
 import torch
-
 from helpers import make_raster, scene
+from train_helpers import fit_settings, synthetic_chip, write_dataset
+
 from low2high.low2high_plugin.errors import Cancelled, Low2HighError
 from low2high.low2high_plugin.inference.segment import SegmentRequest, segment
 from low2high.models.checkpoint import load_checkpoint
 from low2high.train.cli import main
 from low2high.train.fit.config import FitConfig
-from low2high.train.runner.runtime import StopRequest, out_of_memory_advice
 from low2high.train.fit.task import FitTask, fit
-from train_helpers import fit_settings, synthetic_chip, write_dataset
+from low2high.train.runner.runtime import StopRequest, out_of_memory_advice
 
 MODES = ("low", "high", "agg", "agg+adv", "pixel")
 

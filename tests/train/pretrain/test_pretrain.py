@@ -3,18 +3,18 @@ import os
 
 import pytest
 import torch
+from train_helpers import fit_settings
 
 from low2high.low2high_plugin.errors import Low2HighError
 from low2high.low2high_plugin.progress import SilentProgress
 from low2high.models.unet import UNet, UNetConfig
 from low2high.train.data.info import read_dataset_info
-from low2high.train.pretrain.encoder_file import read_model_file
 from low2high.train.fit.config import FitConfig
 from low2high.train.fit.model_setup import initialise
-from low2high.train.pretrain.config import PretrainConfig
-from low2high.train.pretrain.task import pretrain
 from low2high.train.fit.task import fit
-from train_helpers import fit_settings
+from low2high.train.pretrain.config import PretrainConfig
+from low2high.train.pretrain.encoder_file import read_model_file
+from low2high.train.pretrain.task import pretrain
 
 
 def pretrain_settings(dataset, output, **changes):

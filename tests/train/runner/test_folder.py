@@ -3,6 +3,7 @@ import json
 import os
 
 import pytest
+from train_helpers import fit_settings
 
 from low2high.low2high_plugin.errors import Low2HighError
 from low2high.train.cli import main
@@ -11,7 +12,6 @@ from low2high.train.fit.task import fit
 from low2high.train.runner.folder import RunFolder
 from low2high.train.runner.lock import LOCK_FILE, FolderLock
 from low2high.train.runner.session import resume_message
-from train_helpers import fit_settings
 
 
 def _flags(settings: dict) -> list[str]:

@@ -5,19 +5,19 @@ import json
 import numpy as np
 import pytest
 import torch
+from train_helpers import fit_settings
 
-from low2high.low2high_plugin.labels.alignment import block_majority
 from low2high.low2high_plugin.evaluation.metrics import ConfusionMatrix
+from low2high.low2high_plugin.labels.alignment import block_majority
 from low2high.models.checkpoint import load_checkpoint
 from low2high.models.onnx_card import read_onnx_card
-from low2high.train.data.chips import load_chip, read_index
 from low2high.train.cli import main
+from low2high.train.data.chips import load_chip, read_index
 from low2high.train.data.info import read_dataset_info
-from low2high.train.scoring.evaluate import evaluate_checkpoint, oracle_metrics
-from low2high.train.fit.export import ExportConfig, export_checkpoint
 from low2high.train.fit.config import FitConfig
+from low2high.train.fit.export import ExportConfig, export_checkpoint
 from low2high.train.fit.task import fit
-from train_helpers import fit_settings
+from low2high.train.scoring.evaluate import evaluate_checkpoint, oracle_metrics
 
 
 @pytest.fixture(scope="module")
