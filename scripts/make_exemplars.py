@@ -1,0 +1,46 @@
+"""Regenerate the bundled 1 m label exemplars of ``low2high:finetune`` (``make exemplars``).
+
+The adversarial term of fine-tuning needs examples of what real 1 m land-cover maps look like.
+This cuts the "exemplars" band of rows 2880–3839 (the demo model's exemplar region, never its
+training or test area) out of the real Chesapeake Conservancy land cover of Prince George's County
+(``../shared/data/chesapeake_pg_county``) and remaps it with the product's own ``remap`` engine
+(TAXONOMY=chesapeake) into resources/exemplars/chesapeake_merged.tif: merged classes, Byte,
+DEFLATE-compressed (about 0.3 MB).
+
+usage: python scripts/make_exemplars.py [--shared ../shared] [--output resources/exemplars/chesapeake_merged.tif]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LABELS = os.path.join("data", "chesapeake_pg_county", "pg_county_north_lc.tif")
+WINDOW = (0, 2880, 6156, 960)  # col, row, width, height: the exemplar band of the paper benchmark
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", default=os.path.join(os.path.dirname(ROOT), "shared"))
+    parser.add_argument("--output", default=os.path.join(ROOT, "resources", "exemplars", "chesapeake_merged.tif"))
+    args = parser.parse_args()
+    from osgeo import gdal
+
+    from low2high.low2high_plugin.labels.remap import RemapRequest, remap
+
+    window = f"/vsimem/exemplars-{uuid.uuid4().hex}.vrt"
+    gdal.Translate(window, os.path.join(args.shared, LABELS), options=gdal.TranslateOptions(format="VRT",
+                                                                                            srcWin=list(WINDOW)))
+    try:
+        result = remap(RemapRequest(window, os.path.abspath(args.output), taxonomy="chesapeake", strict=True))
+    finally:
+        gdal.Unlink(window)
+    shares = ", ".join(f"{name} {share:.1%}" for name, share in result.class_shares().items())
+    print(f"{result.output_path}: {os.path.getsize(result.output_path) / 1e6:.2f} MB, {shares}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Fine-tuning a trained model on a user's own imagery, from coarse labels over areas they draw."""

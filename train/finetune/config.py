@@ -1,0 +1,111 @@
+"""Settings of a fine-tuning run (``low2high:finetune``; :func:`.task.finetune`).
+
+Fine-tuning starts from a trained model (the bundled demo model by default) and adapts it to the
+user's imagery with the training module's own coarse-label losses and steps, on the n × n blocks
+of the coarse labels that lie wholly inside the polygons the user drew. The defaults are the ones
+measured best on the 2-core CPU (``python -m low2high.train.benchmarks.finetune``; README).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ...low2high_plugin.errors import Low2HighError
+from ..config import field
+from ..fit.config import MODES, FitConfig
+
+#: fit modes that do not learn from coarse labels alone, or train another network than the U-Net.
+_NOT_COARSE = ("high", "pixel")
+LOSSES = tuple(mode for mode in MODES if mode not in _NOT_COARSE)
+"""Every coarse-label loss of the training module (fit's modes, less fine labels and the pixel MLP)."""
+ADVERSARIAL_SUFFIX = "+adv"
+FREEZE_BELOW_BLOCKS = 400
+"""Freeze the encoder (auto) when the areas hold fewer usable blocks than this: 0.36 km² of 30 m
+cells. Below it there is too little supervision to move a ResNet-18 without forgetting."""
+MIN_BLOCKS = 8
+"""Fewest usable blocks fine-tuning accepts (8 NLCD cells are 0.7 ha): fewer cannot teach anything."""
+MIN_TRAIN_BLOCKS = 6
+"""Fewest blocks left for training after the validation share is set aside."""
+NORMALISATIONS = ("model", "image")
+_DEFAULTS = FitConfig()
+
+
+def uses_adversarial(loss: str) -> bool:
+    """True for losses with the adversarial term (and so a discriminator and exemplars)."""
+    return loss.endswith(ADVERSARIAL_SUFFIX)
+
+
+@dataclass
+class FinetuneConfig:
+    """Everything a fine-tuning run needs; the fields mirror ``low2high:finetune``'s parameters."""
+
+    image: str = field("", "INPUT: the imagery to adapt to (8-bit, the base model's bands)")
+    labels: str = field("", "LOW_RES_LABELS: coarse labels (e.g. 30 m NLCD), raw codes, any CRS")
+    output: str = field("", "OUTPUT_MODEL: the fine-tuned model (.pt); an .onnx export is written beside it")
+    areas: list[str] = field([], "AREAS: polygons (WKT) where the coarse labels teach the model")
+    areas_crs: str = field("", "CRS of the polygons (WKT or EPSG:code); empty: the image's")
+    taxonomy: str = field("nlcd", "LABEL_TAXONOMY: nlcd, chesapeake, enviroatlas, merged or custom")
+    mapping: str = field("", "custom taxonomy only: code:class,... or a .json / .csv file")
+    model: str = field("", "MODEL: the model to start from (.pt); empty: the bundled demo model")
+    exemplars: str = field("", "EXEMPLARS: a 1 m class raster in the merged taxonomy; empty: the bundled real "
+                               "Chesapeake exemplars")
+    loss: str = field("agg", "LOSS: " + ", ".join(LOSSES))
+    prior: str = field("", "PRIOR: coarse prior p(merged class | raw code), JSON (agg-dist losses only)")
+    steps: int = field(200, "STEPS: optimisation steps at most (fewer when validation stops early)")
+    lr: float = field(1e-4, "LEARNING_RATE of Adam (the paper's 1e-4)")
+    batch_size: int = field(4, "BATCH_SIZE: chips per step")
+    device: str = field("auto", "DEVICE: auto (a GPU when there is one), cpu or cuda")
+    seed: int = field(0, "SEED: chip order, augmentation, validation blocks, exemplars (CPU runs are bitwise "
+                         "reproducible)")
+    freeze_encoder: Optional[bool] = field(None, f"FREEZE_ENCODER: train the decoder only; empty: frozen when the "
+                                                 f"areas hold fewer than {FREEZE_BELOW_BLOCKS} usable blocks")
+    augment: bool = field(True, "AUGMENT: random flips and quarter turns of every chip")
+    validation_share: float = field(0.2, "VALIDATION_SHARE: share of the drawn blocks held out to keep the best "
+                                         "step and stop early (0: keep the last step)")
+    normalisation: str = field("model", "input statistics: model (the base model's, as trained) or image (the "
+                                         "drawn areas' own mean and std, stored in the new model's card)")
+    factor: Optional[int] = field(None, "block side in image pixels; empty: label pixel size / image pixel size")
+    chip_blocks: Optional[int] = field(None, "chip side in blocks; empty: about 256 px (8 blocks of 30 m)")
+    eval_every: Optional[int] = field(None, "steps between validations; empty: STEPS / 20 (at least 5)")
+    patience: int = field(6, "validations without improvement before stopping early (0: never stop early)")
+    log_every: int = field(10, "steps between log lines of the loss")
+    exemplar_crop: int = field(128, "side of the label maps the discriminator judges (a power of two)")
+    adv_weight: float = field(_DEFAULTS.adv_weight, "weight of the adversarial term")
+    d_lr: Optional[float] = field(None, "learning rate of the discriminator; empty: LEARNING_RATE")
+    freeze_batchnorm: Optional[bool] = field(None, "keep BatchNorm statistics fixed while training; empty: "
+                                                   "fixed where the encoder is frozen")
+    amp: bool = field(True, "bfloat16 autocast on GPUs (no effect on the CPU)")
+    onnx: bool = field(True, "also write the .onnx export beside the model")
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise Low2HighError(f"LOSS must be one of {', '.join(LOSSES)} (got '{self.loss}').")
+        if self.normalisation not in NORMALISATIONS:
+            raise Low2HighError(f"normalisation must be one of {', '.join(NORMALISATIONS)} "
+                                f"(got '{self.normalisation}').")
+        for name in ("steps", "batch_size", "log_every", "exemplar_crop"):
+            if getattr(self, name) < 1:
+                raise Low2HighError(f"{name.upper()} must be at least 1 (got {getattr(self, name)}).")
+        for name in ("chip_blocks", "eval_every", "factor"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise Low2HighError(f"{name} must be at least 1 (got {value}).")
+        if not self.lr > 0 or (self.d_lr is not None and not self.d_lr > 0):
+            raise Low2HighError(f"LEARNING_RATE must be greater than 0 (got {self.lr}).")
+        if not 0 <= self.validation_share < 1:
+            raise Low2HighError(f"VALIDATION_SHARE must be from 0 to below 1 (got {self.validation_share}).")
+        if self.patience < 0 or self.adv_weight < 0:
+            raise Low2HighError("patience and adv_weight must not be negative.")
+
+    @property
+    def adversarial(self) -> bool:
+        return uses_adversarial(self.loss)
+
+    @property
+    def needs_prior(self) -> bool:
+        """agg-dist losses compare each block with what its raw code means (fit's rule for its modes)."""
+        return self.loss.startswith("agg-dist")
+
+    def evaluation_interval(self) -> int:
+        """Steps between validations: every twentieth of the run, at least 5."""
+        return self.eval_every or max(5, self.steps // 20)

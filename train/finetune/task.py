@@ -1,0 +1,273 @@
+"""``finetune``: adapt a trained model to a user's imagery with coarse labels over drawn areas.
+
+The whole operation behind ``low2high:finetune``, QGIS-free: read the areas and cut their chips
+(:mod:`.data`), load the base model, then run the training module's own step objects
+(:class:`~..fit.steps.SupervisedStep`, or :class:`~..fit.steps.AdversarialStep` with fit's
+discriminator and exemplar source) for STEPS steps. This is not ``fit``'s epoch loop on purpose:
+a fine-tuning run is minutes long, has no run folder to resume from, is cancelled through the
+caller's progress object and reports every step; what it shares with ``fit`` is everything that
+decides the weights (losses, steps, discriminator, exemplars, input normalisation).
+
+Every ``eval_every`` steps the aggregated prediction is compared with the validation blocks'
+coarse labels; the best step is kept (step 0, the base model, included), and the run stops early
+after ``patience`` validations without improvement.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+import torch
+
+from ...low2high_plugin.errors import Low2HighError
+from ...low2high_plugin.evaluation.metrics import Metrics
+from ...low2high_plugin.geo.gdal_scope import with_gdal
+from ...low2high_plugin.geo.raster_io import RasterSource, crs_name
+from ...low2high_plugin.geo.resample import ground_sample_distance
+from ...low2high_plugin.labels.taxonomy import load_taxonomy
+from ...low2high_plugin.progress import Progress, SilentProgress, check_canceled
+from ...low2high_plugin.resources import resource_path
+from ...models.discriminator import Discriminator
+from ..data.exemplars import ExemplarSource
+from ..fit.steps import AdversarialSettings, AdversarialStep, SupervisedStep, label_loss
+from ..fit.task import discriminator_crop
+from ..runner.runtime import memory_format_for, resolve_device, seed_everything
+from .agreement import block_agreement, describe
+from .areas import read_areas
+from .config import FREEZE_BELOW_BLOCKS, FinetuneConfig
+from .data import TRAIN, VALIDATION, BatchSampler, describe_blocks, image_statistics, read_area_chips, split_validation
+from .model import DEMO_MODEL, finetuned_card, load_base_model, set_training_mode, snapshot, trainable_parameters
+from .outputs import check_model_output, publish_model
+from .plot import plot_finetune
+
+BUNDLED_EXEMPLARS = resource_path("exemplars", "chesapeake_merged.tif")
+"""Real Chesapeake 1 m land cover in the merged classes (``make exemplars``): the adversarial term's default."""
+
+
+@dataclass
+class FinetuneResult:
+    """What a run produced and measured (figures in 0–1)."""
+
+    output: str
+    onnx: Optional[str]
+    steps: int
+    best_step: int
+    freeze_encoder: bool
+    before: dict[str, float]
+    after: dict[str, float]
+    blocks: dict[str, int]
+    seconds: float
+    seconds_per_step: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def _figures(metrics: Metrics) -> dict[str, float]:
+    return {"accuracy": metrics.accuracy, "macro_f1": metrics.macro_f1, "macro_iou": metrics.macro_iou,
+            "blocks": float(metrics.total)}
+
+
+class _Run:
+    """One fine-tuning run's state: chips, network, step, best weights, history."""
+
+    def __init__(self, config: FinetuneConfig, progress: Progress) -> None:
+        self.config, self.progress = config, progress
+        model_path = config.model or DEMO_MODEL
+        self.output = check_model_output(config.output, [config.image, config.labels, model_path, config.exemplars])
+        self.model_path = model_path
+        taxonomy = load_taxonomy(config.taxonomy, config.mapping)
+        image_grid = RasterSource.open(config.image, "INPUT raster").grid
+        self.areas = read_areas(config.areas, config.areas_crs, image_grid)
+        self.base = load_base_model(model_path)
+        card = self.base.card
+        progress.info(f"Base model {os.path.basename(model_path)}: {card.description or 'no description'} "
+                      f"(bands {', '.join(card.band_names)}, {card.gsd:g} m).")
+        self._check_gsd(image_grid, card.gsd)
+        self.chips = read_area_chips(config.image, config.labels, taxonomy, self.areas, config.factor,
+                                     config.chip_blocks, len(card.band_names), progress, config.needs_prior)
+        split_validation(self.chips, config.validation_share, config.seed, progress)
+        self.block_metres = self.chips.factor * ground_sample_distance(image_grid)
+        progress.info(describe_blocks(self.chips, self.block_metres))
+        self.freeze = self._freeze_rule()
+        self.freeze_bn = self.freeze if config.freeze_batchnorm is None else config.freeze_batchnorm
+        self.card = card  # what feeds the network: the base card, or its copy with the areas' statistics
+        if config.normalisation == "image":
+            mean, std = image_statistics(self.chips)
+            self.card = dataclasses.replace(card, mean=mean, std=std)
+            progress.info("Input statistics: the drawn areas' own (stored in the new model's card).")
+        self.device = resolve_device(config.device)
+        seed_everything(config.seed)
+        network = self.base.build_model(self.device)
+        self.network = network.to(memory_format=memory_format_for(network, self.device))
+        parameters = trainable_parameters(self.network, self.freeze)
+        self.optimizer = torch.optim.Adam(parameters, lr=config.lr)
+        self.exemplar_source = self.prior_source = ""
+        self.step = self._make_step()
+        self.sampler = BatchSampler(self.chips, self.card, config.batch_size, config.augment, config.seed)
+        self.history: list[dict[str, Any]] = []
+
+    def _check_gsd(self, grid, model_gsd: float) -> None:
+        gsd = ground_sample_distance(grid)
+        if abs(gsd / model_gsd - 1) > 0.05:
+            raise Low2HighError(f"INPUT has {gsd:.3g} m pixels but the model was trained at {model_gsd:.3g} m; "
+                                f"resample the image to {model_gsd:.3g} m first (Raster ▸ Projections ▸ Warp), so "
+                                "the fine-tuned model sees the scale it will be run at.")
+
+    def _freeze_rule(self) -> bool:
+        config, usable = self.config, self.chips.usable_blocks
+        if config.freeze_encoder is not None:
+            freeze = config.freeze_encoder
+            self.progress.info(f"Encoder {'frozen' if freeze else 'trained'} (FREEZE_ENCODER).")
+            return freeze
+        freeze = usable < FREEZE_BELOW_BLOCKS
+        self.progress.info(f"Encoder {'frozen' if freeze else 'trained'}: the areas hold {usable:,} usable blocks, "
+                           f"{'fewer' if freeze else 'not fewer'} than {FREEZE_BELOW_BLOCKS} (the rule when "
+                           "FREEZE_ENCODER is left empty).")
+        return freeze
+
+    def _make_step(self):
+        config, device = self.config, self.device
+        loss = label_loss(config.loss, self.chips.factor, **self._prior())
+        if not config.adversarial:
+            if config.exemplars:
+                self.progress.warn(f"EXEMPLARS is not used: LOSS {config.loss} has no adversarial term.")
+            return SupervisedStep(self.network, self.optimizer, loss, device, config.amp)
+        chip_side = self.chips.coarse.shape[-1] * self.chips.factor
+        side = discriminator_crop(config.exemplar_crop, chip_side, self.progress)
+        path = config.exemplars or BUNDLED_EXEMPLARS
+        exemplars = ExemplarSource.from_raster(path, side, 1, self.base.card.gsd, self.progress)
+        self.exemplar_source = exemplars.description if config.exemplars else "bundled Chesapeake 1 m exemplars"
+        self.progress.info(f"Adversarial term against {self.exemplar_source}, {side}-px maps.")
+        discriminator = Discriminator(image_size=side)
+        discriminator = discriminator.to(device, memory_format=memory_format_for(discriminator, device))
+        d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=config.d_lr or config.lr)
+        defaults = AdversarialSettings(config.adv_weight, 1e3, 3, 0.6, 1, side, config.seed)
+        return AdversarialStep(self.network, discriminator, self.optimizer, d_optimizer, loss, exemplars, defaults,
+                               device, config.amp)
+
+    def _prior(self) -> dict[str, Any]:
+        """The coarse prior of agg-dist losses: what each raw code means in merged classes."""
+        if not self.config.needs_prior:
+            return {}
+        if not self.config.prior:
+            raise Low2HighError(f"LOSS {self.config.loss} needs PRIOR, a coarse prior file p(class | code) (python -m "
+                                "low2high.train coarse-prior); or choose LOSS agg.")
+        from ..data.priors import missing_codes, read_prior
+
+        prior = read_prior(self.config.prior, self.progress)
+        assert self.chips.raw is not None  # read with raw codes because the loss needs a prior
+        missing = missing_codes(prior, self.chips.raw[self.chips.role == TRAIN])
+        if missing:
+            listed = ", ".join(f"{code} ({count} blocks)" for code, count in sorted(missing.items()))
+            self.progress.warn(f"PRIOR does not know the codes {listed}; those blocks are ignored by the loss.")
+        self.prior_source = os.path.basename(self.config.prior)
+        return {"prior": prior.table(), "prior_mix": 0.0}
+
+    def agreement(self, roles: tuple[int, ...]) -> Metrics:
+        return block_agreement(self.network, self.chips, roles, self.card, self.config.amp)
+
+    def train(self) -> tuple[int, int, bool, float]:
+        """Run the steps; returns (steps run, best step, stopped early, seconds per step)."""
+        config, progress = self.config, self.progress
+        validating = self.chips.blocks(VALIDATION) > 0
+        best_step, best_score, best_state, stale = 0, -math.inf, None, 0
+        if validating:
+            best_score = self.agreement((VALIDATION,)).macro_iou
+            best_state = snapshot(self.network)
+            progress.info(f"Validation blocks before fine-tuning: mIoU {best_score:.1%}.")
+        sums: dict[str, float] = {}
+        counted, started, step = 0, time.perf_counter(), 0
+        interval = config.evaluation_interval()
+        for step in range(1, config.steps + 1):
+            check_canceled(progress)
+            set_training_mode(self.network, self.freeze, self.freeze_bn)
+            losses = self.step(self.sampler.batch(step), step)
+            for key, value in losses.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+            counted += 1
+            progress.set_fraction(0.05 + 0.9 * step / config.steps)
+            record: dict[str, Any] = {}
+            if step % config.log_every == 0 or step == config.steps:
+                record.update({f"train_{key}": value / counted for key, value in sums.items()})
+                per_step = (time.perf_counter() - started) / step
+                terms = ", ".join(f"{key} {value / counted:.4f}" for key, value in sums.items() if key != "loss")
+                progress.info(f"step {step}/{config.steps}: loss {sums['loss'] / counted:.4f}"
+                              f"{f' ({terms})' if terms else ''}, {per_step:.2f} s/step")
+                sums, counted = {}, 0
+            if validating and (step % interval == 0 or step == config.steps):
+                metrics = self.agreement((VALIDATION,))
+                record.update({"val_accuracy": metrics.accuracy, "val_macro_iou": metrics.macro_iou})
+                if metrics.macro_iou > best_score:
+                    best_step, best_score, best_state, stale = step, metrics.macro_iou, snapshot(self.network), 0
+                else:
+                    stale += 1
+                progress.info(f"step {step}: validation blocks mIoU {metrics.macro_iou:.1%}, accuracy "
+                              f"{metrics.accuracy:.1%} (best {best_score:.1%} at step {best_step})")
+            if record:
+                self.history.append({"step": step, **record})
+            if validating and config.patience and stale >= config.patience:
+                progress.info(f"Stopping early at step {step}: no better validation mIoU in {config.patience} "
+                              f"validations (every {interval} steps).")
+                break
+        seconds_per_step = (time.perf_counter() - started) / max(step, 1)
+        if not validating:
+            best_step = step
+        elif best_state is not None:
+            self.network.load_state_dict(best_state)
+            if best_step == 0:
+                progress.warn("No step agreed better with the validation blocks than the base model: the new model "
+                              "keeps the base model's weights. Try more STEPS, another LEARNING_RATE or LOSS, or "
+                              "draw more areas.")
+        return step, best_step, step < config.steps, seconds_per_step
+
+    def facts(self, steps: int, best_step: int, before: Metrics, after: Metrics) -> dict[str, Any]:
+        config, grid = self.config, self.chips.grid
+        return {"base_model": os.path.basename(self.model_path), "image": os.path.abspath(config.image),
+                "labels": os.path.abspath(config.labels), "taxonomy": config.taxonomy,
+                "areas_extent": list(self.areas.bounds), "areas_crs": crs_name(grid.crs_wkt),
+                "areas_polygons": len(self.areas.wkt), "blocks": {"train": self.chips.blocks(TRAIN),
+                                                                  "validation": self.chips.blocks(VALIDATION)},
+                "factor": self.chips.factor, "loss": config.loss, "steps": steps, "best_step": best_step,
+                "freeze_encoder": self.freeze, "exemplars": self.exemplar_source, "prior": self.prior_source,
+                "normalisation": config.normalisation,
+                "agreement_before": _figures(before), "agreement_after": _figures(after),
+                "device": self.device.type, "config": {key: value for key, value in asdict(config).items()
+                                                       if key != "areas"}}
+
+
+@with_gdal
+def finetune(config: FinetuneConfig, progress: Optional[Progress] = None) -> FinetuneResult:
+    """Fine-tune ``config.model`` (or the demo model) on the drawn areas and write OUTPUT_MODEL (+ .onnx).
+
+    Raises:
+        Low2HighError: a clear sentence for any problem the user can fix; nothing is written.
+        Cancelled: the user cancelled; nothing is written and the base model is untouched.
+    """
+    progress = progress or SilentProgress()
+    started = time.perf_counter()
+    run = _Run(config, progress)
+    usable = (TRAIN, VALIDATION)
+    before = run.agreement(usable)
+    progress.info(f"Aggregated prediction vs coarse labels before: {describe(before)}.")
+    steps, best_step, early, per_step = run.train()
+    after = run.agreement(usable)
+    progress.info(f"After (step {best_step} kept): {describe(after)}; {per_step:.2f} s per step on "
+                  f"{run.device.type}.")
+    check_canceled(progress)
+    card = finetuned_card(run.card, config.image, run.facts(steps, best_step, before, after))
+    onnx = publish_model(run.network, card, run.output, config.onnx, {"step": best_step}, progress)
+    result = FinetuneResult(run.output, onnx, steps, best_step, run.freeze, _figures(before), _figures(after),
+                            {"train": run.chips.blocks(TRAIN), "validation": run.chips.blocks(VALIDATION)},
+                            time.perf_counter() - started, per_step, run.history, early)
+    progress.set_fraction(1.0)
+    return result
+
+
+def write_plot(path: str, result: FinetuneResult, title: str) -> None:
+    """OUTPUT_PLOT of a finished run."""
+    plot_finetune(path, result.history, result.best_step, title)
+
