@@ -6,7 +6,6 @@ import zipfile
 
 from helpers import REPO_ROOT
 
-
 WITHOUT_QGIS = r'''
 import importlib, pkgutil, sys
 class NoQgis:
@@ -51,7 +50,7 @@ def test_package_zip_holds_the_plugin_folder(tmp_path):
     assert not any(name.startswith("low2high/tests/") for name in names)
 
 
-# Which top-level parts of the package each part may import (see README, "Design notes"):
+# Which top-level parts of the package each part may import (see README, "Map of the code"):
 # the training module reuses the engine's raster I/O, alignment and metrics (so `train evaluate`
 # is the same code as low2high:evaluate), hence train → low2high_plugin, never the reverse.
 ALLOWED_IMPORTS = {
@@ -61,38 +60,104 @@ ALLOWED_IMPORTS = {
     "algorithms": {"low2high_plugin", "models", "train"},
 }
 # The provider lists the algorithms: the one place the engine's folder reaches up (QGIS glue).
-GLUE_IMPORTS = {("low2high_plugin/provider.py", "algorithms")}
+GLUE_IMPORTS = {("low2high.low2high_plugin.provider", "algorithms")}
+# Training runs headless on clusters: it never needs the tiled-inference engine.
+FORBIDDEN = {("train", "low2high.low2high_plugin.inference")}
+# QGIS (and its Qt bindings) only where the design allows: the entry point, the algorithms, the glue.
+QGIS_ALLOWED = ("low2high", "low2high.algorithms", "low2high.low2high_plugin.plugin",
+                "low2high.low2high_plugin.provider")
+SKIPPED_FOLDERS = {"tests", "scripts", ".venv", ".build", ".git", "dist", "out", "build"}
 
 
-def package_imports(part: str) -> set[tuple[str, str]]:
-    """(file, imported part) for every import of another part of the package inside ``part``."""
+def package_modules() -> dict[str, str]:
+    """Dotted module name → file, for every module of the package."""
+    modules = {}
+    for folder, folders, files in os.walk(REPO_ROOT):
+        folders[:] = [name for name in folders if name not in SKIPPED_FOLDERS and not name.startswith(".")]
+        for name in files:
+            if name.endswith(".py"):
+                parts = os.path.relpath(os.path.join(folder, name), REPO_ROOT)[:-3].split(os.sep)
+                parts = parts[:-1] if parts[-1] == "__init__" else parts
+                modules[".".join(["low2high"] + parts)] = os.path.join(folder, name)
+    return modules
+
+
+def import_graph() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Module → package modules it imports, and module → outside top-level names it imports.
+
+    Every import counts, at module level or inside a function: a cycle hidden in a function is
+    still a cycle.
+    """
     import ast
 
-    found = set()
-    for folder, _, files in os.walk(os.path.join(REPO_ROOT, part)):
-        for name in files:
-            if not name.endswith(".py"):
+    modules = package_modules()
+    inside: dict[str, set[str]] = {name: set() for name in modules}
+    outside: dict[str, set[str]] = {name: set() for name in modules}
+    for module, path in modules.items():
+        package = module if path.endswith("__init__.py") else module.rsplit(".", 1)[0]
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                candidates = [f"{target}.{alias.name}" for alias in node.names] + [target]
+            elif isinstance(node, ast.Import):
+                candidates = [alias.name for alias in node.names]
+            else:
                 continue
-            path = os.path.join(folder, name)
-            depth = os.path.relpath(path, REPO_ROOT).count(os.sep)
-            with open(path, encoding="utf-8") as handle:
-                tree = ast.parse(handle.read())
-            for node in ast.walk(tree):
-                if isinstance(node, ast.ImportFrom):
-                    if node.level == 0 and (node.module or "").startswith("low2high."):
-                        found.add((path, node.module.split(".")[1]))
-                    elif node.level == depth + 1 and node.module:
-                        found.add((path, node.module.split(".")[0]))
-                elif isinstance(node, ast.Import):
-                    found.update((path, alias.name.split(".")[1]) for alias in node.names
-                                 if alias.name.startswith("low2high."))
-    return {(path, target) for path, target in found if target in ALLOWED_IMPORTS and target != part}
+            for candidate in candidates:
+                if candidate in modules:
+                    if candidate != module:
+                        inside[module].add(candidate)
+                elif not candidate.startswith("low2high"):
+                    outside[module].add(candidate.split(".")[0])
+    return inside, outside
 
 
-def test_dependency_direction_has_no_cycles():
-    wrong = [f"{os.path.relpath(path, REPO_ROOT)} imports {target}"
-             for part, allowed in ALLOWED_IMPORTS.items()
-             for path, target in package_imports(part)
-             if target not in allowed and (os.path.relpath(path, REPO_ROOT), target) not in GLUE_IMPORTS]
+def part_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_dependency_direction():
+    inside, _ = import_graph()
+    wrong = [f"{module} imports {target}" for module, targets in inside.items() for target in targets
+             if part_of(module) in ALLOWED_IMPORTS and part_of(target) != part_of(module)
+             and part_of(target) not in ALLOWED_IMPORTS[part_of(module)]
+             and (module, part_of(target)) not in GLUE_IMPORTS]
+    wrong += [f"{module} imports {target}" for module, targets in inside.items() for target in targets
+              for part, forbidden in FORBIDDEN if part_of(module) == part and target.startswith(forbidden)]
     assert not wrong, wrong
-    assert package_imports("train"), "the check must see the imports it polices"
+    assert any(part_of(target) == "low2high_plugin" for module, targets in inside.items() if part_of(module) == "train"
+               for target in targets), "the check must see the imports it polices"
+
+
+def test_no_import_cycles_between_modules():
+    inside, _ = import_graph()
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    cycles = []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(inside[module]):
+            if state.get(target) == 1:
+                cycles.append(" → ".join(path[path.index(target):] + [target]))
+            elif target not in state:
+                visit(target, path + [target])
+        state[module] = 2
+
+    for module in sorted(inside):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, cycles
+
+
+def test_qgis_is_imported_only_by_the_entry_point_the_algorithms_and_the_glue():
+    _, outside = import_graph()
+    wrong = sorted(module for module, names in outside.items() if names & {"qgis", "PyQt5", "PyQt6"}
+                   and not (module in QGIS_ALLOWED or module.startswith("low2high.algorithms.")))
+    assert not wrong, wrong
