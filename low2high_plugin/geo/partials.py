@@ -49,9 +49,10 @@ def held(stem: str) -> Iterator[None]:
     lock_path = stem + ".lock"
     try:
         # locked under another name of the group, then renamed: a sweep never sees an unlocked .lock of ours
-        handle: Optional[IO[bytes]] = open(stem + ".lock-new", "wb")
-        _lock_now(handle)
+        opened = open(stem + ".lock-new", "wb")
+        _lock_now(opened)
         os.replace(stem + ".lock-new", lock_path)
+        handle: Optional[IO[bytes]] = opened
     except OSError:
         handle = None  # an unwritable folder: the output itself will fail with a clear message
     try:

@@ -19,9 +19,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .classes import MERGED_NAMES, NODATA
 from ..errors import Low2HighError
 from ..resources import resource_path
+from .classes import MERGED_NAMES, NODATA
 
 TAXONOMY_FOLDER = resource_path("taxonomies")
 #: The taxonomies that ship with Low2High (the values of the TAXONOMY parameter, except custom).
@@ -102,9 +102,9 @@ def check_codes_fit(taxonomy: "Taxonomy", data_type: str, what: str) -> None:
     Raises:
         Low2HighError: naming the codes, the data type and its range.
     """
-    low, high = DATA_TYPE_RANGES.get(data_type, (None, None))
-    if low is None:
+    if data_type not in DATA_TYPE_RANGES:
         return
+    low, high = DATA_TYPE_RANGES[data_type]
     outside = [code for code in taxonomy.codes if not low <= code <= high]
     if outside:
         listed = ", ".join(str(code) for code in outside[:5]) + (" ..." if len(outside) > 5 else "")
@@ -177,7 +177,8 @@ def _parse_colour(value: object) -> tuple[int, int, int]:
     if isinstance(value, str) and re.fullmatch(r"#?[0-9a-fA-F]{6}", value.strip()):
         digits = value.strip().lstrip("#")
         return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
-    if isinstance(value, (list, tuple)) and len(value) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in value):
+    if isinstance(value, (list, tuple)) and len(value) == 3 \
+            and all(isinstance(v, int) and 0 <= v <= 255 for v in value):
         return int(value[0]), int(value[1]), int(value[2])
     raise ValueError("a colour must be '#rrggbb' or [r, g, b]")
 
@@ -210,7 +211,8 @@ def parse_mapping(mapping: str) -> Taxonomy:
     """A custom taxonomy from ``code:class,...`` text or from a .json / .csv file path."""
     text = (mapping or "").strip()
     if not text:
-        raise Low2HighError("The custom taxonomy needs MAPPING: a list like '11:water,41:forest,82:field,21:impervious' "
+        raise Low2HighError("The custom taxonomy needs MAPPING: a list like "
+                            "'11:water,41:forest,82:field,21:impervious' "
                             "or the path of a .json or .csv file.")
     extension = os.path.splitext(text)[1].lower()
     if extension in (".json", ".csv"):
@@ -267,7 +269,8 @@ def _taxonomy_from_csv(path: str) -> Taxonomy:
             continue  # e.g. code,class,name,colour
         where = f"'{name}' line {line}"
         if code is None or len(cells) < 2:
-            raise Low2HighError(f"{where}: expected code,class[,name[,colour]] with a whole-number code, e.g. 41,forest.")
+            raise Low2HighError(f"{where}: expected code,class[,name[,colour]] with a whole-number code, e.g. "
+                                "41,forest.")
         merged = parse_merged_class(cells[1])
         if merged is None:
             raise Low2HighError(f"{where}: '{cells[1]}' is not {_EXPECTED_CLASS}.")
@@ -314,7 +317,8 @@ def _taxonomy_from_json(path: str, built_in: bool = False) -> Taxonomy:
     try:
         data = json.loads(text, object_pairs_hook=_reject_duplicate_keys(text, where))
     except json.JSONDecodeError as error:
-        raise Low2HighError(f"{where} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}).") from error
+        raise Low2HighError(f"{where} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
+                            "correct it there.") from error
     if not isinstance(data, dict):
         raise Low2HighError(f"{where} must hold a JSON object of code: class.")
     entries = data.get("classes", data) if isinstance(data.get("classes"), dict) else data

@@ -17,8 +17,8 @@ import numpy as np
 from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.progress import Progress, SilentProgress
 from .distributed import Distributed, barrier, init_distributed, shutdown, write_weight_hash
-from .loop import EpochLoop, LoopSettings
 from .folder import RunFolder
+from .loop import EpochLoop, LoopSettings
 from .runtime import StopRequest, configure_cuda, configure_threads
 
 GPU_WORKERS = 4
