@@ -18,7 +18,7 @@ DEMO_INPUT := resources/sample/naip_sample.tif
 DEMO_OUTPUT := $(CURDIR)/out/demo_landcover.tif
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup system-packages demo test check bench package sample screenshots demo-model clean
+.PHONY: help setup system-packages demo test check bench package sample screenshots demo-model clean exemplars
 
 ## help: list the targets
 help:
@@ -79,6 +79,10 @@ sample: setup
 	gdal_translate -q -co COMPRESS=DEFLATE -srcwin $(SAMPLE_WINDOW) $(SHARED)/data/chesapeake_pg_county/pg_county_north_lc.tif resources/sample/naip_sample_chesapeake.tif
 	gdal_translate -q -co COMPRESS=DEFLATE -srcwin $(SAMPLE_WINDOW) $(SHARED)/data/chesapeake_pg_county/pg_county_north_nlcd.tif resources/sample/naip_sample_nlcd.tif
 	$(SYSTEM_PYTHON) $(SHARED)/tools/render_scene.py resources/sample/naip_sample_chesapeake.tif resources/sample/naip_sample.tif --seed 1
+
+## exemplars: regenerate finetune's bundled 1 m label exemplars (resources/exemplars) from ../shared
+exemplars: setup
+	$(PY) scripts/make_exemplars.py --shared $(SHARED)
 
 ## screenshots: what a QGIS desktop user sees (segment dialog, styled demo map), on a virtual screen
 screenshots: demo
