@@ -26,6 +26,7 @@ import argparse
 from ...low2high_plugin.progress import ConsoleProgress
 from ..config import add_config_arguments, resolve_config
 from ..data.builder import BuildDatasetConfig, build_dataset
+from ..outputs import check_writable_folder
 
 HELP = "cut aligned image / fine-label / coarse-label chips into a training dataset (paper, Section 3.1)"
 
@@ -36,5 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = resolve_config(BuildDatasetConfig, args)
+    if config.output:
+        check_writable_folder(config.output, "output folder")
     print(build_dataset(config, ConsoleProgress()).describe())
     return 0
