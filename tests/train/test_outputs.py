@@ -12,8 +12,9 @@ def test_outputs_that_cannot_be_written_are_named(tmp_path):
     (tmp_path / "file").write_text("a file")
     with pytest.raises(Low2HighError, match=r"cannot be created: '.*file' is a file; choose another path"):
         check_writable_folder(str(tmp_path / "file" / "run"), "output folder")
-    with pytest.raises(Low2HighError, match=r"--output-json '.*' is a folder; give a file name"):
-        check_output_file(str(tmp_path), "--output-json", (".json",))
+    (tmp_path / "e.json").mkdir()
+    with pytest.raises(Low2HighError, match=r"--output-json '.*e.json' is a folder; give a file name"):
+        check_output_file(str(tmp_path / "e.json"), "--output-json", (".json",))
     with pytest.raises(Low2HighError, match=r"is the input file itself, which writing would destroy"):
         check_output_file(str(tmp_path / "file"), "--output", (), [str(tmp_path / "file")])
     assert check_output_file(str(tmp_path / "new" / "e.json"), "--output-json", (".json",)) == \
