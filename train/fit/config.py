@@ -10,6 +10,10 @@ Modes:
            the paper's method; add --init encoder.pt from `pretrain` for "+Pre"
   pixel    a context-free per-pixel MLP on upsampled coarse labels (a baseline that cannot learn
            "suburb -> impervious")
+  agg-dist      beyond the paper (label super-resolution, Malkin et al. 2019): each cell's mean
+                predicted class distribution against what its raw coarse code means,
+                p(class | code) from --prior (`coarse-prior`), by KL divergence
+  agg-dist+adv  agg-dist plus the adversarial term of agg+adv
 
 Writes into --output: best.pt (the model selected on the validation split; runs in QGIS),
 trainer_state.pt (to resume), metrics.csv, curves.png, examples.png, summary.json. Run the same
@@ -23,7 +27,8 @@ from typing import Optional
 
 from ..config import field
 
-MODES = ("low", "high", "agg", "agg+adv", "pixel")
+MODES = ("low", "high", "agg", "agg+adv", "pixel", "agg-dist", "agg-dist+adv")
+SELECTIONS = ("best", "last")
 
 RESUMABLE = ("epochs", "device", "num_workers", "cache_mb", "eval_batch_size", "examples", "plot_every", "progress",
              "save_every_minutes", "tile_size", "tile_overlap", "restart")
@@ -68,6 +73,20 @@ class FitConfig:
     augment: bool = field(True, "random flips and quarter turns; not in the paper: they preserve overhead labels and "
                                 "regularise small datasets")
     aggregate: str = field("sum", "how Eq. 1 aggregates a cell's logits: sum (paper) or mean (sum / n^2)")
+    prior: str = field("", "agg-dist modes: the coarse prior p(class | raw code), JSON from `coarse-prior` or by "
+                           "hand; blocks whose code it lacks are ignored")
+    prior_mix: float = field(0.0, "agg-dist modes: blend the cell's merged label into its target, (1 - m) prior + m "
+                                  "one-hot (0: the prior alone)")
+    photometric: float = field(0.0, "strength of photometric augmentation (per-band gain/offset, brightness, "
+                                    "contrast, noise, blur; 1 = strong, 0 = off); not in the paper: it makes one "
+                                    "rendered or real flight look like many")
+    standardisation: str = field("dataset", "input statistics: dataset (the train split's mean/std, recorded on the "
+                                            "card) or tile (each chip / inference tile standardised by its own "
+                                            "mean/std, recorded on the card so segment does the same)")
+    ema: float = field(0.0, "keep an exponential moving average of the weights with this decay per step (e.g. "
+                            "0.99) and validate, select and save it instead of the raw weights (0: off)")
+    select: str = field("best", "best: the epoch with the best validation score (the paper's resolution-specific "
+                                "selection); last: the last epoch (with --ema, a smoothed end point)")
     width: int = field(64, "U-Net (ResNet-18) base width: 64 is the paper's network; 16 trains ~10x faster on a CPU")
     pixel_hidden: int = field(32, "hidden units of the pixel MLP (4 band values need few; 32 keeps it cheaper per "
                                   "pixel than the width-16 U-Net)")
@@ -93,6 +112,12 @@ class FitConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)} (got {self.mode!r})")
+        if self.select not in SELECTIONS:
+            raise ValueError(f"select must be one of {', '.join(SELECTIONS)} (got {self.select!r})")
+        if self.standardisation not in ("dataset", "tile"):
+            raise ValueError(f"standardisation must be dataset or tile (got {self.standardisation!r})")
+        if not 0 <= self.ema < 1 or not 0 <= self.prior_mix <= 1 or self.photometric < 0:
+            raise ValueError("ema must be in [0, 1), prior_mix in [0, 1] and photometric at least 0")
         if self.aggregate not in ("sum", "mean"):
             raise ValueError(f"aggregate must be sum or mean (got {self.aggregate!r})")
         for name in ("epochs", "batch_size", "width", "pixel_hidden", "d_steps", "exemplar_crop", "blur_kernel"):

@@ -47,3 +47,38 @@ def d_hinge_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.
 def g_hinge_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """Hinge loss of the generator: raise the discriminator's score of its predictions."""
     return -fake_scores.float().mean()
+
+
+def block_probabilities(logits: torch.Tensor, factor: int) -> torch.Tensor:
+    """Mean softmax probability of each class over each n x n cell: ``(B, K, H/n, W/n)`` float32."""
+    return F.avg_pool2d(torch.softmax(logits.float(), dim=1), factor)
+
+
+def distribution_targets(raw: torch.Tensor, table: torch.Tensor, coarse: torch.Tensor, mix: float = 0.0
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each cell's target distribution ``(B, K, h, w)`` and where there is one ``(B, h, w)``.
+
+    ``table[code]`` is p(class | raw code) (NaN rows for codes the prior lacks); ``mix`` blends in
+    the cell's merged label as a one-hot (0: the prior alone).
+    """
+    targets = table[raw].permute(0, 3, 1, 2)  # (B, K, h, w)
+    known = ~torch.isnan(targets).any(dim=1)
+    if mix > 0:
+        labelled = coarse != NODATA
+        one_hot = F.one_hot(coarse.clamp(max=targets.shape[1] - 1), targets.shape[1]).permute(0, 3, 1, 2).float()
+        targets = torch.where(labelled[:, None], (1 - mix) * targets + mix * one_hot, targets)
+    return torch.nan_to_num(targets), known
+
+
+def distribution_kl(logits: torch.Tensor, targets: torch.Tensor, known: torch.Tensor, factor: int) -> torch.Tensor:
+    """Mean over known cells of KL(target || mean predicted distribution of the cell).
+
+    KL rather than cross entropy: the gradients are the same (they differ by the targets'
+    entropy, a constant), but KL is 0 when a cell's distribution matches its code's, so the logged
+    value says how far the map is from the prior.
+    """
+    predicted = block_probabilities(logits, factor).clamp(min=1e-6)  # (B, K, h, w)
+    terms = torch.where(targets > 0, targets * (targets.clamp(min=1e-12).log() - predicted.log()),
+                        torch.zeros_like(targets))
+    per_cell = terms.sum(dim=1)  # (B, h, w)
+    return (per_cell * known).sum() / known.sum().clamp(min=1)

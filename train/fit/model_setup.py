@@ -91,14 +91,26 @@ def initialise(model: nn.Module, path: str, info: DatasetInfo, progress: Progres
 
 
 def model_card(info: DatasetInfo, tile_size: int, tile_overlap: int, description: str,
-               training: dict[str, Any]) -> ModelCard:
+               training: dict[str, Any], standardisation: str = "dataset") -> ModelCard:
     """The card of a model trained on ``info``'s dataset: its bands, normalisation, GSD and classes."""
     try:
         return ModelCard(class_names=list(info.class_names), taxonomy="merged", band_names=list(info.band_names),
                          mean=list(info.mean), std=list(info.std), gsd=info.gsd, tile_size=tile_size,
-                         tile_overlap=tile_overlap, description=description, training=training)
+                         tile_overlap=tile_overlap, description=description, training=training,
+                         standardisation=standardisation)
     except CheckpointError as error:
         raise Low2HighError(f"Invalid model description: {error}") from None
+
+
+def ema_model(network: nn.Module, decay: float) -> nn.Module:
+    """A moving average of ``network``'s weights and buffers (batch-norm statistics too), updated per step.
+
+    Selecting one epoch's weights is a lottery when validation swings from epoch to epoch (agg+adv
+    at lr 1e-3); the average over the last ~1 / (1 - decay) steps is a smoother end point.
+    """
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def command_line() -> str:

@@ -12,7 +12,7 @@ Every random choice of a step (crop positions, exemplars) comes from a generator
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -22,24 +22,45 @@ from ...models.ops import gaussian_blur, soft_argmax
 from ..runner.distributed import unwrap
 from ..data.exemplars import ExemplarSource
 from .config import MODES
-from .losses import aggregated_cross_entropy, cross_entropy, d_hinge_loss, g_hinge_loss, upsampled_cross_entropy
+from .losses import (
+    aggregated_cross_entropy,
+    cross_entropy,
+    d_hinge_loss,
+    distribution_kl,
+    distribution_targets,
+    g_hinge_loss,
+    upsampled_cross_entropy,
+)
 from ..scoring.predict import forward_padded, to_device
 from ..runner.runtime import autocast, memory_format_for, step_generator
 
 LabelLoss = Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
 
 
-def label_loss(mode: str, factor: int, aggregate_mean: bool = False) -> LabelLoss:
+def label_loss(mode: str, factor: int, aggregate_mean: bool = False, prior: Optional[np.ndarray] = None,
+               prior_mix: float = 0.0) -> LabelLoss:
     """The loss of a mode against the batch's labels (moved to the logits' device).
 
     ``low`` / ``pixel``: every pixel against its upsampled coarse label; ``high``: fine labels;
-    ``agg`` / ``agg+adv``: Eq. 1, aggregated logits against coarse labels.
+    ``agg`` / ``agg+adv``: Eq. 1, aggregated logits against coarse labels; ``agg-dist`` /
+    ``agg-dist+adv``: each cell's mean predicted distribution against ``prior[raw code]`` (a
+    ``(codes, K)`` table, NaN rows unknown), blended with the merged label by ``prior_mix``.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; use one of {MODES}")
+    if mode.startswith("agg-dist") and prior is None:
+        raise ValueError(f"mode {mode} needs a prior table")
+    tables: dict[torch.device, torch.Tensor] = {}
 
     def loss(logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         device = logits.device
+        if mode.startswith("agg-dist"):
+            if device not in tables:
+                tables[device] = torch.from_numpy(prior).to(device)
+            raw = batch["coarse_raw"].to(device, non_blocking=True)
+            coarse = batch["coarse"].to(device, non_blocking=True)
+            targets, known = distribution_targets(raw, tables[device], coarse, prior_mix)
+            return distribution_kl(logits, targets, known, factor)
         if mode == "high":
             return cross_entropy(logits, batch["fine"].to(device, non_blocking=True))
         coarse = batch["coarse"].to(device, non_blocking=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -26,20 +25,22 @@ from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.progress import Progress
 from ...models.checkpoint import save_checkpoint
 from ...models.discriminator import Discriminator
+from ...models.files import atomic_write_json
 from ..data.datasets import ChipDataset
-from ..data.info import read_dataset_info, training_crop
-from ..runner.distributed import Distributed, unwrap, wrap
 from ..data.exemplars import ExemplarSource
-from .config import RESUMABLE, FitConfig
-from ..runner.loop import METRICS_FILE
-from .model_setup import build_segmentation_network, command_line, initialise, model_card
+from ..data.info import read_dataset_info, training_crop
+from ..data.priors import missing_codes, read_prior
 from ..plots import plot_curves, plot_examples
-from ..scoring.predict import predict_chips
+from ..runner.distributed import Distributed, unwrap, wrap
 from ..runner.folder import RunFolder
+from ..runner.loop import METRICS_FILE
 from ..runner.runtime import StopRequest, memory_format_for, seed_everything
 from ..runner.session import mean_chips_per_s, run_training
-from .steps import AdversarialSettings, AdversarialStep, SupervisedStep, label_loss
+from ..scoring.predict import predict_chips
 from ..scoring.validation import REFERENCES, SELECTION_METRIC, metric_columns, score_chips, selection_reference
+from .config import RESUMABLE, FitConfig
+from .model_setup import build_segmentation_network, command_line, ema_model, initialise, model_card
+from .steps import AdversarialSettings, AdversarialStep, SupervisedStep, label_loss
 
 BEST_FILE = "best.pt"
 SUMMARY_FILE = "summary.json"
@@ -90,12 +91,17 @@ class FitTask:
         device = context.device
         self.selection = selection_reference(config.mode)
         crop = training_crop(read_dataset_info(config.dataset), config.crop)
+        distribution = config.mode.startswith("agg-dist")
         self.train_data = ChipDataset(config.dataset, config.train_splits, augment=config.augment, crop=crop or None,
                                       require="fine" if config.mode == "high" else "coarse",
-                                      cache_mb=config.cache_mb, seed=config.seed, progress=progress)
+                                      cache_mb=config.cache_mb, seed=config.seed, progress=progress,
+                                      standardisation=config.standardisation, photometric=config.photometric,
+                                      raw_coarse=distribution)
         self.info = self.train_data.info
         self.val_data = ChipDataset(config.dataset, config.val_splits, require=None, cache_mb=config.cache_mb,
-                                    progress=progress)
+                                    progress=progress, standardisation=config.standardisation)
+        self.prior_source = ""
+        prior = self._prior_table() if distribution else None
         seed_everything(config.seed)
         network = build_segmentation_network(config.mode, self.info, config.width, config.pixel_hidden,
                                              config.pixel_layers)
@@ -103,15 +109,36 @@ class FitTask:
         self.network = network.to(device, memory_format=memory_format_for(network, device))
         self.model = wrap(self.network, context)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
-        loss = label_loss(config.mode, self.info.factor, config.aggregate == "mean")
+        self.ema = ema_model(self.network, config.ema) if config.ema else None
+        loss = label_loss(config.mode, self.info.factor, config.aggregate == "mean", prior, config.prior_mix)
         self.discriminator: Optional[torch.nn.Module] = None
         self.d_optimizer: Optional[torch.optim.Optimizer] = None
         self.exemplar_source = ""
-        if config.mode == "agg+adv":
+        if config.mode.endswith("+adv"):
             self.step = self._adversarial_step(loss)
         else:
             self.step = SupervisedStep(self.model, self.optimizer, loss, device, config.amp)
         self.best_score, self.best_epoch = -math.inf, 0
+
+    def _prior_table(self) -> np.ndarray:
+        """The prior's lookup table; warns with the number of training blocks whose code it lacks."""
+        if not self.config.prior:
+            raise Low2HighError(f"Mode {self.config.mode} needs --prior (a table from `coarse-prior`).")
+        prior = read_prior(self.config.prior, self.progress)
+        codes = np.concatenate([self.train_data.arrays(index)["coarse_raw"].ravel()
+                                for index in range(len(self.train_data))])
+        missing = missing_codes(prior, codes)
+        if missing:
+            listed = ", ".join(f"{code} ({count})" for code, count in sorted(missing.items()))
+            self.progress.warn(f"The prior has no row for {sum(missing.values())} of {codes.size} training blocks "
+                               f"(codes and blocks: {listed}); those blocks are ignored.")
+        self.prior_source = f"{os.path.basename(self.config.prior)}: {prior.source}"
+        return prior.table()
+
+    @property
+    def scored_network(self) -> torch.nn.Module:
+        """What is validated and saved: the weights' moving average with --ema, else the network."""
+        return self.ema.module if self.ema is not None else self.network
 
     def _adversarial_step(self, loss: Any) -> AdversarialStep:
         config, device = self.config, self.context.device
@@ -142,10 +169,13 @@ class FitTask:
         return [self.model] + ([self.discriminator] if self.discriminator is not None else [])
 
     def train_step(self, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
-        return self.step(batch, step)
+        losses = self.step(batch, step)
+        if self.ema is not None:
+            self.ema.update_parameters(self.network)
+        return losses
 
     def validate(self, epoch: int) -> dict[str, float]:
-        scores = score_chips(self.network, self.val_data, REFERENCES, amp=self.config.amp,
+        scores = score_chips(self.scored_network, self.val_data, REFERENCES, amp=self.config.amp,
                              batch_size=self.config.eval_batch_size or self.config.batch_size, context=self.context)
         record = {}
         for name in REFERENCES:
@@ -155,7 +185,7 @@ class FitTask:
         return record
 
     def on_epoch_end(self, record: dict[str, Any], history: list[dict[str, Any]]) -> None:
-        improved = self.best_epoch == 0 or record["score"] > self.best_score
+        improved = self.best_epoch == 0 or record["score"] > self.best_score or self.config.select == "last"
         record["best"] = int(improved)
         if improved:
             self.best_score, self.best_epoch = record["score"], record["epoch"]
@@ -177,6 +207,8 @@ class FitTask:
     def state_dict(self) -> dict[str, Any]:
         state = {"network": unwrap(self.model).state_dict(), "optimizer": self.optimizer.state_dict(),
                  "best_score": self.best_score, "best_epoch": self.best_epoch}
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
         if self.discriminator is not None:
             state["discriminator"] = unwrap(self.discriminator).state_dict()
             state["d_optimizer"] = self.d_optimizer.state_dict()
@@ -185,6 +217,8 @@ class FitTask:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         unwrap(self.model).load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
         if self.discriminator is not None:
             unwrap(self.discriminator).load_state_dict(state["discriminator"])
             self.d_optimizer.load_state_dict(state["d_optimizer"])
@@ -195,9 +229,12 @@ class FitTask:
     def training_facts(self, record: dict[str, Any]) -> dict[str, Any]:
         """Provenance stored in the model card."""
         config = self.config
+        selected = (f"validation {self.selection} labels ({SELECTION_METRIC}"
+                    f"{', block majority of the prediction' if self.selection == 'coarse' else ''})"
+                    if config.select == "best" else "the last epoch")
         return {"mode": config.mode, "epochs": config.epochs, "best_epoch": record["epoch"],
-                "selected_on": f"validation {self.selection} labels ({SELECTION_METRIC}"
-                               f"{', block majority of the prediction' if self.selection == 'coarse' else ''})",
+                "selected_on": selected + (f", weights averaged (EMA {config.ema:g})" if config.ema else ""),
+                "prior": self.prior_source, "photometric": config.photometric,
                 "validation": {key: value for key, value in record.items() if key.startswith("val_")},
                 "dataset": self.info.folder, "train_splits": config.train_splits, "val_splits": config.val_splits,
                 "init": self.init_source, "exemplars": self.exemplar_source, "command": command_line(),
@@ -209,8 +246,8 @@ class FitTask:
         config = self.config
         card = model_card(self.info, config.tile_size, config.tile_overlap,
                           f"Low2High {config.mode} model trained on {os.path.basename(self.info.folder)}",
-                          self.training_facts(record))
-        save_checkpoint(self.folder.path(BEST_FILE), self.network, card,
+                          self.training_facts(record), config.standardisation)
+        save_checkpoint(self.folder.path(BEST_FILE), self.scored_network, card,
                         extra={"epoch": record["epoch"], "step": record["step"], "score": record["score"]})
 
     def plot(self, history: list[dict[str, Any]]) -> None:
@@ -221,7 +258,7 @@ class FitTask:
         if not count:
             return
         indices = list(range(count))
-        predictions = np.concatenate([maps for _, maps, _ in predict_chips(self.network, self.val_data, indices=indices,
+        predictions = np.concatenate([maps for _, maps, _ in predict_chips(self.scored_network, self.val_data, indices=indices,
                                                                        batch_size=count, amp=self.config.amp)])
         arrays = [self.val_data.arrays(index) for index in indices]
         plot_examples(self.folder.path(EXAMPLES_FILE), [a["image"] for a in arrays], [a["coarse"] for a in arrays],
@@ -260,6 +297,4 @@ def _write_summary(path: str, result: FitResult, task: FitTask) -> None:
                "chips_per_s": result.chips_per_s, "world_size": task.context.world_size,
                "device": task.context.device.type, "train_chips": len(task.train_data),
                "crop": task.train_data.crop, "batch_size": task.config.batch_size}
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2, default=float)
-        handle.write("\n")
+    atomic_write_json(path, summary, default=float)

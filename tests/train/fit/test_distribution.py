@@ -1,0 +1,104 @@
+"""Distribution targets (agg-dist, agg-dist+adv), the weights' moving average, last-epoch selection."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from low2high.low2high_plugin.errors import Low2HighError
+from low2high.models.checkpoint import load_checkpoint
+from low2high.train.data.chips import RAW_NODATA
+from low2high.train.fit.config import FitConfig
+from low2high.train.fit.losses import block_probabilities, distribution_kl, distribution_targets
+from low2high.train.fit.task import fit
+from train_helpers import NLCD, fit_settings, synthetic_chip, write_dataset
+
+
+def _prior(path, codes=None):
+    rows = codes or {str(int(code)): [1.0 if k == merged else 0.0 for k in range(4)] for merged, code in enumerate(NLCD)}
+    path.write_text(json.dumps({"codes": rows}))
+    return str(path)
+
+
+def test_kl_is_zero_when_each_cell_matches_its_codes_distribution():
+    table = torch.full((RAW_NODATA + 1, 4), float("nan"))
+    table[21] = torch.tensor([0.0, 0.5, 0.5, 0.0])
+    raw = torch.full((1, 1, 2), 21)
+    raw[0, 0, 1] = RAW_NODATA  # no code: ignored
+    logits = torch.zeros(1, 4, 2, 4)
+    logits[0, 1, :, :2] = 20.0  # left cell: half forest, half field
+    logits[0, 2, :, 2:] = 20.0
+    logits = logits[..., [0, 2, 1, 3]]  # pixels of the first cell: forest, field, forest, field
+    targets, known = distribution_targets(raw, table, torch.full((1, 1, 2), 1))
+    assert known.tolist() == [[[True, False]]]
+    assert float(distribution_kl(logits, targets, known, 2)) == pytest.approx(0.0, abs=1e-5)
+    wrong = torch.zeros(1, 4, 2, 4)
+    wrong[0, 3] = 20.0  # all impervious: far from the code's mixture
+    assert float(distribution_kl(wrong, targets, known, 2)) > 5
+
+
+def test_mixing_blends_the_merged_label_into_the_target():
+    table = torch.full((RAW_NODATA + 1, 4), float("nan"))
+    table[22] = torch.tensor([0.0, 0.4, 0.4, 0.2])
+    targets, _ = distribution_targets(torch.full((1, 1, 1), 22), table, torch.full((1, 1, 1), 3), mix=0.5)
+    assert targets[0, :, 0, 0].tolist() == pytest.approx([0.0, 0.2, 0.2, 0.6])
+
+
+def test_block_probabilities_average_the_softmax():
+    logits = torch.randn(2, 4, 6, 6)
+    means = block_probabilities(logits, 3)
+    assert means.shape == (2, 4, 2, 2) and torch.allclose(means.sum(dim=1), torch.ones(2, 2, 2))
+
+
+@pytest.mark.parametrize("mode", ["agg-dist", "agg-dist+adv"])
+def test_distribution_modes_train_and_record_the_prior(mode, chip_dataset, tmp_path):
+    prior = _prior(tmp_path / "prior.json")
+    result = fit(FitConfig(**fit_settings(chip_dataset, str(tmp_path / "run"), mode=mode, prior=prior)))
+    card = load_checkpoint(result.best_path).card
+    assert card.training["mode"] == mode and "prior.json" in card.training["prior"]
+    assert np.isfinite(result.history[0]["train_loss"])
+    if mode.endswith("+adv"):
+        assert "train_d_loss" in result.history[0]
+
+
+def test_a_prior_missing_a_code_ignores_its_blocks_and_says_how_many(chip_dataset, tmp_path):
+    codes = {str(int(NLCD[1])): [0, 1, 0, 0], str(int(NLCD[2])): [0, 0, 1, 0]}
+    warnings = []
+
+    class Recorder:
+        def info(self, message):
+            pass
+
+        def warn(self, message):
+            warnings.append(message)
+
+    fit(FitConfig(**fit_settings(chip_dataset, str(tmp_path / "run"), mode="agg-dist",
+                                 prior=_prior(tmp_path / "p.json", codes))), Recorder())
+    assert any("has no row for" in message and "training blocks" in message for message in warnings)
+
+
+def test_distribution_modes_need_a_prior_and_chips_with_raw_codes(chip_dataset, tmp_path):
+    with pytest.raises(Low2HighError, match="needs --prior"):
+        fit(FitConfig(**fit_settings(chip_dataset, str(tmp_path / "a"), mode="agg-dist")))
+    old = write_dataset(str(tmp_path / "old"), [synthetic_chip("train", 1), synthetic_chip("val", 2)])
+    with pytest.raises(Low2HighError, match="rebuild the dataset"):
+        fit(FitConfig(**fit_settings(old, str(tmp_path / "b"), mode="agg-dist", prior=_prior(tmp_path / "p.json"))))
+
+
+def test_ema_and_last_selection_save_the_averaged_weights_of_the_last_epoch(chip_dataset, tmp_path):
+    result = fit(FitConfig(**fit_settings(chip_dataset, str(tmp_path / "run"), mode="agg", epochs=2, ema=0.9,
+                                          select="last", standardisation="tile", photometric=1.0)))
+    loaded = load_checkpoint(result.best_path)
+    assert result.best_epoch == 2 and loaded.card.standardisation == "tile"
+    assert "EMA 0.9" in loaded.card.training["selected_on"]
+    state = torch.load(f"{result.folder}/trainer_state.pt", weights_only=True)
+    raw = state["task"]["network"]
+    saved = loaded.state_dict
+    assert any(not torch.equal(raw[name], saved[name]) for name in raw if raw[name].is_floating_point())
+
+
+def test_selection_and_standardisation_are_checked():
+    with pytest.raises(ValueError, match="select"):
+        FitConfig(select="median")
+    with pytest.raises(ValueError, match="standardisation"):
+        FitConfig(standardisation="image")
