@@ -15,6 +15,7 @@ import typing
 from typing import Any, Type, TypeVar
 
 from ..low2high_plugin.errors import Low2HighError
+from ..models.files import atomic_write_json
 
 T = TypeVar("T")
 
@@ -173,6 +174,4 @@ def resolve_config(config_type: Type[T], args: argparse.Namespace) -> T:
 
 def save_config(config: Any, path: str) -> None:
     """Write a resolved config as JSON (readable back with ``--config``)."""
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(dataclasses.asdict(config), handle, indent=2)
-        handle.write("\n")
+    atomic_write_json(path, dataclasses.asdict(config))

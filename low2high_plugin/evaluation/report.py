@@ -14,12 +14,12 @@ import html
 import io
 import math
 import os
-import uuid
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from ..labels.classes import MERGED_COLOURS
+from ...models.files import atomic_write_text
 from ..errors import Low2HighError
+from ..labels.classes import MERGED_COLOURS
 from .metrics import Metrics
 
 
@@ -54,15 +54,7 @@ def check_report_path(path: Optional[str], extensions: Sequence[str], inputs: Se
 
 def _publish(path: str, text: str) -> None:
     """Write a text file completely beside its destination, then move it into place."""
-    folder, name = os.path.split(path)
-    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        with open(temporary, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    atomic_write_text(path, text)
 
 
 def _percent(value: float, digits: int = 2) -> str:

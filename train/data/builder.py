@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import uuid
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -34,16 +33,19 @@ import numpy as np
 from osgeo import gdal
 from tqdm import tqdm
 
+from ...low2high_plugin.errors import Low2HighError
+from ...low2high_plugin.geo.gdal_scope import with_gdal
+from ...low2high_plugin.geo.grid import Window
+from ...low2high_plugin.geo.raster_io import RasterSource, crs_name
+from ...low2high_plugin.geo.resample import ground_sample_distance
+from ...low2high_plugin.geo.views import check_overlap, nearest_view
 from ...low2high_plugin.labels.alignment import block_majority, label_type, resolve_factor
 from ...low2high_plugin.labels.classes import MERGED_NAMES, NODATA
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.geo.grid import Window
 from ...low2high_plugin.labels.rasters import LabelRemapper, read_labels, require_integer_labels
-from ...low2high_plugin.geo.views import check_overlap, nearest_view
-from ...low2high_plugin.progress import Progress, SilentProgress
-from ...low2high_plugin.geo.raster_io import RasterSource, crs_name, gdal_cache_limit
-from ...low2high_plugin.geo.resample import ground_sample_distance
 from ...low2high_plugin.labels.taxonomy import Taxonomy, load_taxonomy
+from ...low2high_plugin.progress import Progress, SilentProgress
+from ...models.files import atomic_write_json
+from ..config import field
 from .chips import (
     CHIP_FOLDER,
     DATASET_FILE,
@@ -51,15 +53,14 @@ from .chips import (
     FORMAT_VERSION,
     HISTOGRAM_NAMES,
     INDEX_FILE,
+    RAW_NODATA,
     chip_id,
     chip_path,
-    RAW_NODATA,
     load_chip,
     remove_partial_chips,
     write_chip,
     write_index,
 )
-from ..config import field
 from .splits import SPLITS, HeldOutRegion, assign_splits, check_fractions, parse_regions, region_of
 
 #: The paper's chips are 512 px; with a factor n the default is the multiple of n closest to it.
@@ -141,6 +142,7 @@ class _Sources:
     coarse: Taxonomy
 
 
+@with_gdal
 def build_dataset(config: BuildDatasetConfig, progress: Optional[Progress] = None,
                   progress_bar: bool = True) -> DatasetSummary:
     """Build (or resume) the chip dataset described by ``config``.
@@ -160,7 +162,6 @@ def build_dataset(config: BuildDatasetConfig, progress: Optional[Progress] = Non
     dropped: Counter = Counter()
     windows = _chip_windows(sources)
     with ExitStack() as stack:
-        stack.enter_context(gdal_cache_limit())
         views = _label_views(stack, config, sources.image.grid)
         remappers = (LabelRemapper(sources.fine, "the fine labels"), LabelRemapper(sources.coarse, "the coarse labels"))
         bar = stack.enter_context(tqdm(total=len(windows), unit="chip", desc="build-dataset", disable=not progress_bar))
@@ -432,12 +433,4 @@ def _write_description(folder: str, settings: dict[str, Any], sources: _Sources,
         description["normalisation"] = {"units": "pixel / 255", "computed_on": "train", "mean": summary.mean,
                                         "std": summary.std}
     path = os.path.join(folder, DATASET_FILE)
-    temporary = f"{path}.{uuid.uuid4().hex[:8]}.partial"
-    try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(description, handle, indent=2)
-            handle.write("\n")
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    atomic_write_json(path, description)

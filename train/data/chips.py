@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import csv
 import os
-import uuid
 import zipfile
 import zlib
 from typing import Any, Iterator, Sequence
@@ -41,6 +40,7 @@ import numpy as np
 
 from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.labels.classes import MERGED_NAMES
+from ...models.files import PARTIAL_SUFFIX, atomic_path
 from ..runner.records import write_csv_atomically
 
 FORMAT_NAME = "low2high-chips"
@@ -52,7 +52,7 @@ HISTOGRAM_NAMES = MERGED_NAMES + ("nodata",)
 INDEX_COLUMNS = (("chip", "split", "file", "col", "row", "size", "xmin", "ymin", "xmax", "ymax")
                  + tuple(f"fine_{name}" for name in HISTOGRAM_NAMES)
                  + tuple(f"coarse_{name}" for name in HISTOGRAM_NAMES))
-_PARTIAL = ".partial"
+_PARTIAL = PARTIAL_SUFFIX
 RAW_NODATA = 65535
 """``coarse_raw``'s value for a block without a labelled coarse pixel."""
 
@@ -66,20 +66,9 @@ def chip_path(folder: str, chip: str) -> str:
 
 
 def write_chip(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """Write one chip archive completely under a temporary name, then rename it into place.
-
-    Any interruption (an error, Ctrl-C) removes the temporary file: the final name only ever
-    holds a whole chip.
-    """
-    folder, name = os.path.split(path)
-    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}{_PARTIAL}")
-    try:
-        with open(temporary, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    """Write one chip archive atomically: the final name only ever holds a whole chip."""
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
 
 
 def remove_partial_chips(folder: str) -> int:

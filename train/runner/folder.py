@@ -28,7 +28,7 @@ from typing import Any, Iterable, Iterator, Optional
 import torch
 
 from ...low2high_plugin.errors import Low2HighError
-from ...models.files import atomic_write
+from ...models.files import atomic_write, atomic_write_json
 from ..outputs import check_writable_folder
 from .lock import LOCK_FILE, FolderLock
 
@@ -148,8 +148,7 @@ class RunFolder:
         if "restart" in values:
             values["restart"] = False  # the file must reproduce the run, not discard it again
         values["_kind"] = self.kind
-        text = json.dumps(values, indent=2) + "\n"
-        atomic_write(self.path(CONFIG_FILE), lambda stream: stream.write(text.encode("utf-8")))
+        atomic_write_json(self.path(CONFIG_FILE), values)
 
     def load_state(self) -> Optional[dict[str, Any]]:
         """The saved state (None when the run has not saved one yet)."""

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import uuid
 from typing import Any, Iterable, Sequence
+
+from ...models.files import atomic_path
 
 
 def columns(history: Sequence[dict[str, Any]]) -> list[str]:
@@ -34,13 +34,7 @@ def write_csv(path: str, history: Sequence[dict[str, Any]]) -> None:
 
 def write_csv_atomically(path: str, fieldnames: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
     """Write a CSV to a hidden temporary beside ``path`` and rename it: readers never see half a file."""
-    temporary = f"{path}.{uuid.uuid4().hex[:8]}.partial"
-    try:
-        with open(temporary, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(fieldnames), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(fieldnames), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)

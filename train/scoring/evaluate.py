@@ -9,7 +9,6 @@ low2high_plugin.evaluation.metrics.ConfusionMatrix, the same code as the QGIS al
 from __future__ import annotations
 
 import csv
-import json
 import os
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
@@ -19,6 +18,7 @@ import numpy as np
 from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.evaluation.metrics import ConfusionMatrix, Metrics
 from ...low2high_plugin.progress import Progress, SilentProgress
+from ...models.files import atomic_path, atomic_write_json
 from ..config import field
 from ..data.info import read_dataset_info, select_chips, split_names
 
@@ -153,16 +153,14 @@ def _strict(value: Any) -> Any:
 
 
 def write_json(path: str, evaluations: Sequence[Evaluation]) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(_strict([evaluation.to_dict() for evaluation in evaluations]), handle, indent=2)
-        handle.write("\n")
+    atomic_write_json(path, _strict([evaluation.to_dict() for evaluation in evaluations]))
 
 
 def write_csv(path: str, evaluations: Sequence[Evaluation]) -> None:
     """One row per (model, reference, class), plus an "all classes" row with the macro figures."""
     fields = ["name", "splits", "reference", "class", "accuracy", "macro_f1", "macro_iou", "support", "predicted",
               "precision", "recall", "f1", "iou"]
-    with open(path, "w", encoding="utf-8", newline="") as handle:
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         for evaluation in evaluations:
