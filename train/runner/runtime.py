@@ -15,18 +15,13 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from ...low2high_plugin.devices import choose_device
 from ...low2high_plugin.errors import Low2HighError
-
-DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(requested: str, local_rank: int = 0) -> torch.device:
-    """``auto`` → the process's GPU when there is one, else the CPU."""
-    if requested not in DEVICES:
-        raise Low2HighError(f"device must be one of {', '.join(DEVICES)} (got '{requested}').")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise Low2HighError("device is 'cuda' but PyTorch sees no CUDA GPU here; use --device auto or cpu.")
-    if requested in ("auto", "cuda") and torch.cuda.is_available():
+    """``auto`` → the process's GPU when there is one, else the CPU (the rule of :mod:`devices`)."""
+    if choose_device(requested, torch.cuda.is_available(), "use --device auto or cpu") == "cuda":
         torch.cuda.set_device(local_rank)
         return torch.device("cuda", local_rank)
     return torch.device("cpu")

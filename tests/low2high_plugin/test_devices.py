@@ -1,0 +1,22 @@
+"""The device rule: auto is a GPU when there is one; cuda without one, or an unknown name, is a sentence."""
+from __future__ import annotations
+
+import pytest
+
+from low2high.low2high_plugin.devices import DEVICES, choose_device
+from low2high.low2high_plugin.errors import Low2HighError
+
+
+@pytest.mark.parametrize("requested,available,expected", [
+    ("auto", True, "cuda"), ("auto", False, "cpu"), ("cpu", True, "cpu"), ("cpu", False, "cpu"), ("cuda", True, "cuda"),
+])
+def test_auto_prefers_a_gpu_and_cpu_is_always_cpu(requested, available, expected):
+    assert choose_device(requested, available) == expected
+
+
+def test_cuda_without_a_gpu_and_unknown_devices_are_refused_with_advice():
+    with pytest.raises(Low2HighError, match="no CUDA GPU.*use --device auto or cpu"):
+        choose_device("cuda", False, "use --device auto or cpu")
+    with pytest.raises(Low2HighError, match="one of auto, cpu, cuda"):
+        choose_device("gpu", True)
+    assert DEVICES == ("auto", "cpu", "cuda")
