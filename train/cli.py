@@ -21,6 +21,8 @@ COMMANDS["fit"] = ".commands.fit"
 COMMANDS["evaluate"] = ".commands.evaluate"
 COMMANDS["export"] = ".commands.export"
 COMMANDS["benchmark"] = ".commands.benchmark"
+COMMANDS["evaluate-real"] = ".commands.evaluate_real"
+COMMANDS["demo-dataset"] = ".commands.demo_dataset"
 COMMANDS["coarse-prior"] = ".commands.coarse_prior"
 
 

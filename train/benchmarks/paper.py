@@ -13,7 +13,12 @@ table. The area is cut into bands of rows, so no row's model sees the test area:
 - rows 3840–4799 (region ``test``): the held-out test region every row is scored on.
 
 Rows: Oracle (NLCD itself, upsampled), Pixel (a context-free per-pixel MLP on NLCD), Low, High,
-Agg, Agg+Adv and Agg+Adv+Pre (MAE-pretrained encoder). ``--quick`` fits the 2-core CPU in under
+Agg, Agg+Adv and Agg+Adv+Pre (MAE-pretrained encoder), and beyond the paper Agg-Dist and
+Agg-Dist+Adv (distribution targets p(class | NLCD code), counted on the exemplar band's real 1 m
+labels only, never on the test region). ``--seeds N`` trains every trained row N times (training
+seeds ``seed`` … ``seed + N - 1``: initialisation, data order, crops, exemplars; the split stays)
+and prints mean ± sd; every model is also scored on the real NAIP patches of
+``../shared/data/wv_naip_dev`` (both flights) when they are there. ``--quick`` fits the 2-core CPU in under
 half an hour (a narrow network, few epochs, a larger learning rate to make up for them); the full
 setting is the paper's (width 64, lr 1e-4, 100 epochs) and wants a GPU. Everything is cached in
 the work folder: re-running resumes and reuses finished rows.
@@ -21,6 +26,7 @@ the work folder: re-running resumes and reuses finished rows.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -39,9 +45,13 @@ NLCD = "data/chesapeake_pg_county/pg_county_north_nlcd.tif"
 RENDERER = "tools/render_scene.py"
 REGIONS = "exemplars:pixels:0,2880,6156,960;test:pixels:0,3840,6156,960"
 TEST = "region:test"
-ROWS = ("oracle", "pixel", "low", "high", "agg", "agg+adv", "agg+adv+pre")
+PRIOR_REGION = "pixels:0,2880,6156,960"
+"""The exemplar band: the only place the distribution rows' prior is counted (never the test region)."""
+ROWS = ("oracle", "pixel", "low", "high", "agg", "agg+adv", "agg+adv+pre", "agg-dist", "agg-dist+adv")
 NAMES = {"oracle": "Oracle", "pixel": "Pixel (no context)", "low": "Low", "high": "High", "agg": "Agg",
-         "agg+adv": "Agg+Adv", "agg+adv+pre": "Agg+Adv+Pre"}
+         "agg+adv": "Agg+Adv", "agg+adv+pre": "Agg+Adv+Pre", "agg-dist": "Agg-Dist (ours)",
+         "agg-dist+adv": "Agg-Dist+Adv (ours)"}
+METRICS = ("accuracy", "macro_f1", "macro_iou")
 #: The paper's figures (Tables 1 and 2: Acc, F1, mIoU in %), printed beside ours for orientation.
 PAPER = {"oracle": (80.17, 72.69, 60.28), "low": (84.40, 76.16, 64.25), "high": (93.16, 90.87, 83.59),
          "agg": (82.63, 74.59, 62.52), "agg+adv": (87.43, 81.12, 69.84), "agg+adv+pre": (88.61, 82.60, 71.69)}
@@ -73,7 +83,12 @@ class BenchmarkConfig:
     exemplar_crop: Optional[int] = field(None, "side of the maps the discriminator judges (quick 128: 4x cheaper; "
                                                "full 256 = Table S6)")
     pretrain_epochs: Optional[int] = field(None, "MAE pretraining epochs for Agg+Adv+Pre (quick and full 100: cheap next to the fits)")
-    seed: int = field(0, "seed of the split, initialisation and data order of every row")
+    seed: int = field(0, "seed of the split, and the first training seed (initialisation and data order)")
+    seeds: int = field(1, "train every trained row this many times (training seeds seed, seed + 1, ...) and report "
+                          "mean ± sd")
+    ema: float = field(0.0, "moving average of the weights (decay per step) of every trained row (0: off)")
+    select: str = field("best", "best (the epoch of the best resolution-specific validation score) or last")
+    prior_mix: float = field(0.0, "agg-dist rows: share of the merged NLCD label blended into each cell's target")
     render_seed: int = field(7, "seed of the rendered imagery")
     device: str = field("auto", "auto (GPU when there is one), cpu or cuda")
     progress: bool = field(True, "show progress bars while training")
@@ -90,6 +105,8 @@ def benchmark(config: BenchmarkConfig, progress: Progress) -> dict[str, Any]:
     unknown = sorted(set(config.rows) - set(ROWS))
     if unknown:
         raise Low2HighError(f"Unknown benchmark row(s) {', '.join(unknown)}; choose from {', '.join(ROWS)}.")
+    if config.seeds < 1:
+        raise Low2HighError(f"--seeds must be at least 1 (got {config.seeds}): each trained row needs one run.")
     budget = config.preset()
     os.makedirs(config.work, exist_ok=True)
     save_config(config, os.path.join(config.work, "benchmark_config.json"))
@@ -100,6 +117,7 @@ def benchmark(config: BenchmarkConfig, progress: Progress) -> dict[str, Any]:
         progress.info(f"--- {NAMES[row]} ---")
         rows[row] = run_row(row, dataset, config, budget, progress)
     results = {"budget": budget, "quick": config.quick, "dataset": dataset, "test_split": TEST, "rows": rows,
+               "seeds": config.seeds, "ema": config.ema, "select": config.select,
                "seconds": time.perf_counter() - started}
     results["gap_closed"] = gap_closed(rows)
     results["table"] = table(results)
@@ -110,15 +128,18 @@ def benchmark(config: BenchmarkConfig, progress: Progress) -> dict[str, Any]:
     return results
 
 
-def prepare_dataset(config: BenchmarkConfig, progress: Progress) -> str:
-    """Render the imagery (once) and build the chip dataset (resumable); return its folder."""
+def prepare_dataset(config: BenchmarkConfig, progress: Progress, image: str = "", folder: str = "dataset") -> str:
+    """Render the imagery (once) and build the chip dataset (resumable); return its folder.
+
+    ``image``: build from this image instead (e.g. a mosaic of several appearances) into ``folder``.
+    """
     from ..data.builder import BuildDatasetConfig, build_dataset
 
     for relative in (LABELS, NLCD, RENDERER):
         if not os.path.exists(os.path.join(config.shared, relative)):
             raise Low2HighError(f"The benchmark needs '{os.path.join(config.shared, relative)}' (the shared data and "
                                 "tools); give their folder with --shared.")
-    image = os.path.join(config.work, f"image_seed{config.render_seed}.tif")
+    image = image or os.path.join(config.work, f"image_seed{config.render_seed}.tif")
     if not os.path.exists(image):
         progress.info("Rendering NAIP-like imagery from the 1 m labels (about 2 minutes, 3 GB of memory)...")
         partial = image + ".partial.tif"
@@ -128,7 +149,7 @@ def prepare_dataset(config: BenchmarkConfig, progress: Progress) -> str:
         if completed.returncode != 0:
             raise Low2HighError(f"render_scene.py failed: {completed.stderr.strip()[-1000:]}")
         os.replace(partial, image)
-    folder = os.path.join(config.work, "dataset")
+    folder = os.path.join(config.work, folder)
     # min_classes 2 and max_class_share 0.9 instead of the paper's 3 / 0.75: this suburban, mostly
     # wooded area has few chips with three NLCD classes, and 120 candidate chips are all there is.
     settings = BuildDatasetConfig(image=image, fine_labels=os.path.join(config.shared, LABELS),
@@ -142,35 +163,99 @@ def prepare_dataset(config: BenchmarkConfig, progress: Progress) -> str:
 
 
 def run_row(row: str, dataset: str, config: BenchmarkConfig, budget: dict[str, Any], progress: Progress) -> dict:
-    """Train (unless the Oracle) and score one row on the test region."""
-    from ..scoring.evaluate import evaluate_checkpoint, oracle_metrics
+    """Train (unless the Oracle) and score one row on the test region, once per training seed."""
+    from ..scoring.evaluate import oracle_metrics
+    from .real import score
 
+    real = real_scenes(config)
     if row == "oracle":
-        return {"metrics": oracle_metrics(dataset, [TEST]).summary(), "budget": "none (NLCD itself)"}
-    started = time.perf_counter()
+        return {"metrics": oracle_metrics(dataset, [TEST]).summary(), "budget": "none (NLCD itself)",
+                "real": {flight: score(scene.nlcd, scene.fine).summary() for flight, scene in real.items()}}
     init = pretrained_encoder(dataset, config, budget, progress) if row == "agg+adv+pre" else ""
-    result = train_row(row, dataset, config, budget, init, progress)
+    runs = [run_seed(row, dataset, config, budget, init, seed, real, progress)
+            for seed in range(config.seed, config.seed + config.seeds)]
+    result = {"metrics": mean_of([run["metrics"] for run in runs]), "sd": sd_of([run["metrics"] for run in runs]),
+              "runs": runs, "budget": runs[0]["budget"]}
+    if real:
+        result["real"] = {flight: mean_of([run["real"][flight] for run in runs]) for flight in real}
+        result["real_sd"] = {flight: sd_of([run["real"][flight] for run in runs]) for flight in real}
+    return result
+
+
+def run_seed(row: str, dataset: str, config: BenchmarkConfig, budget: dict[str, Any], init: str, seed: int,
+             real: dict[str, Any], progress: Progress) -> dict:
+    """One training run of a row and its scores (test region; real NAIP patches when there)."""
+    from ...models.checkpoint import load_checkpoint
+    from ..scoring.evaluate import evaluate_checkpoint
+    from .real import predict_scene, score
+
+    started = time.perf_counter()
+    result = train_row(row, dataset, config, budget, init, progress, seed)
     evaluation = evaluate_checkpoint(result.best_path, dataset, [TEST], device=config.device, progress=progress)
     history = result.history
-    return {"metrics": evaluation.metrics["fine"].summary(), "checkpoint": result.best_path,
-            "best_epoch": result.best_epoch, "epochs": len(history), "steps": history[-1]["step"] if history else 0,
-            "chips_seen": sum(record["chips"] for record in history), "chips_per_s": result.chips_per_s,
-            "seconds": time.perf_counter() - started, "test_chips": evaluation.chips,
-            "budget": f"{len(history)} epochs, {sum(record['chips'] for record in history)} chips"}
+    run = {"seed": seed, "metrics": evaluation.metrics["fine"].summary(), "checkpoint": result.best_path,
+           "best_epoch": result.best_epoch, "epochs": len(history), "steps": history[-1]["step"] if history else 0,
+           "chips_seen": sum(record["chips"] for record in history), "chips_per_s": result.chips_per_s,
+           "seconds": time.perf_counter() - started, "test_chips": evaluation.chips,
+           "budget": f"{len(history)} epochs, {sum(record['chips'] for record in history)} chips"}
+    if real:
+        checkpoint = load_checkpoint(result.best_path)
+        model = checkpoint.build_model("cpu")
+        run["real"] = {flight: score(predict_scene(model, checkpoint.card, scene), scene.fine).summary()
+                       for flight, scene in real.items()}
+    return run
 
 
 def train_row(row: str, dataset: str, config: BenchmarkConfig, budget: dict[str, Any], init: str,
-              progress: Progress):
+              progress: Progress, seed: Optional[int] = None):
     from ..fit.config import FitConfig
     from ..fit.task import fit
 
+    seed = config.seed if seed is None else seed
     mode = "agg+adv" if row == "agg+adv+pre" else row
-    settings = FitConfig(dataset=dataset, output=os.path.join(config.work, "runs", row), mode=mode,
+    folder = os.path.join(config.work, "runs", row if seed == config.seed else f"{row}-seed{seed}")
+    prior = coarse_prior(config, progress) if mode.startswith("agg-dist") else ""
+    settings = FitConfig(dataset=dataset, output=folder, mode=mode,
                          epochs=budget["epochs"], batch_size=budget["batch_size"], lr=budget["lr"],
                          d_lr=budget["d_lr"], exemplar_splits=["region:exemplars"],
-                         exemplar_crop=budget["exemplar_crop"], width=budget["width"], init=init, seed=config.seed,
-                         device=config.device, progress=config.progress, plot_every=0)
+                         exemplar_crop=budget["exemplar_crop"], width=budget["width"], init=init, seed=seed,
+                         device=config.device, progress=config.progress, plot_every=0, ema=config.ema,
+                         select=config.select, prior=prior, prior_mix=config.prior_mix)
     return fit(settings, progress)
+
+
+def coarse_prior(config: BenchmarkConfig, progress: Progress) -> str:
+    """p(class | NLCD code) counted on the exemplar band's real 1 m labels (once); returns its file."""
+    from ..data.priors import count_prior, write_prior
+
+    path = os.path.join(config.work, "prior_exemplars.json")
+    if not os.path.exists(path):
+        prior = count_prior(os.path.join(config.shared, LABELS), os.path.join(config.shared, NLCD),
+                            region=PRIOR_REGION, progress=progress)
+        write_prior(path, prior)
+    return path
+
+
+def real_scenes(config: BenchmarkConfig) -> dict[str, Any]:
+    """The real NAIP dev patches per flight (empty when the shared folder lacks them)."""
+    from .real import FLIGHTS, REAL_DATA, real_scene
+
+    if not os.path.isdir(os.path.join(config.shared, REAL_DATA)):
+        return {}
+    return {flight: real_scene(config.shared, flight) for flight in FLIGHTS}
+
+
+def mean_of(summaries: list[dict[str, float]]) -> dict[str, float]:
+    return {key: float(sum(summary[key] for summary in summaries) / len(summaries)) for key in METRICS}
+
+
+def sd_of(summaries: list[dict[str, float]]) -> dict[str, float]:
+    """Sample standard deviation of each figure over seeds (0 for a single run)."""
+    if len(summaries) < 2:
+        return {key: 0.0 for key in METRICS}
+    means = mean_of(summaries)
+    return {key: math.sqrt(sum((summary[key] - means[key]) ** 2 for summary in summaries) / (len(summaries) - 1))
+            for key in METRICS}
 
 
 def pretrained_encoder(dataset: str, config: BenchmarkConfig, budget: dict[str, Any], progress: Progress) -> str:
@@ -191,23 +276,34 @@ def gap_closed(rows: dict[str, dict]) -> dict[str, float]:
         return {}
     low, high = rows["low"]["metrics"]["macro_iou"], rows["high"]["metrics"]["macro_iou"]
     return {row: (rows[row]["metrics"]["macro_iou"] - low) / (high - low)
-            for row in ("agg", "agg+adv", "agg+adv+pre") if row in rows and high != low}
+            for row in ("agg", "agg+adv", "agg+adv+pre", "agg-dist", "agg-dist+adv") if row in rows and high != low}
+
+
+def _figure(value: float, sd: Optional[float]) -> str:
+    return f"{100 * value:.2f}" + (f" ± {100 * sd:.2f}" if sd else "")
 
 
 def table(results: dict[str, Any]) -> str:
     """The results as a Markdown table, with the paper's figures beside ours."""
     budget = results["budget"]
     setting = "quick, CPU budget" if results["quick"] else "full, the paper's budget"
+    seeds = results.get("seeds", 1)
     lines = [f"Low2High benchmark ({setting}): "
              f"U-Net/ResNet-18 width {budget['width']}, {budget['epochs']} epochs of batch {budget['batch_size']} "
              f"(480-px crops), lr {budget['lr']:g}; scored against the real 1 m Chesapeake labels of the held-out "
-             f"test region ({TEST}).", "",
-             "| Row | Acc | F1 | mIoU | training budget | paper Acc / F1 / mIoU |", "|---|---|---|---|---|---|"]
+             f"test region ({TEST})" + (f"; mean ± sd over {seeds} training seeds" if seeds > 1 else "")
+             + (f"; weights averaged (EMA {results['ema']:g})" if results.get("ema") else "")
+             + ("; the last epoch's model" if results.get("select") == "last" else "") + ". Real NAIP: mIoU on the 8 "
+             "real patches of wv_naip_dev, 2014 / earlier flight.", "",
+             "| Row | Acc | F1 | mIoU | real NAIP mIoU | training budget | paper Acc / F1 / mIoU |",
+             "|---|---|---|---|---|---|---|"]
     for row, result in results["rows"].items():
-        metrics = result["metrics"]
+        metrics, sd = result["metrics"], result.get("sd", {})
         paper = " / ".join(f"{value:.2f}" for value in PAPER[row]) if row in PAPER else "—"
-        lines.append(f"| {NAMES[row]} | {100 * metrics['accuracy']:.2f} | {100 * metrics['macro_f1']:.2f} | "
-                     f"{100 * metrics['macro_iou']:.2f} | {result['budget']} | {paper} |")
+        figures = " | ".join(_figure(metrics[key], sd.get(key)) for key in METRICS)
+        real = " / ".join(_figure(result["real"][flight]["macro_iou"], result.get("real_sd", {}).get(flight, {})
+                                  .get("macro_iou")) for flight in result["real"]) if result.get("real") else "—"
+        lines.append(f"| {NAMES[row]} | {figures} | {real} | {result['budget']} | {paper} |")
     for row, share in results["gap_closed"].items():
         lines.append(f"\n{NAMES[row]} closes {100 * share:.1f} % of the Low → High mIoU gap (paper: Agg+Adv+Pre 38 %).")
     lines.append(f"\nTotal time {results['seconds'] / 60:.1f} min.")

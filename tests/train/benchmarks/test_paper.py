@@ -21,7 +21,7 @@ def test_gap_closed_and_table():
     assert gap_closed(rows) == pytest.approx({"agg+adv": 0.5})
     text = table({"budget": BenchmarkConfig(quick=True).preset(), "quick": True, "rows": rows,
                   "gap_closed": gap_closed(rows), "seconds": 60.0})
-    assert "| Agg+Adv | 70.00 | 70.00 | 70.00 | 2 epochs, 10 chips | 87.43 / 81.12 / 69.84 |" in text
+    assert "| Agg+Adv | 70.00 | 70.00 | 70.00 | — | 2 epochs, 10 chips | 87.43 / 81.12 / 69.84 |" in text
     assert "closes 50.0 %" in text
 
 
@@ -30,3 +30,22 @@ def test_missing_shared_data_and_unknown_rows_are_clear_errors(tmp_path):
         benchmark(BenchmarkConfig(quick=True, work=str(tmp_path), shared=str(tmp_path / "nothing")), SilentProgress())
     with pytest.raises(Low2HighError, match="Unknown benchmark row"):
         benchmark(BenchmarkConfig(quick=True, work=str(tmp_path), rows=["best"]), SilentProgress())
+
+
+def test_seeds_zero_is_refused_with_a_sentence(tmp_path):
+    with pytest.raises(Low2HighError, match="--seeds must be at least 1"):
+        benchmark(BenchmarkConfig(quick=True, work=str(tmp_path), seeds=0), SilentProgress())
+
+
+def test_mean_and_sample_sd_over_seeds_in_the_table():
+    from low2high.train.benchmarks.paper import mean_of, sd_of
+
+    runs = [{"accuracy": 0.5, "macro_f1": 0.4, "macro_iou": 0.3}, {"accuracy": 0.7, "macro_f1": 0.6, "macro_iou": 0.5}]
+    assert mean_of(runs)["macro_iou"] == pytest.approx(0.4) and sd_of(runs)["macro_iou"] == pytest.approx(0.1414, 1e-3)
+    assert sd_of(runs[:1])["macro_iou"] == 0.0
+    row = {"metrics": mean_of(runs), "sd": sd_of(runs), "budget": "2 epochs, 10 chips",
+           "real": {"naip": mean_of(runs), "naip_old": runs[0]}, "real_sd": {"naip": sd_of(runs)}}
+    text = table({"budget": BenchmarkConfig(quick=True).preset(), "quick": True, "rows": {"agg-dist+adv": row},
+                  "gap_closed": {}, "seconds": 60.0, "seeds": 2, "ema": 0.99, "select": "last"})
+    assert "| Agg-Dist+Adv (ours) | 60.00 ± 14.14 | 50.00 ± 14.14 | 40.00 ± 14.14 | 40.00 ± 14.14 / 30.00 |" in text
+    assert "mean ± sd over 2 training seeds" in text and "EMA 0.99" in text

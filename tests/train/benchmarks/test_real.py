@@ -1,0 +1,56 @@
+"""evaluate-real: models and the Oracle scored on NAIP-like patches laid out as ../shared/data/wv_naip_dev."""
+import numpy as np
+import pytest
+import torch
+
+from helpers import make_raster, scene
+from low2high.low2high_plugin.errors import Low2HighError
+from low2high.models.card import ModelCard
+from low2high.models.checkpoint import save_checkpoint
+from low2high.models.config import UNetConfig
+from low2high.models.unet import UNet
+from low2high.train.benchmarks.real import RealConfig, evaluate_real, parse_rendered, real_scene, table
+from low2high.train.cli import main
+from train_helpers import CHESAPEAKE, NLCD
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """Eight 256-px patches per flight with Chesapeake labels and 8 × 8 NLCD cells of 30 px."""
+    root = tmp_path_factory.mktemp("shared")
+    folder = root / "data" / "wv_naip_dev"
+    folder.mkdir(parents=True)
+    for index in range(8):
+        image, classes = scene(256, 256, seed=index)
+        stem = str(folder / f"wv_{index:02d}")
+        make_raster(f"{stem}_naip.tif", image)
+        make_raster(f"{stem}_naip_old.tif", np.clip(image.astype(int) + 40, 0, 255).astype(np.uint8))
+        make_raster(f"{stem}_lc.tif", CHESAPEAKE[classes])
+        cells = classes[:240:30, :240:30]
+        make_raster(f"{stem}_nlcd.tif", NLCD[cells], pixel_size=30.0)
+    return str(root)
+
+
+def test_patches_are_cut_to_the_pixels_the_nlcd_covers_and_the_oracle_is_nlcd_itself(shared, tmp_path):
+    patches = real_scene(shared, "naip")
+    assert len(patches.images) == 8 and patches.images[0].shape == (4, 240, 240) and patches.nlcd[0].shape == (240, 240)
+    torch.manual_seed(0)
+    path = str(tmp_path / "m.pt")
+    save_checkpoint(path, UNet(UNetConfig(4, 4, 8)), ModelCard())
+    results = evaluate_real(RealConfig(checkpoints=[path], shared=shared))
+    assert set(results) == {"real NAIP, 2014 flight", "real NAIP, earlier flight"}
+    oracle = results["real NAIP, 2014 flight"]["Oracle (NLCD itself)"]
+    assert 0 < oracle["macro_iou"] <= 1 and path in results["real NAIP, earlier flight"]
+    assert "| real NAIP, 2014 flight | Oracle (NLCD itself) |" in table(results)
+
+
+def test_bad_requests_are_sentences(shared, tmp_path, capsys):
+    with pytest.raises(Low2HighError, match="Unknown flight"):
+        real_scene(shared, "naip_2030")
+    with pytest.raises(Low2HighError, match="--shared"):
+        real_scene(str(tmp_path), "naip")
+    assert parse_rendered("101:0.1") == (101, 0.1) and parse_rendered("5") == (5, 0.0)
+    with pytest.raises(Low2HighError, match="SEED:FLIGHT_SHIFT"):
+        parse_rendered("a:b")
+    assert main(["evaluate-real", "--shared", shared, "--checkpoints", str(tmp_path / "none.pt")]) == 2
+    assert "not found" in capsys.readouterr().err.lower()

@@ -1,0 +1,23 @@
+"""Score models on real NAIP patches and on rendered scenes of unseen seeds, beside NLCD itself.
+
+See :mod:`low2high.train.benchmarks.real`: the figures the demo model is chosen on.
+"""
+from __future__ import annotations
+
+import argparse
+
+from ...low2high_plugin.progress import ConsoleProgress
+from ..benchmarks.real import RealConfig, evaluate_real, table
+from ..config import add_config_arguments, resolve_config
+
+HELP = "mIoU of models on the real NAIP dev patches (both flights) and unseen rendered scenes, beside the Oracle"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser, RealConfig)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = resolve_config(RealConfig, args)
+    print(table(evaluate_real(config, ConsoleProgress())))
+    return 0
