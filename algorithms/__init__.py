@@ -2,7 +2,9 @@
 from .aggregate_labels import AggregateLabelsAlgorithm
 from .align_labels import AlignLabelsAlgorithm
 from .evaluate import EvaluateAlgorithm
+from .finetune import FinetuneAlgorithm
 from .remap import RemapAlgorithm
 from .segment import SegmentAlgorithm
 
-ALGORITHMS = (SegmentAlgorithm, RemapAlgorithm, EvaluateAlgorithm, AlignLabelsAlgorithm, AggregateLabelsAlgorithm)
+ALGORITHMS = (SegmentAlgorithm, RemapAlgorithm, EvaluateAlgorithm, AlignLabelsAlgorithm, AggregateLabelsAlgorithm,
+              FinetuneAlgorithm)

@@ -1,0 +1,200 @@
+"""``low2high:finetune``: teach a model the user's own imagery from coarse labels, on areas they draw."""
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+from qgis.core import (
+    QgsCoordinateTransform,
+    QgsProcessing,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+)
+
+from ..low2high_plugin.dependencies import require
+from ..low2high_plugin.labels.taxonomy import BUILT_IN
+from ..low2high_plugin.progress import check_canceled
+from .base import FeedbackProgress, Low2HighAlgorithm
+
+#: LOSS choices, read from the training module without importing torch (QGIS loads this file at start).
+_FREEZE = ("auto", "yes", "no")
+
+
+def _losses() -> tuple[str, ...]:
+    from ..train.finetune.config import LOSSES
+
+    return LOSSES
+
+
+class FinetuneAlgorithm(Low2HighAlgorithm):
+    INPUT = "INPUT"
+    LOW_RES_LABELS = "LOW_RES_LABELS"
+    LABEL_TAXONOMY = "LABEL_TAXONOMY"
+    LABEL_MAPPING = "LABEL_MAPPING"
+    AREAS = "AREAS"
+    EXEMPLARS = "EXEMPLARS"
+    MODEL = "MODEL"
+    LOSS = "LOSS"
+    PRIOR = "PRIOR"
+    STEPS = "STEPS"
+    LEARNING_RATE = "LEARNING_RATE"
+    BATCH_SIZE = "BATCH_SIZE"
+    DEVICE = "DEVICE"
+    SEED = "SEED"
+    FREEZE_ENCODER = "FREEZE_ENCODER"
+    AUGMENT = "AUGMENT"
+    VALIDATION_SHARE = "VALIDATION_SHARE"
+    OUTPUT_MODEL = "OUTPUT_MODEL"
+    OUTPUT_MAP = "OUTPUT_MAP"
+    OUTPUT_PLOT = "OUTPUT_PLOT"
+
+    TAXONOMIES = BUILT_IN + ("merged", "custom")
+
+    def name(self) -> str:
+        return "finetune"
+
+    def displayName(self) -> str:  # noqa: N802
+        return self.tr("Fine-tune a model on your imagery")
+
+    def tags(self) -> list[str]:
+        return self.tr("land cover,fine-tuning,training,domain adaptation,NLCD,coarse labels,region aggregation,"
+                       "deep learning").split(",")
+
+    def initAlgorithm(self, config: Optional[dict] = None) -> None:  # noqa: N802
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Image to adapt to (8-bit, the "
+                                                                                "model's bands)")))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.LOW_RES_LABELS, self.tr("Coarse labels (e.g. 30 m NLCD, raw codes, any CRS)")))
+        self._enum(self.LABEL_TAXONOMY, self.tr("Taxonomy of the coarse labels"), self.TAXONOMIES, "nlcd")
+        self.addParameter(QgsProcessingParameterString(
+            self.LABEL_MAPPING, self.tr("Custom mapping (code:class,… or a .json / .csv file; custom taxonomy only)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.AREAS, self.tr("Areas to learn from (polygons)"), [QgsProcessing.TypeVectorPolygon]))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.EXEMPLARS, self.tr("1 m label exemplars, merged classes (empty: the bundled real ones)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            self.MODEL, self.tr("Model to start from (.pt; empty: the bundled demo model)"),
+            behavior=QgsProcessingParameterFile.File, fileFilter=self.tr("Low2High checkpoints (*.pt)"),
+            optional=True))
+        self._enum(self.LOSS, self.tr("Loss"), _losses(), "agg")
+        self.addParameter(QgsProcessingParameterFile(
+            self.PRIOR, self.tr("Coarse prior p(class | code), JSON (agg-dist losses only)"),
+            behavior=QgsProcessingParameterFile.File, fileFilter=self.tr("JSON (*.json)"), optional=True))
+        self._integer(self.STEPS, self.tr("Steps"), 200, 1, 100000)
+        self.addParameter(QgsProcessingParameterNumber(
+            self.LEARNING_RATE, self.tr("Learning rate"), QgsProcessingParameterNumber.Double, defaultValue=1e-4,
+            minValue=1e-7, maxValue=1.0))
+        self._integer(self.BATCH_SIZE, self.tr("Chips per step"), 4, 1, 256)
+        self._enum(self.DEVICE, self.tr("Device"), ("auto", "cpu", "cuda"), "auto")
+        self._integer(self.SEED, self.tr("Seed"), 0, 0, 2 ** 31 - 1)
+        self._enum(self.FREEZE_ENCODER, self.tr("Freeze the encoder (auto: when the areas hold fewer than 400 "
+                                                "blocks)"), _FREEZE, "auto")
+        self.addParameter(QgsProcessingParameterBoolean(self.AUGMENT, self.tr("Random flips and quarter turns"),
+                                                        defaultValue=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.VALIDATION_SHARE, self.tr("Share of blocks held out to keep the best step and stop early"),
+            QgsProcessingParameterNumber.Double, defaultValue=0.2, minValue=0.0, maxValue=0.9))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_MODEL, self.tr("Fine-tuned model (.pt; an .onnx export is written beside it)"),
+            fileFilter=self.tr("Low2High checkpoints (*.pt)")))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.OUTPUT_MAP, self.tr("Land cover of the areas with the new model"), optional=True,
+            createByDefault=False))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_PLOT, self.tr("Training curve"), fileFilter=self.tr("PNG images (*.png)"), optional=True,
+            createByDefault=False))
+
+    def _enum(self, name: str, label: str, options: tuple[str, ...], default: str) -> None:
+        parameter = QgsProcessingParameterEnum(name, label, options=list(options), defaultValue=default)
+        parameter.setUsesStaticStrings(True)
+        self.addParameter(parameter)
+
+    def _integer(self, name: str, label: str, default: int, low: int, high: int) -> None:
+        self.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Integer,
+                                                       defaultValue=default, minValue=low, maxValue=high))
+
+    def process(self, parameters: dict[str, Any], context: QgsProcessingContext,
+                progress: FeedbackProgress) -> dict[str, Any]:
+        require("torch", "fine-tuning")
+        from ..train.finetune.config import FinetuneConfig
+        from ..train.finetune.task import finetune, write_plot
+
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        freeze = self.parameterAsEnumString(parameters, self.FREEZE_ENCODER, context) or "auto"
+        map_path = self._optional_output(parameters, self.OUTPUT_MAP, context, raster=True)
+        plot_path = self._optional_output(parameters, self.OUTPUT_PLOT, context, raster=False)
+        config = FinetuneConfig(
+            image=self.raster_path(parameters, self.INPUT, context) or "",
+            labels=self.raster_path(parameters, self.LOW_RES_LABELS, context) or "",
+            output=self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context),
+            areas=self._areas(parameters, context, layer, progress),
+            taxonomy=self.parameterAsEnumString(parameters, self.LABEL_TAXONOMY, context) or "nlcd",
+            mapping=self.parameterAsString(parameters, self.LABEL_MAPPING, context) or "",
+            model=self.parameterAsFile(parameters, self.MODEL, context) or "",
+            exemplars=self.raster_path(parameters, self.EXEMPLARS, context, optional=True) or "",
+            loss=self.parameterAsEnumString(parameters, self.LOSS, context) or "agg",
+            prior=self.parameterAsFile(parameters, self.PRIOR, context) or "",
+            steps=self.parameterAsInt(parameters, self.STEPS, context),
+            lr=self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
+            batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+            device=self.parameterAsEnumString(parameters, self.DEVICE, context) or "auto",
+            seed=self.parameterAsInt(parameters, self.SEED, context),
+            freeze_encoder=None if freeze == "auto" else freeze == "yes",
+            augment=self.parameterAsBool(parameters, self.AUGMENT, context),
+            validation_share=self.parameterAsDouble(parameters, self.VALIDATION_SHARE, context),
+        )
+        for path, what in ((map_path, self.OUTPUT_MAP), (plot_path, self.OUTPUT_PLOT)):
+            if path and os.path.abspath(path) in {os.path.abspath(p) for p in (config.image, config.labels) if p}:
+                raise QgsProcessingException(self.tr(f"{what} would overwrite an input; choose another file name."))
+        result = finetune(config, progress)
+        if plot_path:
+            write_plot(plot_path, result, f"finetune of {os.path.basename(config.model or 'demo.pt')} on "
+                                          f"{os.path.basename(config.image)}")
+        if map_path:
+            map_path = self._map(config, result.output, map_path, progress)
+        return {self.OUTPUT_MODEL: result.output, self.OUTPUT_MAP: map_path, self.OUTPUT_PLOT: plot_path}
+
+    def _optional_output(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext,
+                         raster: bool) -> Optional[str]:
+        if parameters.get(name) is None:
+            return None
+        if raster:
+            return self.parameterAsOutputLayer(parameters, name, context) or None
+        return self.parameterAsFileOutput(parameters, name, context) or None
+
+    def _map(self, config: Any, model: str, output: str, progress: FeedbackProgress) -> str:
+        """OUTPUT_MAP: the drawn areas classified by the new model (the segment engine, MASK = AREAS)."""
+        from ..low2high_plugin.inference.segment import SegmentRequest, segment
+
+        progress.info("Classifying the areas with the fine-tuned model (OUTPUT_MAP).")
+        request = SegmentRequest(input_path=config.image, output_path=output, model_path=model,
+                                 mask_wkt=config.areas, device=config.device)
+        return segment(request, progress).output_path
+
+    def _areas(self, parameters: dict[str, Any], context: QgsProcessingContext, layer,
+               progress: FeedbackProgress) -> list[str]:
+        """AREAS polygons as WKT in the image's CRS."""
+        source = self.parameterAsSource(parameters, self.AREAS, context)
+        if source is None:
+            raise QgsProcessingException(self.tr("The AREAS layer could not be read."))
+        transform = QgsCoordinateTransform(source.sourceCrs(), layer.crs(), context.transformContext())
+        polygons = []
+        for feature in source.getFeatures():
+            check_canceled(progress)
+            geometry = feature.geometry()
+            if geometry.isNull() or geometry.isEmpty():
+                continue
+            geometry.transform(transform)
+            polygons.append(geometry.asWkt())
+        return polygons
