@@ -11,6 +11,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from helpers import make_raster, scene  # noqa: E402,F401  (re-exported for tests)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory):
+    """segment's cache of int8 models and precision trials goes to a test folder, not ~/.cache
+    (set in os.environ so that qgis_process and other child processes inherit it)."""
+    folder = str(tmp_path_factory.mktemp("low2high-cache"))
+    previous = os.environ.get("LOW2HIGH_CACHE_DIR")
+    os.environ["LOW2HIGH_CACHE_DIR"] = folder
+    yield folder
+    if previous is None:
+        os.environ.pop("LOW2HIGH_CACHE_DIR", None)
+    else:
+        os.environ["LOW2HIGH_CACHE_DIR"] = previous
+
+
 @pytest.fixture
 def folder(tmp_path):
     """A fresh folder for a test's files (a str, as the engine takes paths)."""

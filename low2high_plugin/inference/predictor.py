@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from typing import Any, Optional, Protocol
 
 import numpy as np
 
 from ..dependencies import require
-from ..resources import resource_path
 from ..errors import Low2HighError
+from ..resources import resource_path
 
 DEVICES = ("auto", "cpu", "cuda")
 #: The model bundled with the plugin, used when MODEL is left empty.
@@ -37,6 +37,8 @@ class ModelInfo:
     tile_size: int
     tile_overlap: int
     fixed_tile_size: Optional[int] = None  # ONNX models exported for one tile size only
+    precision: str = "fp32"  # what the model really runs at: fp32, bf16 or int8
+    network_width: Optional[int] = None  # U-Net width (64: the paper's), for memory estimates
     standardisation: str = "dataset"  # the card's: "tile" standardises each tile by its own statistics
 
     @property
@@ -50,7 +52,7 @@ class ModelInfo:
     def describe(self) -> str:
         return (f"{os.path.basename(self.path)}: {self.num_bands} bands ({', '.join(self.band_names)}), "
                 f"classes {', '.join(self.class_names)}, trained at {self.gsd:g} m per pixel; "
-                f"{self.backend} on {self.device}")
+                f"{self.backend} {self.precision} on {self.device}")
 
 
 class Predictor(Protocol):
@@ -70,8 +72,52 @@ def resolve_model_path(model: Optional[str]) -> str:
     return model
 
 
-def load_predictor(model: Optional[str], device: str = "auto") -> Predictor:
-    """Load a .pt checkpoint or an .onnx export for inference on ``device``.
+def model_kind(path: str) -> str:
+    """"torch" for a checkpoint, "onnx" for an ONNX export; a clear error for anything else."""
+    extension = os.path.splitext(path)[1].lower()
+    if extension in (".pt", ".pth", ".ckpt"):
+        return "torch"
+    if extension == ".onnx":
+        return "onnx"
+    raise Low2HighError(f"'{os.path.basename(path)}' is not a model file Low2High knows: use a .pt checkpoint or "
+                        "an .onnx export.")
+
+
+def read_model_info(model: Optional[str]) -> ModelInfo:
+    """What a model file says about itself (bands, classes, normalisation), without preparing to run it.
+
+    The device is not resolved yet ("cpu" stands in); :func:`load_predictor` gives the real one.
+    """
+    path = resolve_model_path(model)
+    kind = model_kind(path)
+    from ...models.card import CheckpointError
+
+    try:
+        if kind == "torch":
+            require("torch", "run .pt models (or export the model to .onnx and use ONNX Runtime)")
+            from ...models.checkpoint import read_checkpoint_card
+
+            config, card, _ = read_checkpoint_card(path)
+            return _info_from_card(path, "torch", "cpu", card, config=config)
+        require("onnxruntime", "run .onnx models")
+        from ...models.onnx_card import read_onnx_card
+
+        config, card, description = read_onnx_card(path)
+    except CheckpointError as error:
+        raise _model_error(path, error) from error
+    input_size = description.get("input_size")
+    return _info_from_card(path, "onnx", "cpu", card, input_size[0] if input_size else None, config=config)
+
+
+def load_predictor(model: Optional[str], device: str = "auto", precision: str = "fp32",
+                   runs: Optional[str] = None) -> Predictor:
+    """Load a .pt checkpoint or an .onnx export for inference on ``device`` at ``precision``.
+
+    Args:
+        model: the user's model file (None or empty: the demo model).
+        device: auto, cpu or cuda.
+        precision: fp32 or bf16 (torch); fp32 or int8 (ONNX Runtime). :mod:`.tuning` decides.
+        runs: the file actually run when it differs from ``model`` (a cached int8 model).
 
     Raises:
         Low2HighError: unknown file type, a file that is not a Low2High model, a missing
@@ -80,18 +126,18 @@ def load_predictor(model: Optional[str], device: str = "auto") -> Predictor:
     path = resolve_model_path(model)
     if device not in DEVICES:
         raise Low2HighError(f"DEVICE must be one of {', '.join(DEVICES)} (got '{device}').")
-    extension = os.path.splitext(path)[1].lower()
-    if extension in (".pt", ".pth", ".ckpt"):
-        return TorchPredictor(path, device)
-    if extension == ".onnx":
-        return OnnxPredictor(path, device)
-    raise Low2HighError(f"'{os.path.basename(path)}' is not a model file Low2High knows: use a .pt checkpoint or an .onnx export.")
+    kind = model_kind(runs or path)
+    if kind == "torch":
+        return TorchPredictor(path, device, bf16=precision == "bf16")
+    return OnnxPredictor(runs or path, device, shown_path=path, precision=precision)
 
 
-def _info_from_card(path: str, backend: str, device: str, card, fixed_tile_size: Optional[int] = None) -> ModelInfo:
+def _info_from_card(path: str, backend: str, device: str, card, fixed_tile_size: Optional[int] = None,
+                    precision: str = "fp32", config=None) -> ModelInfo:
+    width = getattr(config, "width", None)
     return ModelInfo(path, backend, device, tuple(card.class_names), tuple(card.band_names), tuple(card.mean),
                      tuple(card.std), float(card.gsd), int(card.tile_size), int(card.tile_overlap), fixed_tile_size,
-                     standardisation=card.standardisation)
+                     precision, int(width) if width else None, standardisation=card.standardisation)
 
 
 def _model_error(path: str, error: Exception) -> Low2HighError:
@@ -99,11 +145,18 @@ def _model_error(path: str, error: Exception) -> Low2HighError:
 
 
 class TorchPredictor:
-    """A .pt checkpoint run by PyTorch (channels-last on CPU, bfloat16 autocast on CUDA)."""
+    """A .pt checkpoint run by PyTorch: channels-last, batch norms folded, bf16 when asked.
 
-    def __init__(self, path: str, device: str) -> None:
+    bf16 keeps the weights in bfloat16 and runs under autocast (which holds the few
+    precision-sensitive ops in fp32); on CPUs with AMX or AVX-512 bf16 oneDNN runs the
+    convolutions as bf16 kernels. On CUDA, batches go through one reused pinned host buffer
+    each way, so transfers are asynchronous DMA rather than a pageable copy per batch.
+    """
+
+    def __init__(self, path: str, device: str, bf16: bool = False) -> None:
         torch = require("torch", "run .pt models (or export the model to .onnx and use ONNX Runtime)")
         from ...models.checkpoint import CheckpointError, load_checkpoint
+        from .torch_speed import fold_batch_norms
 
         if device == "cuda" and not torch.cuda.is_available():
             raise Low2HighError("DEVICE is 'cuda' but PyTorch sees no CUDA GPU here; choose 'auto' or 'cpu'.")
@@ -115,44 +168,72 @@ class TorchPredictor:
             raise _model_error(path, error) from error
         self._torch = torch
         self._device = torch.device(resolved)
-        self._model = model.to(memory_format=torch.channels_last)
-        self.info = _info_from_card(path, "torch", resolved, checkpoint.card)
+        self._dtype = torch.bfloat16 if bf16 else torch.float32
+        model = fold_batch_norms(model.eval())
+        self._model = model.to(dtype=self._dtype, memory_format=torch.channels_last)
+        self._pinned_in: Any = None  # reused pinned host buffers (CUDA only)
+        self._pinned_out: Any = None
+        self.info = _info_from_card(path, "torch", resolved, checkpoint.card, precision="bf16" if bf16 else "fp32",
+                                    config=checkpoint.config)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
-            inputs = torch.from_numpy(batch)
-            if self._device.type == "cuda":
-                inputs = inputs.pin_memory().to(self._device, non_blocking=True)
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(self._device.type, dtype=torch.bfloat16, enabled=self._device.type == "cuda"):
+            inputs = self._to_device(batch).to(self._dtype).contiguous(memory_format=torch.channels_last)
+            with torch.autocast(self._device.type, dtype=torch.bfloat16, enabled=self._dtype == torch.bfloat16):
                 logits = self._model(inputs)
             probabilities = torch.softmax(logits.float(), dim=1)
-            return probabilities.contiguous().cpu().numpy()
+            return self._to_host(probabilities)
+
+    def _to_device(self, batch: np.ndarray):
+        torch = self._torch
+        if self._device.type != "cuda":
+            return torch.from_numpy(batch)
+        if self._pinned_in is None or self._pinned_in.shape != batch.shape:
+            self._pinned_in = torch.empty(batch.shape, dtype=torch.float32, pin_memory=True)
+        self._pinned_in.numpy()[...] = batch
+        return self._pinned_in.to(self._device, non_blocking=True)
+
+    def _to_host(self, probabilities) -> np.ndarray:
+        torch = self._torch
+        if self._device.type != "cuda":
+            return probabilities.contiguous().numpy()
+        if self._pinned_out is None or self._pinned_out.shape != probabilities.shape:
+            self._pinned_out = torch.empty(probabilities.shape, dtype=torch.float32, pin_memory=True)
+        self._pinned_out.copy_(probabilities, non_blocking=True)
+        torch.cuda.current_stream(self._device).synchronize()
+        return self._pinned_out.numpy().copy()
 
 
 class OnnxPredictor:
-    """An .onnx export run by ONNX Runtime (CUDA provider when installed and asked for)."""
+    """An .onnx model run by ONNX Runtime (CUDA provider when installed and asked for).
 
-    def __init__(self, path: str, device: str) -> None:
+    ``path`` is the file run (the user's export, or its cached int8 quantisation); messages
+    name ``shown_path``, the file the user chose.
+    """
+
+    def __init__(self, path: str, device: str, shown_path: Optional[str] = None, precision: str = "fp32") -> None:
         ort = require("onnxruntime", "run .onnx models")
         from ...models.card import CheckpointError
         from ...models.onnx_card import describe_onnx_session, open_onnx_session
 
         has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
         if device == "cuda" and not has_cuda:
-            raise Low2HighError("DEVICE is 'cuda' but this ONNX Runtime has no CUDA support; install onnxruntime-gpu or choose 'cpu'.")
-        resolved = "cuda" if device in ("auto", "cuda") and has_cuda else "cpu"
+            raise Low2HighError("DEVICE is 'cuda' but this ONNX Runtime has no CUDA support; install onnxruntime-gpu "
+                                "or choose 'cpu'.")
+        resolved = "cuda" if device in ("auto", "cuda") and has_cuda and precision != "int8" else "cpu"
         providers = (["CUDAExecutionProvider"] if resolved == "cuda" else []) + ["CPUExecutionProvider"]
+        shown = shown_path or path
         try:
             self._session = open_onnx_session(path, providers)
-            _, card, metadata = describe_onnx_session(self._session, path)
+            config, card, metadata = describe_onnx_session(self._session, shown)
         except CheckpointError as error:
-            raise _model_error(path, error) from error
+            raise _model_error(shown, error) from error
         self._input = self._session.get_inputs()[0].name
         self._outputs_logits = metadata.get("output") == "logits"
         input_size = metadata.get("input_size")  # [side, side] for fixed-size exports
-        self.info = _info_from_card(path, "onnx", resolved, card, input_size[0] if input_size else None)
+        self.info = _info_from_card(shown, "onnx", resolved, card, input_size[0] if input_size else None,
+                                    precision, config)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         (output,) = self._session.run(None, {self._input: batch})

@@ -1,0 +1,257 @@
+"""PRECISION: load the model at the precision asked for, or at the fastest one that holds up.
+
+``auto`` tries every precision this machine has a fast path for (:mod:`.precision`) on the
+calibration tiles of the raster being classified: each one's speed, and the share of pixels
+whose class equals fp32's. It keeps the fastest at or above :data:`.precision.AGREEMENT_TARGET`.
+The measurements are stored in the user's cache, keyed by the model file's SHA-256, the
+machine's CPU flags and the library versions, so the trial is paid once per model and machine;
+the log says what was chosen, why, and whether the figures are from this run or an earlier one.
+An explicit bf16 or int8 is honoured, and its agreement with fp32 printed (measured once,
+likewise cached), with a warning when it falls below the target.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..errors import Low2HighError
+from ..progress import Progress, check_canceled
+from .calibration import CalibrationSet, class_agreement
+from .model_cache import cache_folder, file_digest, key_of, read_json, write_json
+from .precision import (
+    AGREEMENT_TARGET,
+    Hardware,
+    Option,
+    Trial,
+    auto_candidates,
+    choose_fastest,
+    cpu_flags,
+    options,
+    requested_option,
+)
+from .predictor import Predictor, load_predictor, model_kind
+
+
+def prepare_predictor(model_path: str, device: str, precision: str, calibration: Callable[[], CalibrationSet],
+                      progress: Progress) -> Predictor:
+    """The predictor to classify with, at the requested or automatically chosen precision.
+
+    Args:
+        model_path: the user's model file (already resolved; the demo model when none).
+        device: auto, cpu or cuda.
+        precision: auto, fp32, bf16 or int8.
+        calibration: returns the calibration tiles of the raster; called only if needed.
+        progress: log and cancellation.
+    """
+    kind = model_kind(model_path)
+    hardware = Hardware(resolve_device(kind, device), cpu_flags())
+    choices = options(kind, hardware, has_onnx_export=_importable("onnx"))
+    session = _Session(model_path, kind, device, hardware, calibration, progress)
+    if precision != "auto":
+        option = requested_option(precision, choices)
+        if not option.worthwhile:
+            progress.warn(f"PRECISION {precision} runs, but slowly: this is {hardware.describe()}, with no fast "
+                          f"{precision} instructions; fp32 is likely faster.")
+        predictor = session.load(option)
+        if option.precision != "fp32":
+            session.report_agreement(option, predictor)
+        return predictor
+    candidates = auto_candidates(choices)
+    skipped = [f"{choice.precision}: {choice.unavailable or 'no fast path on ' + hardware.describe()}"
+               for choice in choices if choice not in candidates]
+    if len(candidates) == 1:
+        progress.info(f"PRECISION auto: fp32, the only fast precision here ({'; '.join(skipped)}).")
+        return session.load(candidates[0])
+    return session.choose(candidates, skipped)
+
+
+def resolve_device(kind: str, device: str) -> str:
+    """cpu or cuda, as the predictor for a model of ``kind`` will resolve ``device`` (one rule:
+    :func:`~low2high.low2high_plugin.devices.choose_device`)."""
+    from ..dependencies import require
+    from ..devices import choose_device
+
+    if device == "cpu":
+        return "cpu"
+    if kind == "torch":
+        torch = require("torch", "run .pt models (or export the model to .onnx and use ONNX Runtime)")
+        available = bool(torch.cuda.is_available())
+    else:
+        available = "CUDAExecutionProvider" in require("onnxruntime", "run .onnx models").get_available_providers()
+    return choose_device(device, available)
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+class _Session:
+    """One model's precision trials: loads predictors, measures them, remembers the figures."""
+
+    def __init__(self, model_path: str, kind: str, device: str, hardware: Hardware,
+                 calibration: Callable[[], CalibrationSet], progress: Progress) -> None:
+        self.model_path, self.kind, self.device, self.hardware = model_path, kind, device, hardware
+        self.progress = progress
+        self._calibration_source = calibration
+        self._calibration: Optional[CalibrationSet] = None
+        self._record_path = os.path.join(cache_folder(), f"trials-{key_of(self._record_key())}.json")
+        record = read_json(self._record_path) or {}
+        self.trials: dict[str, Trial] = {}
+        for name, values in (record.get("trials") or {}).items():
+            try:
+                self.trials[name] = Trial(**values)
+            except TypeError:
+                continue  # a record from another version: measured again
+
+    def _record_key(self) -> dict:
+        import platform
+
+        flags = sorted(flag for flag in self.hardware.flags if "avx" in flag or "amx" in flag)
+        return {"model_sha256": file_digest(self.model_path), "device": self.hardware.device, "cpu_flags": flags,
+                "cores": os.cpu_count(), "machine": platform.machine(), "versions": _versions(),
+                "target": AGREEMENT_TARGET}
+
+    def calibration(self) -> CalibrationSet:
+        if self._calibration is None:
+            self._calibration = self._calibration_source()
+        return self._calibration
+
+    def load(self, option: Option) -> Predictor:
+        """A predictor running ``option``; int8 builds (or finds) the cached quantised model."""
+        if option.precision == "fp32" and self.kind == "torch" and self.hardware.device == "cpu" \
+                and _importable("onnx") and _importable("onnxruntime"):
+            return self._load_export()
+        if option.precision != "int8":
+            return load_predictor(self.model_path, self.device, option.precision)
+        from .quantise import int8_model
+
+        def tiles() -> list:
+            calibration = self.calibration()
+            if not calibration.tiles:
+                raise Low2HighError("PRECISION int8 calibrates on tiles of the input, but the chosen area holds no "
+                                    "tile that is at least half data (all nodata, or outside MASK); use fp32.")
+            self.progress.info(f"Quantising the model to int8 on {len(calibration.tiles)} calibration tiles "
+                               f"of the input (once per model; kept in {cache_folder()}).")
+            return calibration.tiles
+
+        started = time.perf_counter()
+        try:
+            entry = int8_model(self.model_path, self.kind, tiles)
+        except Low2HighError:
+            raise
+        except Exception as error:  # onnx / onnxruntime raise their own types for graphs they cannot quantise
+            raise Low2HighError(f"Cannot quantise '{os.path.basename(self.model_path)}' to int8 ({error}); "
+                                "use PRECISION fp32 or bf16.") from error
+        if entry.note:
+            self.progress.warn(f"The cached int8 model was rebuilt: {entry.note}.")
+        if entry.built:
+            self.progress.info(f"int8 model built in {time.perf_counter() - started:.1f} s: {entry.path}.")
+        return load_predictor(self.model_path, self.device, "int8", runs=entry.path)
+
+    def _load_export(self) -> Predictor:
+        """fp32 of a .pt model on CPU: its cached ONNX export run by ONNX Runtime (the faster CPU
+        backend); PyTorch when the export fails."""
+        from .quantise import onnx_export
+
+        try:
+            entry = onnx_export(self.model_path)
+        except Exception as error:  # the exporter raises many types; PyTorch still runs the model
+            self.progress.warn(f"Running fp32 with PyTorch: the ONNX export failed ({error}).")
+            return load_predictor(self.model_path, self.device, "fp32")
+        if entry.note:
+            self.progress.warn(f"The cached ONNX export was rebuilt: {entry.note}.")
+        return load_predictor(self.model_path, self.device, "fp32", runs=entry.path)
+
+    def report_agreement(self, option: Option, predictor: Predictor) -> None:
+        """Print (measuring once if needed) how often ``option`` picks fp32's class."""
+        trial = self.trials.get(option.precision)
+        when = "measured earlier on this machine"
+        if trial is None:
+            if not self.calibration().tiles:
+                self.progress.warn(f"The agreement of {option.precision} with fp32 could not be measured: the "
+                                   "chosen area holds no tile that is at least half data.")
+                return
+            reference = self._measure(self.load(Option("fp32", self.kind)), "fp32")
+            trial = self._measure(predictor, option.precision, reference[1])[0]
+            self._save()
+            when = "measured now"
+        message = (f"PRECISION {option.precision}: class agreement with fp32 {trial.agreement:.2%} on the calibration "
+                   f"tiles ({when}).")
+        if trial.agreement < AGREEMENT_TARGET:
+            self.progress.warn(message + f" That is below the {AGREEMENT_TARGET:.0%} target: check the map, or "
+                               "use fp32.")
+        else:
+            self.progress.info(message)
+
+    def choose(self, candidates: list[Option], skipped: list[str]) -> Predictor:
+        """Measure what is not yet measured, keep the fastest precision that holds the target."""
+        missing = [option for option in candidates if option.precision not in self.trials]
+        loaded: dict[str, Predictor] = {}
+        if missing:
+            if not self.calibration().tiles:
+                self.progress.warn("PRECISION auto: the chosen area holds no tile that is at least half data to "
+                                   "compare precisions on; using fp32.")
+                return self.load(candidates[0])
+            self.progress.info(f"PRECISION auto: measuring {', '.join(o.precision for o in candidates)} on "
+                               f"{len(self.calibration().tiles)} calibration tiles of the input (once per model "
+                               "and machine).")
+            reference = None
+            for option in [candidates[0]] + [o for o in missing if o.precision != "fp32"]:
+                check_canceled(self.progress)
+                predictor = loaded[option.precision] = self.load(option)
+                trial, outputs = self._measure(predictor, option.precision, reference)
+                reference = reference if reference is not None else outputs
+            self._save()
+            when = "measured now"
+        else:
+            when = f"measured earlier on this machine, kept in {self._record_path}"
+        best, reason = choose_fastest([self.trials[o.precision] for o in candidates])
+        note = f"; not tried: {'; '.join(skipped)}" if skipped else ""
+        self.progress.info(f"PRECISION auto: {best.precision} on {self.hardware.describe()} ({reason}; {when}{note}).")
+        chosen = loaded.pop(best.precision, None)
+        loaded.clear()  # frees the predictors that lost
+        return chosen or self.load(next(o for o in candidates if o.precision == best.precision))
+
+    def _measure(self, predictor: Predictor, precision: str,
+                 reference: Optional[list[np.ndarray]] = None) -> tuple[Trial, list[np.ndarray]]:
+        """Time ``predictor`` over the calibration tiles (the first one warms up, untimed)."""
+        calibration = self.calibration()
+        outputs, seconds, pixels = [], 0.0, 0
+        for index, tile in enumerate(calibration.tiles):
+            started = time.perf_counter()
+            outputs.append(predictor.predict(tile[None])[0])
+            if index or len(calibration.tiles) == 1:
+                seconds += time.perf_counter() - started
+                pixels += tile.shape[-1] * tile.shape[-2]
+            check_canceled(self.progress)
+        agreement = 1.0 if reference is None else class_agreement(reference, outputs, calibration.valid)
+        trial = Trial(precision, seconds / max(pixels, 1) * 1e6, agreement)
+        self.trials[precision] = trial
+        return trial, outputs
+
+    def _save(self) -> None:
+        try:
+            os.makedirs(os.path.dirname(self._record_path), exist_ok=True)
+            write_json(self._record_path, {"model": self.model_path,
+                                           "trials": {name: asdict(trial) for name, trial in self.trials.items()}})
+        except OSError as error:
+            self.progress.warn(f"Could not keep the precision measurements in the cache ({error.strerror}); "
+                               "they will be measured again next time.")
+
+
+def _versions() -> dict:
+    import importlib.metadata
+
+    versions: dict[str, Optional[str]] = {}
+    for package in ("torch", "onnxruntime", "onnx"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
