@@ -3,15 +3,24 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from qgis.core import (QgsCoordinateTransform, QgsProcessing, QgsProcessingContext, QgsProcessingException,
-                       QgsProcessingParameterEnum, QgsProcessingParameterExtent,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer)
+from qgis.core import (
+    QgsCoordinateTransform,
+    QgsProcessing,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
 
+from ..low2high_plugin.inference.precision import PRECISIONS
 from ..low2high_plugin.inference.predictor import DEVICES
-from ..low2high_plugin.progress import check_canceled
 from ..low2high_plugin.inference.segment import SegmentRequest, segment
+from ..low2high_plugin.progress import check_canceled
 from .base import FeedbackProgress, Low2HighAlgorithm
 
 
@@ -24,6 +33,7 @@ class SegmentAlgorithm(Low2HighAlgorithm):
     OVERLAP = "OVERLAP"
     BATCH_SIZE = "BATCH_SIZE"
     DEVICE = "DEVICE"
+    PRECISION = "PRECISION"
     OUTPUT = "OUTPUT"
     OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
 
@@ -46,17 +56,23 @@ class SegmentAlgorithm(Low2HighAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.MASK, self.tr("Only inside these polygons"), [QgsProcessing.TypeVectorPolygon], optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            self.TILE_SIZE, self.tr("Tile size in pixels (multiple of 32; empty: the model's)"),
+            self.TILE_SIZE,
+            self.tr("Tile size in pixels (multiple of 32; empty: chosen so overlaps cost at most 15 %)"),
             QgsProcessingParameterNumber.Integer, optional=True, minValue=32, maxValue=8192))
         self.addParameter(QgsProcessingParameterNumber(
             self.OVERLAP, self.tr("Tile overlap in pixels (empty: the model's)"),
             QgsProcessingParameterNumber.Integer, optional=True, minValue=0, maxValue=4096))
         self.addParameter(QgsProcessingParameterNumber(
-            self.BATCH_SIZE, self.tr("Tiles per batch (empty: 1 on CPU, 16 on GPU)"),
+            self.BATCH_SIZE, self.tr("Tiles per batch (empty: 1 on CPU, as many as fit on a GPU)"),
             QgsProcessingParameterNumber.Integer, optional=True, minValue=1, maxValue=1024))
         device = QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=list(DEVICES), defaultValue="auto")
         device.setUsesStaticStrings(True)
         self.addParameter(device)
+        precision = QgsProcessingParameterEnum(
+            self.PRECISION, self.tr("Precision (auto: the fastest that agrees with fp32 on 99 % of pixels here)"),
+            options=list(PRECISIONS), defaultValue="auto")
+        precision.setUsesStaticStrings(True)
+        self.addParameter(precision)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Land cover")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT_PROBABILITIES, self.tr("Class probabilities (%)"), optional=True, createByDefault=False))
@@ -78,6 +94,7 @@ class SegmentAlgorithm(Low2HighAlgorithm):
             overlap=self.optional_int(parameters, self.OVERLAP, context),
             batch_size=self.optional_int(parameters, self.BATCH_SIZE, context),
             device=self.parameterAsEnumString(parameters, self.DEVICE, context) or "auto",
+            precision=self.parameterAsEnumString(parameters, self.PRECISION, context) or "auto",
             probabilities_path=probabilities,
         )
         result = segment(request, progress)

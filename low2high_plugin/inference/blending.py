@@ -90,7 +90,7 @@ class TileBlender:
                 buffer = self._pending.get((r, c))
                 if buffer is None:
                     buffer = self._pending[(r, c)] = np.zeros((classes + 2, r1 - r0, c1 - c0), np.float32)
-                if probabilities is not None:
+                if probabilities is not None and weights is not None:
                     weight = weights[rows, cols]
                     buffer[:classes] += probabilities[:, rows, cols] * weight
                     buffer[classes] += weight

@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 
 
-def best_seconds(step: Callable[[], None], repeats: int = 3, warmup: int = 1,
+def best_seconds(step: Callable[[], object], repeats: int = 3, warmup: int = 1,
                  sync: Callable[[], None] = lambda: None) -> float:
     """Fastest of ``repeats`` timed calls after ``warmup`` untimed ones (noise only slows down)."""
     for _ in range(warmup):

@@ -17,13 +17,13 @@ from typing import Callable, Optional
 import numpy as np
 from osgeo import gdal
 
-from .blending import BlendedBlock, TileBlender
-from ..labels.classes import NODATA
 from ...models.contract import model_input
 from ..geo.mask import PolygonMask
-from .predictor import Predictor
-from ..progress import Progress, check_canceled
 from ..geo.raster_io import RasterSource
+from ..labels.classes import NODATA
+from ..progress import Progress, check_canceled
+from .blending import BlendedBlock, TileBlender
+from .predictor import Predictor
 from .tiling import Tile, TileLayout, tile_read_window
 
 #: Batches read ahead of the model, and predictions waiting for the writer.
@@ -37,6 +37,7 @@ class InferenceStats:
 
     tiles: int = 0
     tiles_predicted: int = 0
+    computed_pixels: int = 0  # tile pixels the model computed (overlaps and padding included)
     seconds: float = 0.0
     model_seconds: float = 0.0
     reader_cpu_seconds: float = 0.0  # CPU time of the reading thread (decoding, masks, normalising)
@@ -105,6 +106,7 @@ def run_tiled_inference(source_path: str, layout: TileLayout, predictor: Predict
                 batch.probabilities = predictor.predict(batch.inputs)
                 stats.model_seconds += time.perf_counter() - tick
                 stats.tiles_predicted += len(batch.inputs)
+                stats.computed_pixels += batch.inputs.shape[0] * batch.inputs.shape[2] * batch.inputs.shape[3]
                 batch.inputs = None
             _put(to_writer, batch, writer, progress)
             done += len(batch.tiles)
@@ -136,14 +138,15 @@ def _put(channel: queue.Queue, item, consumer: _Worker, progress: Progress) -> N
     _wait_on(lambda: channel.put(item, timeout=0.2), queue.Full, consumer, progress)
 
 
-def _wait_on(attempt: Callable, busy: type, peer: _Worker, progress: Progress):
+def _wait_on(attempt: Callable, busy: type[BaseException], peer: _Worker, progress: Progress):
     """Retry a timed queue operation until it succeeds, the peer thread fails, or the user cancels."""
     while True:
         try:
             return attempt()
         except busy:
-            if peer.error:
-                raise peer.error
+            failure = peer.error
+            if failure is not None:
+                raise failure from None
             check_canceled(progress)
 
 
@@ -172,6 +175,8 @@ def _read(source_path: str, layout: TileLayout, predictor: Predictor, batch_size
         if stop.is_set():
             return
         read = tile_read_window(tile, region, raster)
+        if read is None:  # tiles start inside the region, which lies inside the raster
+            raise RuntimeError(f"tile {tile} lies outside the raster")
         pixels = source.read(read)
         valid = source.valid_mask(read, pixels)
         if mask is not None:

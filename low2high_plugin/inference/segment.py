@@ -15,28 +15,29 @@ from typing import Optional, Sequence
 import numpy as np
 from osgeo import gdal
 
-from ..labels.classes import NODATA, class_colours
 from ..errors import Low2HighError
+from ..geo.gdal_scope import with_gdal
 from ..geo.grid import Grid, Window
-from ..labels.rasters import iter_windows
 from ..geo.mask import PolygonMask, optional_mask
-from .pipeline import InferenceStats, run_tiled_inference
-from .predictor import ModelInfo, load_predictor, resolve_model_path
-from ..progress import Progress, SilentProgress
-from ..signals import cancels_on_termination
 from ..geo.raster_io import (
     RasterSource,
     atomic_output,
     check_output_path,
     create_geotiff,
-    gdal_cache_limit,
     scratch_raster,
     style_class_raster,
 )
 from ..geo.resample import GSD_TOLERANCE, ground_sample_distance, resampled_view, warp_onto
-
-#: Default batch per device: one tile at a time keeps CPU memory low; GPUs want many.
-DEFAULT_BATCH = {"cpu": 1, "cuda": 16}
+from ..labels.classes import NODATA, class_colours
+from ..labels.rasters import iter_windows
+from ..progress import Progress, SilentProgress
+from ..signals import cancels_on_termination
+from .calibration import CALIBRATION_SIDE, calibration_tiles
+from .pipeline import InferenceStats, run_tiled_inference
+from .planning import TilePlan, describe_layout, plan_tiles
+from .precision import PRECISIONS
+from .predictor import ModelInfo, read_model_info, resolve_model_path
+from .tuning import prepare_predictor
 
 
 @dataclass
@@ -52,6 +53,7 @@ class SegmentRequest:
     overlap: Optional[int] = None  # None: the model's
     batch_size: Optional[int] = None  # None: by device
     device: str = "auto"
+    precision: str = "auto"  # auto, fp32, bf16, int8
     probabilities_path: Optional[str] = None
 
 
@@ -76,6 +78,7 @@ class SegmentResult:
 
 
 @cancels_on_termination("segment")
+@with_gdal
 def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> SegmentResult:
     """Classify the input raster into OUTPUT (and optionally OUTPUT_PROBABILITIES).
 
@@ -92,40 +95,51 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
     if request.probabilities_path:
         probabilities_path = check_output_path(request.probabilities_path, inputs + [output], "OUTPUT_PROBABILITIES")
 
+    if request.precision not in PRECISIONS:
+        raise Low2HighError(f"PRECISION must be one of {', '.join(PRECISIONS)} (got '{request.precision}').")
     source = RasterSource.open(request.input_path)
-    predictor = load_predictor(model_path, request.device)
-    info = predictor.info
-    progress.info(f"Model {info.describe()}.")
-    _check_bands(source, info)
-    tile_size, overlap, batch_size = _tiling_parameters(request, info, progress)
+    card = read_model_info(model_path)
+    _check_bands(source, card)
 
     mask = optional_mask(request.mask_wkt, source.grid.crs_wkt)
     region = _region(source.grid, request.extent, mask)
     progress.info(f"Classifying {region.width} × {region.height} pixels of {os.path.basename(request.input_path)}.")
 
     gsd = ground_sample_distance(source.grid)
-    mismatch = abs(gsd / info.gsd - 1)
+    mismatch = abs(gsd / card.gsd - 1)
     with ExitStack() as stack:
-        stack.enter_context(gdal_cache_limit())
         final_classes = stack.enter_context(atomic_output(output))
         final_probabilities = stack.enter_context(atomic_output(probabilities_path)) if probabilities_path else None
         if mismatch <= GSD_TOLERANCE:
-            stats = _classify(request.input_path, region, source.grid, predictor, tile_size, overlap, batch_size,
-                              mask, final_classes, final_probabilities, progress)
+            source_path, grid, model_region = request.input_path, source.grid, region
         else:
-            progress.warn(f"The raster's pixels are {gsd:.3g} m but the model was trained at {info.gsd:.3g} m; "
-                          f"the image is resampled to {info.gsd:.3g} m for the model and the map back to {gsd:.3g} m.")
-            view_path, view_grid, view_region = stack.enter_context(resampled_view(request.input_path, source.grid, region, info.gsd))
+            progress.warn(f"The raster's pixels are {gsd:.3g} m but the model was trained at {card.gsd:.3g} m; "
+                          f"the image is resampled to {card.gsd:.3g} m for the model and the map back to {gsd:.3g} m.")
+            source_path, grid, model_region = stack.enter_context(
+                resampled_view(request.input_path, source.grid, region, card.gsd))
+        predictor = prepare_predictor(
+            model_path, request.device, request.precision,
+            lambda: calibration_tiles(source_path, model_region, card.mean, card.std,
+                                      side=card.fixed_tile_size or CALIBRATION_SIDE,
+                                      fixed_size=bool(card.fixed_tile_size), standardisation=card.standardisation),
+            progress)
+        info = predictor.info
+        progress.info(f"Model {info.describe()}.")
+        plan = plan_tiles(model_region, info, request.tile_size, request.overlap, request.batch_size, progress)
+        if mismatch <= GSD_TOLERANCE:
+            stats = _classify(source_path, model_region, grid, predictor, plan, mask, final_classes,
+                              final_probabilities, progress)
+        else:
             folder = os.path.dirname(output)
             coarse_classes = stack.enter_context(scratch_raster(folder, "classes-at-model-gsd"))
             coarse_probabilities = None
             if final_probabilities:
                 coarse_probabilities = stack.enter_context(scratch_raster(folder, "probabilities-at-model-gsd"))
-            stats = _classify(view_path, view_region, view_grid, predictor, tile_size, overlap, batch_size,
-                              mask, coarse_classes, coarse_probabilities, progress)
+            stats = _classify(source_path, model_region, grid, predictor, plan, mask, coarse_classes,
+                              coarse_probabilities, progress)
             target = source.grid.subgrid(region)
             warp_onto(coarse_classes, final_classes, target, "near")
-            if final_probabilities:
+            if final_probabilities and coarse_probabilities:
                 warp_onto(coarse_probabilities, final_probabilities, target, "bilinear")
             stats.class_counts = _class_counts(final_classes)
         for path in filter(None, (final_classes, final_probabilities)):
@@ -134,7 +148,8 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
     result = SegmentResult(output, probabilities_path, info, region, stats,
                            warnings=list(getattr(progress, "warnings", [])))
     shares = ", ".join(f"{name} {share:.1%}" for name, share in result.class_shares().items())
-    progress.info(f"Done in {stats.seconds:.1f} s ({result.megapixels / max(stats.seconds, 1e-9):.2f} Mpx/s): {shares}.")
+    rate = result.megapixels / max(stats.seconds, 1e-9)
+    progress.info(f"Done in {stats.seconds:.1f} s ({rate:.2f} Mpx/s): {shares}.")
     return result
 
 
@@ -152,21 +167,9 @@ def _check_bands(source: RasterSource, info: ModelInfo) -> None:
         )
 
 
-def _tiling_parameters(request: SegmentRequest, info: ModelInfo, progress: Progress) -> tuple[int, int, int]:
-    tile_size = request.tile_size or info.tile_size
-    if info.fixed_tile_size and tile_size != info.fixed_tile_size:
-        progress.warn(f"This ONNX model only takes {info.fixed_tile_size}-pixel tiles; TILE_SIZE {tile_size} is ignored.")
-        tile_size = info.fixed_tile_size
-    overlap = min(info.tile_overlap, tile_size // 2) if request.overlap is None else request.overlap
-    batch_size = request.batch_size or DEFAULT_BATCH[info.device]
-    if batch_size < 1:
-        raise Low2HighError(f"BATCH_SIZE must be at least 1 (got {batch_size}).")
-    return tile_size, overlap, batch_size
-
-
 def _region(grid: Grid, extent: Optional[tuple[float, float, float, float]], mask: Optional[PolygonMask]) -> Window:
     """The pixels to classify: the raster, cut to EXTENT and to the MASK polygons' bounds."""
-    region = grid.full_window
+    region: Optional[Window] = grid.full_window
     if extent is not None:
         region = grid.window_for_bounds(*extent)
         if region is None:
@@ -174,23 +177,23 @@ def _region(grid: Grid, extent: Optional[tuple[float, float, float, float]], mas
                                 "Check the extent and its CRS.")
     if mask is not None:
         covered = grid.window_for_bounds(*mask.bounds)
-        region = covered.intersection(region) if covered else None
+        region = covered.intersection(region) if covered and region else None
         if region is None:
             raise Low2HighError("The MASK polygons lie outside the input raster (or outside EXTENT): "
                                 "there is nothing to classify. Check the layer and its CRS.")
+    assert region is not None  # every way to None above raised
     return region
 
 
-def _classify(source_path: str, region: Window, grid: Grid, predictor, tile_size: int, overlap: int,
-              batch_size: int, mask: Optional[PolygonMask], classes_path: str, probabilities_path: Optional[str],
-              progress: Progress) -> InferenceStats:
+def _classify(source_path: str, region: Window, grid: Grid, predictor, plan: TilePlan, mask: Optional[PolygonMask],
+              classes_path: str, probabilities_path: Optional[str], progress: Progress) -> InferenceStats:
     """Run the tiled pipeline over ``region`` of ``grid`` into fresh output files."""
     from .tiling import TileLayout
 
     info = predictor.info
-    layout = TileLayout.plan(region, tile_size, overlap, fixed_size=bool(info.fixed_tile_size))
-    progress.info(f"{layout.count} tiles of {layout.tile_width} × {layout.tile_height} px "
-                  f"(overlap {overlap} px), {batch_size} per batch, {info.backend} on {info.device}.")
+    layout = TileLayout.plan(region, plan.tile_size, plan.overlap, fixed_size=bool(info.fixed_tile_size))
+    progress.info(describe_layout(layout, plan.batch_size, info))
+    batch_size = plan.batch_size
     out_grid = grid.subgrid(region)
     classes = create_geotiff(classes_path, out_grid, 1, gdal.GDT_Byte, NODATA)
     probabilities = None

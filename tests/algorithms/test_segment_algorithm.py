@@ -149,3 +149,19 @@ def test_qgis_without_torch_lists_algorithms_and_runs_onnx_models(image, folder,
     torch_pin = pinned_requirements()["torch"]  # the pin of resources/requirements.txt, e.g. torch==2.13.0
     assert "'torch'" in error_line and "pip install" in error_line and torch_pin in error_line
     assert "TORCH LOADED False" in output
+
+
+def test_precision_parameter_reaches_the_engine(low2high_provider, image, folder, tiny_models):
+    import processing
+    from qgis.core import QgsApplication, QgsProcessingException
+
+    algorithm = QgsApplication.processingRegistry().algorithmById("low2high:segment")
+    parameter = algorithm.parameterDefinition("PRECISION")
+    assert parameter.options() == ["auto", "fp32", "bf16", "int8"] and parameter.defaultValue() == "auto"
+    with pytest.raises(QgsProcessingException, match=r"PRECISION bf16 cannot be used here: .*\.pt checkpoint"):
+        processing.run("low2high:segment", {"INPUT": image, "MODEL": tiny_models[1], "PRECISION": "bf16",
+                                            "OUTPUT": os.path.join(folder, "bf16.tif")})
+    target = os.path.join(folder, "int8.tif")
+    processing.run("low2high:segment", {"INPUT": image, "MODEL": tiny_models[1], "PRECISION": "int8",
+                                        "TILE_SIZE": 128, "OUTPUT": target})
+    assert read(target, 1).shape == (160, 200)

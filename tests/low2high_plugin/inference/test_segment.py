@@ -20,6 +20,7 @@ def image(folder):
 def run(image, folder, model, **options):
     options.setdefault("tile_size", 128)
     options.setdefault("overlap", 32)
+    options.setdefault("precision", "fp32")  # the reference; precisions have their own tests
     return segment(SegmentRequest(image, os.path.join(folder, options.pop("name", "map.tif")), model, **options))
 
 

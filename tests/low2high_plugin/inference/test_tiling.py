@@ -5,7 +5,7 @@ import pytest
 from low2high.low2high_plugin.errors import Low2HighError
 from low2high.low2high_plugin.geo.grid import Window
 from low2high.low2high_plugin.inference.blending import TileBlender
-from low2high.low2high_plugin.inference.tiling import TileLayout, axis_starts
+from low2high.low2high_plugin.inference.tiling import MAX_OVERHEAD, TileLayout, axis_starts, default_tile_side
 
 
 @pytest.mark.parametrize("length,tile,overlap", [(1000, 256, 32), (256, 256, 32), (257, 256, 32),
@@ -88,3 +88,30 @@ def test_blender_memory_does_not_grow_with_the_region():
     assert large == small  # taller: nothing more is pending
     tile_bytes = 6 * 256 * 256 * 4
     assert wide <= 2 * tile_bytes + 6 * 32 * 4096 * 4  # wider: only the 32-row shared strip grows
+
+
+@pytest.mark.parametrize("side,overlap", [(5000, 64), (5000, 32), (8192, 64), (3000, 64), (1024, 64), (20000, 64)])
+def test_default_tiles_compute_at_most_115_percent_of_the_raster(side, overlap):
+    region = Window(0, 0, side, side)
+    tile = default_tile_side(region, overlap, 512, 2048)
+    layout = TileLayout.plan(region, tile, overlap)
+    assert layout.overhead <= MAX_OVERHEAD and tile % 32 == 0
+    fixed = TileLayout.plan(region, 512, 64, fixed_size=True)  # what a fixed 512-px export forces
+    assert side < 2048 or fixed.overhead > 1.2
+
+
+def test_a_tight_memory_cap_gives_the_least_wasteful_tile_it_allows():
+    region = Window(0, 0, 5000, 5000)
+    tile = default_tile_side(region, 64, 256, 384)
+    assert tile <= 384
+    assert TileLayout.plan(region, tile, 64).overhead == min(TileLayout.plan(region, s, 64).overhead
+                                                             for s in range(256, 385, 32))
+
+
+def test_the_log_line_states_the_real_stride_and_shared_pixels():
+    layout = TileLayout.plan(Window(0, 0, 5000, 5000), 512, 64, fixed_size=True)  # the known case: 408-px stride
+    text = layout.describe()
+    strides = {b - a for a, b in zip(layout.col_starts, layout.col_starts[1:])}
+    assert f"stride {min(strides)}" in text and "neighbours share 104 px (asked: at least 64)" in text
+    assert f"{layout.count} tiles (12 × 12) of 512 × 512 px" in text and "1.51 × the region's pixels" in text
+    assert "one tile: no overlap" in TileLayout.plan(Window(0, 0, 100, 100), 128, 32).describe()
