@@ -68,6 +68,35 @@ def onnx_export(model_path: str) -> CacheEntry:
     return cached_file("fp32", ".onnx", settings, lambda target: export_checkpoint(model_path, target))
 
 
+def resizable_copy(model_path: str) -> CacheEntry:
+    """A cached copy of a fixed-size ONNX model with a resizable input, checked to compute the same.
+
+    Exports stay fixed-size on disk because Deepness reads the tile size from the input shape
+    (its dialog fails on a symbolic one); segment runs this copy instead, so it can choose tiles
+    that waste little on overlaps.
+    """
+    ort = require("onnxruntime", "run .onnx models")
+    settings = {"source_sha256": file_digest(model_path), "method": "resizable-v1", "onnxruntime": ort.__version__}
+
+    def build(target: str) -> None:
+        make_resizable(model_path, target)
+        _check_same_function(model_path, target)
+
+    return cached_file("resizable", ".onnx", settings, build)
+
+
+def _check_same_function(fixed_path: str, resizable_path: str) -> None:
+    """Raise ValueError unless both models give the same output on a random input of the fixed size."""
+    ort = require("onnxruntime", "run .onnx models")
+    fixed = ort.InferenceSession(fixed_path, providers=["CPUExecutionProvider"])
+    free = ort.InferenceSession(resizable_path, providers=["CPUExecutionProvider"])
+    shape = [dim if isinstance(dim, int) else 1 for dim in fixed.get_inputs()[0].shape]
+    sample = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+    (expected,), (actual,) = fixed.run(None, {"input": sample}), free.run(None, {"input": sample})
+    if expected.shape != actual.shape or not np.allclose(expected, actual, atol=1e-4):
+        raise ValueError("the resizable copy does not compute what the model computes")
+
+
 def export_checkpoint(checkpoint_path: str, target: str) -> None:
     """Export a .pt checkpoint to a resizable ONNX graph with logits output (for quantisation)."""
     require("torch", "export .pt models to ONNX for int8")

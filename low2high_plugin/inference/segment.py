@@ -122,7 +122,7 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
             lambda: calibration_tiles(source_path, model_region, card.mean, card.std,
                                       side=card.fixed_tile_size or CALIBRATION_SIDE,
                                       fixed_size=bool(card.fixed_tile_size), standardisation=card.standardisation),
-            progress)
+            progress, fixed_size=bool(card.fixed_tile_size))
         info = predictor.info
         progress.info(f"Model {info.describe()}.")
         plan = plan_tiles(model_region, info, request.tile_size, request.overlap, request.batch_size, progress)

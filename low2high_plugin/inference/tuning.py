@@ -37,7 +37,7 @@ from .predictor import Predictor, load_predictor, model_kind
 
 
 def prepare_predictor(model_path: str, device: str, precision: str, calibration: Callable[[], CalibrationSet],
-                      progress: Progress) -> Predictor:
+                      progress: Progress, fixed_size: bool = False) -> Predictor:
     """The predictor to classify with, at the requested or automatically chosen precision.
 
     Args:
@@ -46,11 +46,12 @@ def prepare_predictor(model_path: str, device: str, precision: str, calibration:
         precision: auto, fp32, bf16 or int8.
         calibration: returns the calibration tiles of the raster; called only if needed.
         progress: log and cancellation.
+        fixed_size: the model file is an ONNX export for one tile size (run through a resizable copy).
     """
     kind = model_kind(model_path)
     hardware = Hardware(resolve_device(kind, device), cpu_flags())
     choices = options(kind, hardware, has_onnx_export=_importable("onnx"))
-    session = _Session(model_path, kind, device, hardware, calibration, progress)
+    session = _Session(model_path, kind, device, hardware, calibration, progress, fixed_size)
     if precision != "auto":
         option = requested_option(precision, choices)
         if not option.worthwhile:
@@ -95,8 +96,9 @@ class _Session:
     """One model's precision trials: loads predictors, measures them, remembers the figures."""
 
     def __init__(self, model_path: str, kind: str, device: str, hardware: Hardware,
-                 calibration: Callable[[], CalibrationSet], progress: Progress) -> None:
+                 calibration: Callable[[], CalibrationSet], progress: Progress, fixed_size: bool = False) -> None:
         self.model_path, self.kind, self.device, self.hardware = model_path, kind, device, hardware
+        self.fixed_size = fixed_size
         self.progress = progress
         self._calibration_source = calibration
         self._calibration: Optional[CalibrationSet] = None
@@ -127,6 +129,8 @@ class _Session:
         if option.precision == "fp32" and self.kind == "torch" and self.hardware.device == "cpu" \
                 and _importable("onnx") and _importable("onnxruntime"):
             return self._load_export()
+        if option.precision == "fp32" and self.kind == "onnx" and self.fixed_size:
+            return self._load_resizable()
         if option.precision != "int8":
             return load_predictor(self.model_path, self.device, option.precision)
         from .quantise import int8_model
@@ -166,6 +170,18 @@ class _Session:
             return load_predictor(self.model_path, self.device, "fp32")
         if entry.note:
             self.progress.warn(f"The cached ONNX export was rebuilt: {entry.note}.")
+        return load_predictor(self.model_path, self.device, "fp32", runs=entry.path)
+
+    def _load_resizable(self) -> Predictor:
+        """fp32 of a fixed-size ONNX model: its cached resizable copy (checked to compute the same
+        function), so tiles need not be the export's size; the model itself when that fails."""
+        from .quantise import resizable_copy
+
+        try:
+            entry = resizable_copy(self.model_path)
+        except Exception as error:  # a graph with size-dependent constants: keep its fixed tiles
+            self.progress.warn(f"Running the model at its fixed tile size: it cannot be made resizable ({error}).")
+            return load_predictor(self.model_path, self.device, "fp32")
         return load_predictor(self.model_path, self.device, "fp32", runs=entry.path)
 
     def report_agreement(self, option: Option, predictor: Predictor) -> None:

@@ -115,3 +115,23 @@ def test_a_fixed_size_export_made_resizable_computes_the_same_function(tiny_mode
     torch_model = load_predictor(tiny_models[0], "cpu")
     other = batch[:, :, :96, :160].copy()
     np.testing.assert_allclose(free.predict(other), torch_model.predict(other), atol=1e-4)
+
+
+def test_runtime_copies_keep_the_deepness_metadata_and_the_model_file_stays_fixed_size(image, folder, tiny_models):
+    import onnxruntime as ort
+
+    from low2high.low2high_plugin.inference.quantise import resizable_copy
+
+    copy = resizable_copy(tiny_models[1])
+    progress = SilentProgress()
+    result = segment(SegmentRequest(image, os.path.join(folder, "m.tif"), tiny_models[1], tile_size=128, overlap=32,
+                                    precision="fp32"), progress)
+    assert not progress.warnings  # TILE_SIZE honoured: the copy takes any size
+    keys = ("model_type", "class_names", "resolution", "tile_size", "tiles_overlap", "standardization_mean",
+            "standardization_std")
+    for path in (copy.path, tiny_models[1]):
+        metadata = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+        assert all(key in metadata for key in keys)
+    original = ort.InferenceSession(tiny_models[1], providers=["CPUExecutionProvider"])
+    assert original.get_inputs()[0].shape[2:] == [256, 256]  # what Deepness reads as the tile size
+    assert result.model.fixed_tile_size is None

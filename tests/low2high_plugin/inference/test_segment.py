@@ -50,10 +50,16 @@ def test_probabilities_are_percentages_per_class(image, folder, tiny_models):
 
 
 def test_torch_and_onnx_backends_agree(image, folder, tiny_models):
-    torch_map = read(run(image, folder, tiny_models[0], name="t.tif", tile_size=256).output_path)
-    onnx_result = run(image, folder, tiny_models[1], name="o.tif")  # exported for 256-px tiles
+    from low2high.low2high_plugin.inference.predictor import load_predictor
+
+    checkpoint_map = read(run(image, folder, tiny_models[0], name="t.tif", tile_size=256).output_path)
+    onnx_result = run(image, folder, tiny_models[1], name="o.tif", tile_size=256)  # exported for 256-px tiles
     assert onnx_result.model.backend == "onnx"
-    assert (read(onnx_result.output_path) == torch_map).mean() > 0.999
+    assert (read(onnx_result.output_path) == checkpoint_map).mean() > 0.999
+    torch, onnx = load_predictor(tiny_models[0], "cpu"), load_predictor(tiny_models[1], "cpu")
+    assert torch.info.backend == "torch"  # fp32 of a .pt on CPU runs its ONNX export in segment; PyTorch here
+    batch = np.random.default_rng(2).standard_normal((2, 4, 256, 256), dtype=np.float32)
+    np.testing.assert_allclose(torch.predict(batch), onnx.predict(batch), atol=1e-4)
 
 
 def test_nodata_pixels_stay_nodata_and_empty_tiles_are_skipped(folder, tiny_models):
