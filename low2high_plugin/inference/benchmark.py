@@ -1,76 +1,67 @@
-"""Benchmark of ``segment``: model-only vs end-to-end throughput, memory, torch vs ONNX Runtime.
+"""``make bench``: segment against a plain fp32 ONNX Runtime 512/64 tiling loop, on one raster.
 
-``python -m low2high.low2high_plugin.inference.benchmark`` (or ``make bench``) prints one JSON document:
+``python -m low2high.low2high_plugin.inference.benchmark`` prints one table per model, every row
+measured in the same invocation on the same generated raster (the sample image mirrored into a
+mosaic) and the same weights:
 
-- ``matmul_gflops``: the machine's measured dense matrix-multiply rate (the yardstick);
-- per backend (torch, onnx): model-only forward throughput on random tiles of the side the
-  tiler really uses for the large raster (Mpx/s of tile pixels), the model's achieved GFLOP/s
-  and its fraction of the matmul rate; end-to-end ``segment`` throughput on a generated raster of
-  at least 64 Mpx (Mpx/s of raster pixels, reading, blending and writing included) and its ratio
-  to the model-only figure; peak RSS of a ``segment`` process on a 4 Mpx and on the large raster;
-- ``tiling_overhead``: tile pixels computed per raster pixel (overlaps), which caps the ratio.
+- ``reference``: :func:`.reference_loop.reference_loop`, the Deepness-like loop (fixed-size
+  512-px ONNX export, 64 px overlap, fp32, one tile at a time);
+- ``segment <precision>``: ``low2high:segment`` with PRECISION fp32, int8 and auto on the same
+  fixed-size .onnx file (segment runs a resizable copy of it), bf16 on the .pt checkpoint it was
+  exported from (bf16 runs through PyTorch); default tiles and overlap (the model's 64 px).
 
-Each end-to-end run is a fresh process so that its peak RSS is its own. The model is the
-paper's U-Net/ResNet-18 (width 64) with random weights: speed does not depend on the weights.
+Columns: Mpx/s of raster, ratio to the reference, peak RSS, model pixels computed per raster
+pixel, and class agreement with segment's fp32 map. Each run is a fresh process (its peak RSS
+is its own). The one-off costs of ``auto`` and ``int8`` (quantisation and the precision trial,
+paid once per model and machine and kept in the cache) are paid by an untimed warm-up run on a
+small raster, and printed. Models: the paper's U-Net/ResNet-18 at width 64 with random weights,
+the bundled demo model, and a trained width-64 checkpoint when one is given (``--trained``).
+The machine is shared, so quote ratios within one run, not absolute rates.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Optional
 
 import numpy as np
 from osgeo import gdal
 
 from ..geo.grid import Window
-from ..resources import PACKAGE_ROOT, resource_path
 from ..geo.raster_io import RasterSource, create_geotiff
-from .tiling import TileLayout
-from .measure import best_seconds, machine, matmul_gflops, peak_rss_mb, random_tiles
+from ..resources import PACKAGE_ROOT, resource_path
+from .measure import machine, peak_rss_mb
 
 SAMPLE = resource_path("sample", "naip_sample.tif")
+DEMO = resource_path("models", "demo.pt")
 BANDS = 4
+TRAINED_DEFAULT = os.path.join(PACKAGE_ROOT, ".build", "bench", "trained_w64.pt")
+ROWS = ("reference", "fp32", "bf16", "int8", "auto")
 
 
 def parse_arguments(argv: Optional[list] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m low2high.low2high_plugin.inference.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--width", type=int, default=64, help="U-Net width (64: the paper's model)")
-    parser.add_argument("--tile-size", type=int, default=2048, help="largest tile side")
-    parser.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels")
-    parser.add_argument("--batch-size", type=int, default=None, help="tiles per batch (default: 1 on CPU, 16 on GPU)")
+    parser.add_argument("--side", type=int, default=5000, help="raster side in pixels (a square mosaic of the sample)")
+    parser.add_argument("--models", default="random64,demo,trained",
+                        help="comma-separated: random64 (width 64, random weights), demo, trained")
+    parser.add_argument("--trained", default=TRAINED_DEFAULT,
+                        help="a trained .pt checkpoint (e.g. `python -m low2high.train fit --width 64 ...`'s best.pt)")
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of {', '.join(ROWS)}")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--megapixels", type=float, default=64.0, help="size of the large raster")
-    parser.add_argument("--backends", default="torch,onnx", help="comma-separated: torch, onnx")
-    parser.add_argument("--work", default=os.path.join(PACKAGE_ROOT, ".build", "bench"), help="folder for rasters and models")
-    parser.add_argument("--child", nargs=5, metavar=("INPUT", "MODEL", "TILE", "OVERLAP", "BATCH"), help=argparse.SUPPRESS)
-    parser.add_argument("--child-device", default="auto", help=argparse.SUPPRESS)
+    parser.add_argument("--flatness", action="store_true",
+                        help="also run auto on a 4 Mpx and a 64 Mpx raster (peak RSS flat in raster size?)")
+    parser.add_argument("--work", default=os.path.join(PACKAGE_ROOT, ".build", "bench"),
+                        help="folder for rasters and models")
+    parser.add_argument("--child", nargs=4, metavar=("KIND", "INPUT", "MODEL", "OUTPUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-precision", default="auto", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
-
-
-def build_models(work: str, width: int, tile: int, device: str) -> dict:
-    """A random-weight checkpoint and its ONNX export (fixed to the tile side used)."""
-    import torch
-
-    from ...models.checkpoint import ModelCard, save_checkpoint
-    from ...models.onnx_export import export_onnx
-    from ...models.unet import UNet, UNetConfig
-
-    torch.manual_seed(0)
-    model = UNet(UNetConfig(in_channels=BANDS, num_classes=4, width=width)).eval()
-    card = ModelCard(mean=[0.45] * BANDS, std=[0.2] * BANDS, tile_size=tile, tile_overlap=32,
-                     description="benchmark model: random weights")
-    paths = {"torch": os.path.join(work, f"bench_w{width}_t{tile}.pt"),
-             "onnx": os.path.join(work, f"bench_w{width}_t{tile}.onnx")}
-    if not os.path.exists(paths["torch"]):
-        save_checkpoint(paths["torch"], model, card)
-    if not os.path.exists(paths["onnx"]):
-        export_onnx(model, card, paths["onnx"])
-    return paths
 
 
 def make_raster(path: str, side: int) -> str:
@@ -92,40 +83,119 @@ def make_raster(path: str, side: int) -> str:
     return path
 
 
-def forward_throughput(backend: str, model_path: str, side: int, batch: int, device: str) -> float:
-    """Mpx/s of tile pixels through the model alone (normalised input ready in memory)."""
-    from .predictor import load_predictor
+def model_files(name: str, work: str, trained: str) -> Optional[dict]:
+    """The .pt checkpoint and its fixed 512-px ONNX export (what Deepness and segment are given)."""
+    import torch
 
-    predictor = load_predictor(model_path, device)
-    tiles = random_tiles(batch, BANDS, side)
-    seconds = best_seconds(lambda: predictor.predict(tiles), repeats=3, warmup=1)
-    return batch * side * side / seconds / 1e6
+    from ...models.checkpoint import ModelCard, load_checkpoint, save_checkpoint
+    from ...models.onnx_export import export_onnx
+    from ...models.unet import UNet, UNetConfig
+
+    if name == "random64":
+        checkpoint = os.path.join(work, "random_w64.pt")
+        if not os.path.exists(checkpoint):
+            torch.manual_seed(0)
+            model = UNet(UNetConfig(in_channels=BANDS, num_classes=4, width=64)).eval()
+            save_checkpoint(checkpoint, model, ModelCard(mean=[0.45] * BANDS, std=[0.2] * BANDS, tile_size=512,
+                                                         tile_overlap=64, description="benchmark: random weights"))
+    else:
+        checkpoint = DEMO if name == "demo" else trained
+        if not os.path.exists(checkpoint):
+            return None
+    stem = os.path.join(work, os.path.splitext(os.path.basename(checkpoint))[0])
+    files = {"pt": checkpoint, "fixed": stem + "_fixed512.onnx"}
+    if not os.path.exists(files["fixed"]) or os.path.getmtime(files["fixed"]) < os.path.getmtime(checkpoint):
+        loaded = load_checkpoint(checkpoint)
+        sized = dataclasses.replace(loaded.card, tile_size=512, tile_overlap=64)
+        export_onnx(loaded.build_model(), sized, files["fixed"])
+    return files
 
 
 def run_child(args: argparse.Namespace) -> None:
-    """One ``segment`` run in this process; prints its figures (used for clean peak RSS)."""
-    from .segment import SegmentRequest, segment
+    """One timed run in this process; prints its figures as JSON (clean peak RSS per run)."""
+    kind, source, model, output = args.child
+    if kind == "reference":
+        from .reference_loop import reference_loop
 
-    source, model, tile, overlap, batch = args.child
-    with tempfile.TemporaryDirectory() as folder:
-        result = segment(SegmentRequest(source, os.path.join(folder, "map.tif"), model, tile_size=int(tile),
-                                        overlap=int(overlap), batch_size=int(batch), device=args.child_device))
-        print(json.dumps({"seconds": result.stats.seconds, "model_seconds": result.stats.model_seconds,
-                          "reader_cpu_seconds": result.stats.reader_cpu_seconds,
-                          "writer_cpu_seconds": result.stats.writer_cpu_seconds,
-                          "megapixels": result.megapixels, "device": result.model.device,
-                          "peak_rss_mb": peak_rss_mb()}))
+        stats = reference_loop(source, model, output)
+        figures: dict = {"seconds": stats.seconds, "megapixels": stats.megapixels, "computed": stats.computed_pixels}
+    else:
+        from ..progress import ConsoleProgress
+        from .segment import SegmentRequest, segment
+
+        result = segment(SegmentRequest(source, output, model, precision=args.child_precision, device=kind),
+                         ConsoleProgress())
+        figures = {"seconds": result.stats.seconds, "megapixels": result.megapixels,
+                   "computed": result.stats.computed_pixels, "precision": result.model.precision,
+                   "model_seconds": result.stats.model_seconds}
+    figures["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(figures))
 
 
-def end_to_end(source: str, model: str, tile: int, overlap: int, batch: int, device: str) -> dict:
-    command = [sys.executable, "-m", "low2high.low2high_plugin.inference.benchmark", "--child", source, model, str(tile),
-               str(overlap), str(batch), "--child-device", device]
+def child(kind: str, source: str, model: str, output: str, precision: str = "auto") -> dict:
+    command = [sys.executable, "-m", "low2high.low2high_plugin.inference.benchmark", "--child", kind, source, model,
+               output, "--child-precision", precision]
+    started = time.perf_counter()
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
-        raise RuntimeError(f"segment run failed: {completed.stderr[-2000:]}")
+        raise RuntimeError(f"benchmark run failed ({kind} {precision}): {completed.stderr[-3000:]}")
     figures = json.loads(completed.stdout.strip().splitlines()[-1])
-    figures["mpx_per_s"] = figures["megapixels"] / figures["seconds"]
+    figures["process_seconds"] = time.perf_counter() - started
+    figures["log"] = [line for line in completed.stderr.splitlines() if line.startswith(("PRECISION", "Tile", "int8"))]
     return figures
+
+
+def agreement(path: str, reference: str) -> float:
+    """Share of pixels with the same class in two class rasters (read in row blocks)."""
+    a, b = gdal.Open(path), gdal.Open(reference)
+    same = total = 0
+    for row in range(0, a.RasterYSize, 1024):
+        rows = min(1024, a.RasterYSize - row)
+        x = a.GetRasterBand(1).ReadAsArray(0, row, a.RasterXSize, rows)
+        y = b.GetRasterBand(1).ReadAsArray(0, row, a.RasterXSize, rows)
+        same += int((x == y).sum())
+        total += x.size
+    return same / max(total, 1)
+
+
+def bench_model(name: str, files: dict, raster: str, warm_raster: str, rows: list, device: str, folder: str) -> list:
+    """Every row for one model; returns dicts with the table's figures."""
+    results = []
+    warm = child(device, warm_raster, files["fixed"], os.path.join(folder, f"{name}-warm.tif"), "auto")
+    print(f"[{name}] one-off warm-up on {warm['megapixels']:.0f} Mpx (quantisation + precision trial, then cached): "
+          f"{warm['process_seconds']:.1f} s; " + " ".join(warm["log"][:2]), file=sys.stderr)
+    if "bf16" in rows:  # its agreement with fp32 is measured once, outside the timed run
+        child(device, warm_raster, files["pt"], os.path.join(folder, f"{name}-warm-bf16.tif"), "bf16")
+    for row in rows:
+        output = os.path.join(folder, f"{name}-{row}.tif")
+        if row == "reference":
+            figures = child("reference", raster, files["fixed"], output)
+            figures["precision"] = "fp32"
+        else:
+            model = files["pt"] if row == "bf16" else files["fixed"]
+            figures = child(device, raster, model, output, row)
+        figures.update(row=row, output=output)
+        results.append(figures)
+        print(f"[{name}] {row}: {figures['megapixels'] / figures['seconds']:.2f} Mpx/s", file=sys.stderr)
+    fp32 = next((r["output"] for r in results if r["row"] == "fp32"), None)
+    base = next((r for r in results if r["row"] == "reference"), None)
+    for figures in results:
+        figures["mpx_per_s"] = figures["megapixels"] / figures["seconds"]
+        figures["ratio"] = figures["mpx_per_s"] / base["mpx_per_s"] if base else float("nan")
+        figures["overhead"] = figures["computed"] / (figures["megapixels"] * 1e6)
+        figures["agreement"] = agreement(figures["output"], fp32) if fp32 else float("nan")
+    return results
+
+
+def table(name: str, results: list) -> str:
+    lines = [f"\n{name}", "| run | precision | Mpx/s | × reference | peak RSS MB | computed / raster px | "
+             "agreement with fp32 | model busy |", "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        busy = f"{r['model_seconds'] / r['seconds']:.0%}" if "model_seconds" in r else "—"
+        label = "plain ORT 512/64 loop" if r["row"] == "reference" else f"segment PRECISION={r['row']}"
+        lines.append(f"| {label} | {r['precision']} | {r['mpx_per_s']:.2f} | {r['ratio']:.2f} | {r['peak_rss_mb']:.0f} "
+                     f"| {r['overhead']:.2f} | {r['agreement']:.2%} | {busy} |")
+    return "\n".join(lines)
 
 
 def main(argv: Optional[list] = None) -> int:
@@ -133,51 +203,41 @@ def main(argv: Optional[list] = None) -> int:
     if args.child:
         run_child(args)
         return 0
-    import torch
-
-    from ...models.flops import count_flops
-    from ...models.unet import UNet, UNetConfig
-
-    device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
-    batch = args.batch_size or (16 if device == "cuda" else 1)
     os.makedirs(args.work, exist_ok=True)
-    large_side = int(np.ceil(np.sqrt(args.megapixels * 1e6) / 32) * 32)
-    layout = TileLayout.plan(Window(0, 0, large_side, large_side), args.tile_size, args.overlap)
-    side = layout.tile_width
-    rasters = {"4": make_raster(os.path.join(args.work, "raster_2048.tif"), 2048),
-               "large": make_raster(os.path.join(args.work, f"raster_{large_side}.tif"), large_side)}
-    models = build_models(args.work, args.width, side, device)
-    flops_per_mpx = count_flops(UNet(UNetConfig(BANDS, 4, args.width)), side, side) / (side * side) * 1e6
-    rates = matmul_gflops(device)
-    reference_rate = rates["bf16" if device == "cuda" else "fp32"]
-    report = {"machine": machine(), "device": device, "matmul_gflops": rates,
-              "model": {"architecture": "U-Net/ResNet-18", "width": args.width, "bands": BANDS,
-                        "gflop_per_mpx": flops_per_mpx / 1e9},
-              "tile_size": args.tile_size, "tile_side_used": side, "overlap": args.overlap, "batch_size": batch,
-              "large_raster_mpx": large_side ** 2 / 1e6,
-              "tiling_overhead": layout.count * side * side / large_side ** 2, "backends": {}}
-    for backend in args.backends.split(","):
-        forward = forward_throughput(backend, models[backend], side, batch, device)
-        small = end_to_end(rasters["4"], models[backend], args.tile_size, args.overlap, batch, device)
-        large = end_to_end(rasters["large"], models[backend], args.tile_size, args.overlap, batch, device)
-        achieved = forward * flops_per_mpx / 1e9
-        report["backends"][backend] = {
-            "forward_mpx_per_s": forward,
-            "achieved_gflops": achieved,
-            "fraction_of_matmul": achieved / reference_rate,
-            "end_to_end_mpx_per_s": large["mpx_per_s"],
-            "end_to_end_over_forward": large["mpx_per_s"] / forward,
-            "model_busy_fraction": large["model_seconds"] / large["seconds"],
-            "io_cpu_seconds_per_mpx": (large["reader_cpu_seconds"] + large["writer_cpu_seconds"]) / large["megapixels"],
-            "model_seconds_per_mpx": large["model_seconds"] / large["megapixels"],
-            "end_to_end_4mpx_mpx_per_s": small["mpx_per_s"],
-            "peak_rss_mb_4mpx": small["peak_rss_mb"],
-            "peak_rss_mb_large": large["peak_rss_mb"],
-            "rss_large_over_4mpx": large["peak_rss_mb"] / small["peak_rss_mb"],
-        }
-        print(json.dumps({backend: report["backends"][backend]}), file=sys.stderr)
-    print(json.dumps(report, indent=2))
+    side = args.side
+    raster = make_raster(os.path.join(args.work, f"raster_{side}.tif"), side)
+    warm_raster = make_raster(os.path.join(args.work, "raster_2048.tif"), 2048)
+    rows = [row for row in args.rows.split(",") if row]
+    print(json.dumps({"machine": machine(), "raster": raster, "megapixels": side * side / 1e6}), file=sys.stderr)
+    report = []
+    with tempfile.TemporaryDirectory(dir=args.work) as folder:
+        for name in args.models.split(","):
+            files = model_files(name, args.work, args.trained)
+            if files is None:
+                print(f"\n{name}: skipped, no checkpoint at {args.trained} (train one: python -m low2high.train fit "
+                      f"--width 64 ... then pass --trained runs/x/best.pt)")
+                continue
+            results = bench_model(name, files, raster, warm_raster, rows, args.device, folder)
+            print(table(f"{name} ({os.path.basename(files['pt'])}), {side} × {side} px raster", results), flush=True)
+            report.append({"model": name, "rows": [{k: v for k, v in r.items() if k not in ("log", "output")}
+                                                   for r in results]})
+            if args.flatness and name == args.models.split(",")[0]:
+                print(flatness(files, args, folder), flush=True)
+    with open(os.path.join(args.work, "results.json"), "w") as stream:
+        json.dump(report, stream, indent=1)
     return 0
+
+
+def flatness(files: dict, args: argparse.Namespace, folder: str) -> str:
+    """Peak RSS of the reference and of segment auto at 4 Mpx and 64 Mpx."""
+    lines = ["\npeak RSS against raster size", "| run | 4 Mpx | 64 Mpx | 64 / 4 |", "|---|---|---|---|"]
+    rasters = [make_raster(os.path.join(args.work, f"raster_{side}.tif"), side) for side in (2048, 8192)]
+    for label, kind, model in (("plain ORT 512/64 loop", "reference", files["fixed"]),
+                               ("segment auto", args.device, files["fixed"])):
+        rss = [child(kind, raster, model, os.path.join(folder, f"flat-{kind}-{i}.tif"))["peak_rss_mb"]
+               for i, raster in enumerate(rasters)]
+        lines.append(f"| {label} | {rss[0]:.0f} | {rss[1]:.0f} | {rss[1] / rss[0]:.2f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

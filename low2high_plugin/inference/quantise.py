@@ -41,10 +41,9 @@ def int8_model(model_path: str, model_kind: str, calibration: Callable[[], Seque
         calibration: returns the normalised (bands, H, W) float32 tiles to calibrate on; called
             only when the entry has to be built.
     """
-    ort = require("onnxruntime", "run int8 models")
-    onnx = require("onnx", "quantise models to int8")
     settings = {"source_sha256": file_digest(model_path), "source_kind": model_kind, "method": METHOD,
-                "onnxruntime": ort.__version__, "onnx": onnx.__version__}
+                "onnxruntime": _version("onnxruntime", "run int8 models"),
+                "onnx": _version("onnx", "quantise models to int8")}
 
     def build(target: str) -> None:
         with tempfile.TemporaryDirectory(prefix="low2high-int8-") as work:
@@ -61,10 +60,9 @@ def int8_model(model_path: str, model_kind: str, calibration: Callable[[], Seque
 def onnx_export(model_path: str) -> CacheEntry:
     """The cached resizable fp32 ONNX export of a .pt checkpoint (ONNX Runtime is the faster fp32
     backend on CPUs: 2.1 × PyTorch's on this project's machine)."""
-    ort = require("onnxruntime", "run models with ONNX Runtime")
-    onnx = require("onnx", "export .pt models to ONNX")
     settings = {"source_sha256": file_digest(model_path), "source_kind": "torch", "method": "export-logits-v1",
-                "onnxruntime": ort.__version__, "onnx": onnx.__version__}
+                "onnxruntime": _version("onnxruntime", "run models with ONNX Runtime"),
+                "onnx": _version("onnx", "export .pt models to ONNX")}
     return cached_file("fp32", ".onnx", settings, lambda target: export_checkpoint(model_path, target))
 
 
@@ -75,8 +73,8 @@ def resizable_copy(model_path: str) -> CacheEntry:
     (its dialog fails on a symbolic one); segment runs this copy instead, so it can choose tiles
     that waste little on overlaps.
     """
-    ort = require("onnxruntime", "run .onnx models")
-    settings = {"source_sha256": file_digest(model_path), "method": "resizable-v1", "onnxruntime": ort.__version__}
+    settings = {"source_sha256": file_digest(model_path), "method": "resizable-v1",
+                "onnxruntime": _version("onnxruntime", "run .onnx models")}
 
     def build(target: str) -> None:
         make_resizable(model_path, target)
@@ -95,6 +93,18 @@ def _check_same_function(fixed_path: str, resizable_path: str) -> None:
     (expected,), (actual,) = fixed.run(None, {"input": sample}), free.run(None, {"input": sample})
     if expected.shape != actual.shape or not np.allclose(expected, actual, atol=1e-4):
         raise ValueError("the resizable copy does not compute what the model computes")
+
+
+def _version(package: str, purpose: str) -> str:
+    """An installed package's version without importing it (a cache hit needs neither onnx nor its
+    memory); the install command when it is missing."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        require(package, purpose)  # raises with the command that installs it
+        raise
 
 
 def export_checkpoint(checkpoint_path: str, target: str) -> None:

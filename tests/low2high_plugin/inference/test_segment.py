@@ -3,12 +3,12 @@ import os
 
 import numpy as np
 import pytest
+from helpers import make_model, make_raster, read, scene
 from osgeo import gdal
 
-from helpers import make_model, make_raster, read, scene
 from low2high.low2high_plugin.errors import Cancelled, Low2HighError
-from low2high.low2high_plugin.progress import SilentProgress
 from low2high.low2high_plugin.inference.segment import SegmentRequest, segment
+from low2high.low2high_plugin.progress import SilentProgress
 
 
 @pytest.fixture
@@ -33,7 +33,8 @@ def test_output_is_a_styled_byte_class_raster_on_the_input_grid(image, folder, t
     assert band.DataType == gdal.GDT_Byte and band.GetNoDataValue() == 255
     assert band.GetRasterCategoryNames() == ["water", "forest", "field", "impervious"]
     table = band.GetColorTable()
-    assert [table.GetColorEntry(code)[:3] for code in range(4)] == [(38, 115, 222), (27, 120, 55), (182, 220, 110), (190, 70, 60)]
+    colours = [(38, 115, 222), (27, 120, 55), (182, 220, 110), (190, 70, 60)]
+    assert [table.GetColorEntry(code)[:3] for code in range(4)] == colours
     classes = band.ReadAsArray()
     assert classes.max() <= 3 and result.stats.class_counts[:4].sum() == classes.size
     assert sorted(os.listdir(folder)) == ["image.tif", "map.qml", "map.tif", "map.tif.aux.xml"]
@@ -85,7 +86,8 @@ def test_extent_limits_work_and_output(image, folder, tiny_models):
 
 def test_mask_polygons_limit_the_map(image, folder, tiny_models):
     x0, y0 = gdal.Open(image).GetGeoTransform()[0], gdal.Open(image).GetGeoTransform()[3]
-    square = f"POLYGON(({x0 + 10} {y0 - 10},{x0 + 110} {y0 - 10},{x0 + 110} {y0 - 110},{x0 + 10} {y0 - 110},{x0 + 10} {y0 - 10}))"
+    corners = [(x0 + 10, y0 - 10), (x0 + 110, y0 - 10), (x0 + 110, y0 - 110), (x0 + 10, y0 - 110), (x0 + 10, y0 - 10)]
+    square = "POLYGON((" + ",".join(f"{x} {y}" for x, y in corners) + "))"
     triangle = f"POLYGON(({x0 + 200} {y0 - 10},{x0 + 300} {y0 - 10},{x0 + 200} {y0 - 110},{x0 + 200} {y0 - 10}))"
     result = run(image, folder, tiny_models[0], mask_wkt=[square, triangle, "POLYGON EMPTY"])
     classes = read(result.output_path)
@@ -163,7 +165,8 @@ def test_not_a_raster(folder, tiny_models):
 def test_wrong_band_count(folder, tiny_models):
     pixels, _ = scene(64, 64, bands=3)
     path = make_raster(os.path.join(folder, "rgb.tif"), pixels)
-    expect_error(folder, SegmentRequest(path, os.path.join(folder, "o.tif"), tiny_models[0]), "expects 4 bands", "has 3")
+    expect_error(folder, SegmentRequest(path, os.path.join(folder, "o.tif"), tiny_models[0]), "expects 4 bands",
+                 "has 3")
 
 
 def test_model_for_another_number_of_bands(image, folder):
@@ -174,7 +177,8 @@ def test_model_for_another_number_of_bands(image, folder):
 def test_no_crs(folder, tiny_models):
     pixels, _ = scene(64, 64)
     path = make_raster(os.path.join(folder, "nocrs.tif"), pixels, epsg=None)
-    expect_error(folder, SegmentRequest(path, os.path.join(folder, "o.tif"), tiny_models[0]), "no coordinate reference system")
+    expect_error(folder, SegmentRequest(path, os.path.join(folder, "o.tif"), tiny_models[0]),
+                 "no coordinate reference system")
 
 
 def test_not_eight_bit(folder, tiny_models):
@@ -185,10 +189,11 @@ def test_not_eight_bit(folder, tiny_models):
 
 def test_extent_and_mask_outside_the_raster(image, folder, tiny_models):
     far = (0.0, 0.0, 10.0, 10.0)
-    expect_error(folder, SegmentRequest(image, os.path.join(folder, "o.tif"), tiny_models[0], extent=far), "EXTENT lies outside")
+    out = os.path.join(folder, "o.tif")
+    expect_error(folder, SegmentRequest(image, out, tiny_models[0], extent=far), "EXTENT lies outside")
     polygon = "POLYGON((0 0,10 0,10 10,0 10,0 0))"
-    expect_error(folder, SegmentRequest(image, os.path.join(folder, "o.tif"), tiny_models[0], mask_wkt=[polygon]), "MASK polygons lie outside")
-    expect_error(folder, SegmentRequest(image, os.path.join(folder, "o.tif"), tiny_models[0], mask_wkt=[]), "no polygon")
+    expect_error(folder, SegmentRequest(image, out, tiny_models[0], mask_wkt=[polygon]), "MASK polygons lie outside")
+    expect_error(folder, SegmentRequest(image, out, tiny_models[0], mask_wkt=[]), "no polygon")
 
 
 def test_all_nodata(folder, tiny_models):

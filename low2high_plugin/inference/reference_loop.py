@@ -1,0 +1,70 @@
+"""The yardstick of ``make bench``: a plain fp32 ONNX Runtime tiling loop, as Deepness does it.
+
+Fixed 512-px tiles stepped by ``tile - overlap`` (448 px), the last row and column padded with
+zeros past the raster's edge; each tile is read, normalised by the model card's contract, run
+alone, and the centre of its class map (half the overlap trimmed from each inner side) written
+into the output. No blending, no pipeline, no precision choice: what a careful user of a generic
+QGIS deep-learning plugin gets. Used only to measure against; segment never calls it.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from osgeo import gdal
+
+from ...models.contract import model_input
+from ..geo.grid import Window
+from ..geo.raster_io import RasterSource, create_geotiff
+from ..labels.classes import NODATA
+
+
+@dataclass
+class LoopStats:
+    seconds: float
+    megapixels: float
+    computed_pixels: int
+
+
+def reference_loop(source_path: str, model_path: str, output_path: str, tile: int = 512, overlap: int = 64,
+                   device: str = "cpu") -> LoopStats:
+    """Classify the whole raster at ``source_path`` with a fixed-size .onnx model into ``output_path``."""
+    import onnxruntime as ort
+
+    from ...models.onnx_card import describe_onnx_session
+
+    started = time.perf_counter()
+    providers = (["CUDAExecutionProvider"] if device == "cuda" else []) + ["CPUExecutionProvider"]
+    session = ort.InferenceSession(model_path, providers=providers)
+    _, card, _ = describe_onnx_session(session, model_path)
+    name = session.get_inputs()[0].name
+    source = RasterSource.open(source_path, require_crs=False)
+    height, width = source.grid.height, source.grid.width
+    output = create_geotiff(output_path, source.grid, 1, gdal.GDT_Byte, NODATA)
+    band = output.GetRasterBand(1)
+    stride, margin = tile - overlap, overlap // 2
+    rows, cols = _starts(height, tile, stride), _starts(width, tile, stride)
+    for row in rows:
+        for col in cols:
+            window = Window(col, row, min(tile, width - col), min(tile, height - row))
+            pixels = source.read(window)
+            batch = np.zeros((1, pixels.shape[0], tile, tile), np.float32)
+            inputs = model_input(pixels, None, card.mean, card.std, card.standardisation)
+            batch[0, :, :window.height, :window.width] = inputs
+            (scores,) = session.run(None, {name: batch})
+            classes = scores[0].argmax(axis=0).astype(np.uint8)  # the same class for logits or probabilities
+            top = 0 if row == 0 else margin
+            left = 0 if col == 0 else margin
+            bottom = window.height if row == rows[-1] else min(window.height, tile - margin)
+            right = window.width if col == cols[-1] else min(window.width, tile - margin)
+            band.WriteArray(classes[top:bottom, left:right], col + left, row + top)
+    output = None
+    return LoopStats(time.perf_counter() - started, height * width / 1e6, len(rows) * len(cols) * tile * tile)
+
+
+def _starts(length: int, tile: int, stride: int) -> list[int]:
+    """Tile starts every ``stride`` pixels until a tile reaches the end (the last one padded)."""
+    count = 1 if length <= tile else math.ceil((length - tile) / stride) + 1
+    return [k * stride for k in range(count)]
