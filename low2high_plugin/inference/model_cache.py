@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Optional
 
 from ..errors import Low2HighError
@@ -33,7 +34,14 @@ def cache_folder() -> str:
 
 
 def file_digest(path: str) -> str:
-    """SHA-256 of a file's bytes (hex), read in 1 MiB pieces."""
+    """SHA-256 of a file's bytes (hex); computed once per process for an unchanged file (same size
+    and modification time), since one run asks for its model's digest several times."""
+    status = os.stat(path)
+    return _digest(os.path.abspath(path), status.st_size, status.st_mtime_ns)
+
+
+@lru_cache(maxsize=32)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         for piece in iter(lambda: stream.read(1 << 20), b""):
