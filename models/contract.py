@@ -77,7 +77,8 @@ def model_input(pixels: np.ndarray, valid: np.ndarray | None, mean: Sequence[flo
     are standardised alike whatever the flight's radiometry; ``dataset`` is :func:`normalise` itself.
     """
     if standardisation == "tile":
-        mean, std = tile_statistics(pixels, valid)
-    elif standardisation != "dataset":
+        tile_mean, tile_std = tile_statistics(pixels, valid)
+        return normalise(pixels, valid, tile_mean.tolist(), tile_std.tolist())
+    if standardisation != "dataset":
         raise ValueError(f"standardisation must be one of {', '.join(STANDARDISATIONS)} (got {standardisation!r})")
     return normalise(pixels, valid, mean, std)

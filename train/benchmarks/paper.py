@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.resources import PACKAGE_ROOT
 from ...low2high_plugin.progress import Progress
+from ...low2high_plugin.resources import PACKAGE_ROOT
 from ..config import field, save_config
 
 SHARED = os.environ.get("LOW2HIGH_SHARED", os.path.join(os.path.dirname(PACKAGE_ROOT), "shared"))
@@ -71,8 +71,8 @@ class BenchmarkConfig:
     quick: bool = field(False, "the CPU budget (< 30 min on 2 cores): width 16, 40 epochs, lr 1e-3 (a larger learning "
                                "rate makes up for 2.5 % of the paper's epochs), exemplar crops of 128 px; every row "
                                "shares it")
-    work: str = field(os.path.join(PACKAGE_ROOT, ".build", "paper-benchmark"), "folder for the image, dataset, runs and results "
-                                                                      "(re-running reuses them)")
+    work: str = field(os.path.join(PACKAGE_ROOT, ".build", "paper-benchmark"),
+                      "folder for the image, dataset, runs and results (re-running reuses them)")
     shared: str = field(SHARED, "the shared folder holding data/chesapeake_pg_county and tools/render_scene.py")
     rows: list[str] = field(list(ROWS), "rows to run: " + ", ".join(ROWS))
     width: Optional[int] = field(None, "U-Net width (quick 16, full 64 = the paper's)")
@@ -82,7 +82,8 @@ class BenchmarkConfig:
     d_lr: Optional[float] = field(None, "discriminator learning rate (quick 1e-3, full 1e-4)")
     exemplar_crop: Optional[int] = field(None, "side of the maps the discriminator judges (quick 128: 4x cheaper; "
                                                "full 256 = Table S6)")
-    pretrain_epochs: Optional[int] = field(None, "MAE pretraining epochs for Agg+Adv+Pre (quick and full 100: cheap next to the fits)")
+    pretrain_epochs: Optional[int] = field(None, "MAE pretraining epochs for Agg+Adv+Pre (quick and full 100: cheap "
+                                                 "next to the fits)")
     seed: int = field(0, "seed of the split, and the first training seed (initialisation and data order)")
     seeds: int = field(1, "train every trained row this many times (training seeds seed, seed + 1, ...) and report "
                           "mean ± sd")
@@ -116,9 +117,9 @@ def benchmark(config: BenchmarkConfig, progress: Progress) -> dict[str, Any]:
     for row in [row for row in ROWS if row in config.rows]:
         progress.info(f"--- {NAMES[row]} ---")
         rows[row] = run_row(row, dataset, config, budget, progress)
-    results = {"budget": budget, "quick": config.quick, "dataset": dataset, "test_split": TEST, "rows": rows,
-               "seeds": config.seeds, "ema": config.ema, "select": config.select,
-               "seconds": time.perf_counter() - started}
+    results: dict[str, Any] = {"budget": budget, "quick": config.quick, "dataset": dataset, "test_split": TEST,
+                               "rows": rows, "seeds": config.seeds, "ema": config.ema, "select": config.select,
+                               "seconds": time.perf_counter() - started}
     results["gap_closed"] = gap_closed(rows)
     results["table"] = table(results)
     with open(os.path.join(config.work, "results.json"), "w", encoding="utf-8") as handle:

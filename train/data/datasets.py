@@ -102,7 +102,7 @@ class ChipDataset(Dataset):
             progress.warn(f"{self.skipped} of {len(rows)} chips of {', '.join(self.splits)} hold no {require} label "
                           "and are skipped.")
         self.mean, self.std = normalisation if normalisation is not None else (self.info.mean, self.info.std)
-        self._keys = ("image", "fine", "coarse") if labels else ("image",)
+        self._keys: tuple[str, ...] = ("image", "fine", "coarse") if labels else ("image",)
         if labels and raw_coarse:
             self._keys += ("coarse_raw",)
         self._cache: Optional[list[dict[str, np.ndarray]]] = None

@@ -209,6 +209,6 @@ def count_prior(fine_labels: str, coarse_labels: str, fine_taxonomy: str = "ches
                             "labels of the same place.")
     rows = {int(code): (table[code] / table[code].sum()).tolist() for code in found}
     pixels = {int(code): table[code].tolist() for code in found}
-    source = (f"{os.path.basename(fine_labels)} ({fine_taxonomy}) under {os.path.basename(coarse_labels)} "
+    origin = (f"{os.path.basename(fine_labels)} ({fine_taxonomy}) under {os.path.basename(coarse_labels)} "
               f"({coarse_taxonomy})" + (f", region {region}" if region else ""))
-    return CoarsePrior(list(MERGED_NAMES), rows, pixels, source)
+    return CoarsePrior(list(MERGED_NAMES), rows, pixels, origin)

@@ -19,8 +19,10 @@ import torch
 from torch import nn
 
 from ...models.ops import gaussian_blur, soft_argmax
-from ..runner.distributed import unwrap
 from ..data.exemplars import ExemplarSource
+from ..runner.distributed import unwrap
+from ..runner.runtime import autocast, memory_format_for, step_generator
+from ..scoring.predict import forward_padded, to_device
 from .config import MODES
 from .losses import (
     aggregated_cross_entropy,
@@ -31,8 +33,6 @@ from .losses import (
     g_hinge_loss,
     upsampled_cross_entropy,
 )
-from ..scoring.predict import forward_padded, to_device
-from ..runner.runtime import autocast, memory_format_for, step_generator
 
 LabelLoss = Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
 

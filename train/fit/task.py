@@ -16,7 +16,7 @@ import datetime
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import numpy as np
 import torch
@@ -138,7 +138,9 @@ class FitTask:
     @property
     def scored_network(self) -> torch.nn.Module:
         """What is validated and saved: the weights' moving average with --ema, else the network."""
-        return self.ema.module if self.ema is not None else self.network
+        if self.ema is not None:
+            return cast(torch.nn.Module, self.ema.module)
+        return self.network
 
     def _adversarial_step(self, loss: Any) -> AdversarialStep:
         config, device = self.config, self.context.device
@@ -258,8 +260,8 @@ class FitTask:
         if not count:
             return
         indices = list(range(count))
-        predictions = np.concatenate([maps for _, maps, _ in predict_chips(self.scored_network, self.val_data, indices=indices,
-                                                                       batch_size=count, amp=self.config.amp)])
+        predictions = np.concatenate([maps for _, maps, _ in predict_chips(
+            self.scored_network, self.val_data, indices=indices, batch_size=count, amp=self.config.amp)])
         arrays = [self.val_data.arrays(index) for index in indices]
         plot_examples(self.folder.path(EXAMPLES_FILE), [a["image"] for a in arrays], [a["coarse"] for a in arrays],
                       [a["fine"] for a in arrays], list(predictions), self.info.class_names, self.info.band_names,

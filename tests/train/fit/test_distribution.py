@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from train_helpers import NLCD, fit_settings, synthetic_chip, write_dataset
 
 from low2high.low2high_plugin.errors import Low2HighError
 from low2high.models.checkpoint import load_checkpoint
@@ -11,11 +12,11 @@ from low2high.train.data.chips import RAW_NODATA
 from low2high.train.fit.config import FitConfig
 from low2high.train.fit.losses import block_probabilities, distribution_kl, distribution_targets
 from low2high.train.fit.task import fit
-from train_helpers import NLCD, fit_settings, synthetic_chip, write_dataset
 
 
 def _prior(path, codes=None):
-    rows = codes or {str(int(code)): [1.0 if k == merged else 0.0 for k in range(4)] for merged, code in enumerate(NLCD)}
+    one_hot = {str(int(code)): [1.0 if k == merged else 0.0 for k in range(4)] for merged, code in enumerate(NLCD)}
+    rows = codes or one_hot
     path.write_text(json.dumps({"codes": rows}))
     return str(path)
 
