@@ -98,18 +98,9 @@ def evaluate(request: EvaluateRequest, progress: Optional[Progress] = None) -> E
 
 
 def _class_window(source: RasterSource, window, what: str) -> np.ndarray:
-    """A window of class codes with the raster's nodata set to 255, refusing stray codes."""
+    """A window of class codes with the raster's nodata set to 255 (stray codes are refused by the matrix)."""
     codes, valid = read_labels(source, window)
-    classes = np.where(valid, codes, NODATA)
-    stray = (classes > 3) & (classes != NODATA)
-    if np.issubdtype(classes.dtype, np.signedinteger):
-        stray |= classes < 0
-    if stray.any():
-        found = ", ".join(str(code) for code in np.unique(classes[stray])[:8].tolist())
-        raise Low2HighError(
-            f"{what} holds codes that are not merged classes (0 water, 1 forest, 2 field, 3 impervious, 255 nodata): "
-            f"{found}. Remap it to the merged taxonomy first with low2high:remap (e.g. TAXONOMY nlcd for NLCD).")
-    return classes
+    return np.where(valid, codes, NODATA)
 
 
 def _check_something_compared(metrics: Metrics, comparison: Comparison) -> None:

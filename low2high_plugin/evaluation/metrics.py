@@ -31,8 +31,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..errors import Low2HighError
-from ..labels.classes import MERGED_NAMES, NODATA
+from ..labels.classes import MERGED_NAMES, NODATA, check_class_codes
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -173,15 +172,8 @@ class ConfusionMatrix:
         self.ignored = 0
 
     def _check_codes(self, codes: np.ndarray, what: str) -> None:
-        bad = (codes >= self.num_classes) & (codes != self.ignore_index)
-        if np.issubdtype(codes.dtype, np.signedinteger):
-            bad |= codes < 0
-        if bad.any():
-            found = np.unique(codes[bad])
-            listed = ", ".join(str(code) for code in found[:10].tolist())
-            raise Low2HighError(
-                f"The {what} holds codes that are not classes 0–{self.num_classes - 1} nor nodata "
-                f"{self.ignore_index}: {listed}. Remap it to the merged taxonomy first (low2high:remap).")
+        check_class_codes(codes, what, "Remap it to the merged taxonomy first with low2high:remap (e.g. TAXONOMY "
+                          "nlcd for NLCD).", self.num_classes, self.ignore_index)
 
     def update(self, prediction: np.ndarray, reference: np.ndarray) -> None:
         """Add pixels: two integer arrays of the same shape (any shape)."""
@@ -191,8 +183,8 @@ class ConfusionMatrix:
         if not (np.issubdtype(prediction.dtype, np.integer) and np.issubdtype(reference.dtype, np.integer)):
             raise ValueError("class maps must hold integers")
         prediction, reference = prediction.ravel(), reference.ravel()
-        self._check_codes(prediction, "prediction")
-        self._check_codes(reference, "reference")
+        self._check_codes(prediction, "PREDICTION")
+        self._check_codes(reference, "REFERENCE")
         kept = (reference != self.ignore_index) & (prediction != self.ignore_index)
         pairs = reference[kept].astype(np.int64) * self.num_classes + prediction[kept]
         self.matrix += np.bincount(pairs, minlength=self.num_classes ** 2).reshape(self.num_classes, self.num_classes)

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 from ...models.contract import MERGED_CLASSES as MERGED_NAMES
 from ...models.contract import NODATA
+from ..errors import Low2HighError
 
-__all__ = ["MERGED_NAMES", "NODATA", "MERGED_COLOURS", "class_colours"]
+__all__ = ["MERGED_NAMES", "NODATA", "MERGED_COLOURS", "class_colours", "check_class_codes"]
 MERGED_COLOURS = (
     (38, 115, 222),   # water: blue
     (27, 120, 55),    # forest: dark green
@@ -29,3 +32,28 @@ def class_colours(class_names: Sequence[str]) -> list[tuple[int, int, int]]:
         else:
             colours.append(_EXTRA_COLOURS[index % len(_EXTRA_COLOURS)])
     return colours
+
+
+def check_class_codes(codes: np.ndarray, what: str, advice: str, num_classes: int = len(MERGED_NAMES),
+                      nodata: int = NODATA) -> None:
+    """Refuse codes that are neither classes ``0 … num_classes - 1`` nor ``nodata`` (the one such check).
+
+    Args:
+        codes: Integer class codes of any shape.
+        what: Names the array in the sentence, e.g. "PREDICTION" or "The exemplar raster".
+        advice: What the user should do, e.g. "Remap it to the merged taxonomy first (low2high:remap)."
+        num_classes: Number of valid classes.
+        nodata: The ignore code.
+
+    Raises:
+        Low2HighError: naming up to ten stray codes.
+    """
+    stray = (codes >= num_classes) & (codes != nodata)
+    if np.issubdtype(codes.dtype, np.signedinteger):
+        stray |= codes < 0
+    if stray.any():
+        found = ", ".join(str(code) for code in np.unique(codes[stray])[:10].tolist())
+        names = (" (" + ", ".join(f"{index} {name}" for index, name in enumerate(MERGED_NAMES)) + f", {nodata} nodata)"
+                 if num_classes == len(MERGED_NAMES) else "")
+        raise Low2HighError(f"{what} holds codes that are not classes 0–{num_classes - 1} nor nodata {nodata}{names}: "
+                            f"{found}. {advice}")

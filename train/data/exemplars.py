@@ -21,7 +21,7 @@ from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.geo.grid import Window
 from ...low2high_plugin.geo.raster_io import RasterSource
 from ...low2high_plugin.geo.resample import ground_sample_distance
-from ...low2high_plugin.labels.classes import MERGED_NAMES, NODATA
+from ...low2high_plugin.labels.classes import MERGED_NAMES, NODATA, check_class_codes
 from ...low2high_plugin.labels.rasters import WINDOW_SIZE, iter_windows, read_labels, require_integer_labels
 from ...low2high_plugin.progress import Progress, SilentProgress
 from .chips import load_chip
@@ -45,19 +45,8 @@ class _Reader(Protocol):
 
 def check_merged_codes(codes: np.ndarray, what: str) -> None:
     """Refuse label codes outside the merged taxonomy (0–3 and nodata 255)."""
-    counts = np.bincount(codes.ravel().astype(np.int64), minlength=NODATA + 1) if codes.min(initial=0) >= 0 \
-        else None
-    if counts is None:
-        bad = np.unique(codes[codes < 0])
-    else:
-        allowed = np.zeros(counts.size, bool)
-        allowed[: len(MERGED_NAMES)] = allowed[NODATA] = True
-        bad = np.flatnonzero((counts > 0) & ~allowed)
-    if len(bad):
-        listed = ", ".join(str(code) for code in bad[:10].tolist())
-        raise Low2HighError(f"{what} holds codes {listed}, which are not classes of the merged taxonomy (0 water, "
-                            "1 forest, 2 field, 3 impervious, 255 nodata). Run low2high:remap on it first (e.g. "
-                            "TAXONOMY=chesapeake) and use the remapped raster as exemplars.")
+    check_class_codes(codes, what, "Run low2high:remap on it first (e.g. TAXONOMY=chesapeake) and use the remapped "
+                      "raster as exemplars.")
 
 
 class _ChipLabels:

@@ -119,9 +119,9 @@ def test_counts_are_exact_beyond_32_bits():
 
 def test_codes_outside_the_classes_are_refused():
     matrix = ConfusionMatrix()
-    with pytest.raises(Low2HighError, match="codes that are not classes 0–3 nor nodata 255: 41"):
+    with pytest.raises(Low2HighError, match="codes that are not classes 0–3 nor nodata 255 .*: 41"):
         matrix.update(np.array([41, 1], np.uint8), np.array([1, 1], np.uint8))
-    with pytest.raises(Low2HighError, match="reference"):
+    with pytest.raises(Low2HighError, match="REFERENCE"):
         matrix.update(np.array([1], np.int16), np.array([-1], np.int16))
     with pytest.raises(ValueError):
         matrix.update(np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8))

@@ -49,7 +49,7 @@ def test_empty_exemplar_sets_are_refused(tmp_path):
 def test_exemplars_in_another_taxonomy_are_refused(tmp_path):
     chesapeake = (np.arange(100 * 100).reshape(100, 100) % 6 + 1).astype(np.uint8)  # codes 1–6
     path = make_raster(str(tmp_path / "lc.tif"), chesapeake)
-    with pytest.raises(Low2HighError, match="codes 4, 5, 6.*Run low2high:remap"):
+    with pytest.raises(Low2HighError, match="not classes 0–3.*: 4, 5, 6. Run low2high:remap"):
         ExemplarSource.from_raster(path, crop=32)
     chip = synthetic_chip("held-out", 0)
     chip["fine"][:4] = 21  # an NLCD code
