@@ -5,7 +5,9 @@ This cuts the "exemplars" band of rows 2880–3839 (the demo model's exemplar re
 training or test area) out of the real Chesapeake Conservancy land cover of Prince George's County
 (``../shared/data/chesapeake_pg_county``) and remaps it with the product's own ``remap`` engine
 (TAXONOMY=chesapeake) into resources/exemplars/chesapeake_merged.tif: merged classes, Byte,
-DEFLATE-compressed (about 0.3 MB).
+DEFLATE-compressed (about 0.3 MB). From the same band it counts the bundled NLCD prior of the agg-dist losses,
+resources/priors/nlcd_chesapeake.json: p(merged class | NLCD code) where the real labels and NLCD overlap
+(``python -m low2high.train coarse-prior``).
 
 usage: python scripts/make_exemplars.py [--shared ../shared] [--output resources/exemplars/chesapeake_merged.tif]
 """
@@ -18,6 +20,7 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABELS = os.path.join("data", "chesapeake_pg_county", "pg_county_north_lc.tif")
+NLCD = os.path.join("data", "chesapeake_pg_county", "pg_county_north_nlcd.tif")
 WINDOW = (0, 2880, 6156, 960)  # col, row, width, height: the exemplar band of the paper benchmark
 
 
@@ -39,7 +42,13 @@ def main() -> int:
         gdal.Unlink(window)
     shares = ", ".join(f"{name} {share:.1%}" for name, share in result.class_shares().items())
     print(f"{result.output_path}: {os.path.getsize(result.output_path) / 1e6:.2f} MB, {shares}")
-    return 0
+    prior = os.path.join(os.path.dirname(os.path.abspath(args.output)), os.pardir, "priors", "nlcd_chesapeake.json")
+    from low2high.train.cli import main as train
+
+    col, row, width, height = WINDOW
+    return train(["coarse-prior", "--fine-labels", os.path.join(args.shared, LABELS), "--coarse-labels",
+                  os.path.join(args.shared, NLCD), "--region", f"pixels:{col},{row},{width},{height}",
+                  "--output", os.path.normpath(prior)])
 
 
 if __name__ == "__main__":

@@ -56,6 +56,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "bn-frozen": {"freeze_encoder": False, "freeze_batchnorm": True},
     "no-validation": {"validation_share": 0.0},
     "frozen-adv": {"freeze_encoder": True, "loss": "agg+adv"},
+    "dist": {"loss": "agg-dist"},
+    "dist-image-norm": {"loss": "agg-dist", "normalisation": "image"},
+    "dist-adv": {"loss": "agg-dist+adv"},
     # The base model fed with the areas' own input statistics, weights unchanged (1 step at a negligible rate):
     "image-norm-only": {"normalisation": "image", "freeze_encoder": True, "steps": 1, "lr": 1e-12,
                         "validation_share": 0.0},

@@ -46,6 +46,8 @@ from .plot import plot_finetune
 
 BUNDLED_EXEMPLARS = resource_path("exemplars", "chesapeake_merged.tif")
 """Real Chesapeake 1 m land cover in the merged classes (``make exemplars``): the adversarial term's default."""
+BUNDLED_NLCD_PRIOR = resource_path("priors", "nlcd_chesapeake.json")
+"""p(merged class | NLCD code) counted on the same band of real labels (``make exemplars``): agg-dist's default."""
 
 
 @dataclass
@@ -153,18 +155,23 @@ class _Run:
         """The coarse prior of agg-dist losses: what each raw code means in merged classes."""
         if not self.config.needs_prior:
             return {}
-        if not self.config.prior:
+        path = self.config.prior
+        if not path and self.config.taxonomy == "nlcd":
+            path = BUNDLED_NLCD_PRIOR
+            self.progress.info("PRIOR is empty: using the bundled NLCD prior, counted where real Chesapeake 1 m land "
+                               "cover and NLCD 2011 overlap in Prince George's County, MD.")
+        if not path:
             raise Low2HighError(f"LOSS {self.config.loss} needs PRIOR, a coarse prior file p(class | code) (python -m "
-                                "low2high.train coarse-prior); or choose LOSS agg.")
+                                "low2high.train coarse-prior), for labels other than NLCD; or choose LOSS agg.")
         from ..data.priors import missing_codes, read_prior
 
-        prior = read_prior(self.config.prior, self.progress)
+        prior = read_prior(path, self.progress)
         assert self.chips.raw is not None  # read with raw codes because the loss needs a prior
         missing = missing_codes(prior, self.chips.raw[self.chips.role == TRAIN])
         if missing:
             listed = ", ".join(f"{code} ({count} blocks)" for code, count in sorted(missing.items()))
             self.progress.warn(f"PRIOR does not know the codes {listed}; those blocks are ignored by the loss.")
-        self.prior_source = os.path.basename(self.config.prior)
+        self.prior_source = os.path.basename(path)
         return {"prior": prior.table(), "prior_mix": 0.0}
 
     def agreement(self, roles: tuple[int, ...]) -> Metrics:

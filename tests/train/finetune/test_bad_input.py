@@ -106,13 +106,13 @@ def test_an_onnx_base_model(settings, tmp_path):
     assert "holds no trainable weights" in run(settings, model=str(onnx))
 
 
-def test_agg_dist_needs_a_prior(settings):
-    losses = [loss for loss in ("agg-dist",) if FinetuneConfig(loss="agg").needs_prior is False]
+def test_agg_dist_needs_a_prior_for_labels_other_than_nlcd(settings):
     from low2high.train.finetune.config import LOSSES
 
     if "agg-dist" not in LOSSES:
         pytest.skip("the training module offers no agg-dist loss")
-    assert losses and "needs PRIOR" in run(settings, loss="agg-dist")
+    assert "needs PRIOR" in run(settings, loss="agg-dist", taxonomy="custom", mapping="11:water,41:forest,82:field,"
+                                                                                     "22:impervious")
 
 
 def test_settings_out_of_range():

@@ -93,3 +93,13 @@ def test_cancel_mid_run_leaves_nothing_and_the_base_model_untouched(settings, tu
     folder = os.path.dirname(settings["output"])
     assert os.listdir(folder) == []
     assert open(tune_scene["model"], "rb").read() == before
+
+
+def test_distribution_losses_default_to_the_bundled_nlcd_prior(settings):
+    if not FinetuneConfig(loss=LOSSES[-1]).needs_prior and "agg-dist" not in LOSSES:
+        pytest.skip("the training module offers no agg-dist loss")
+    progress = SilentProgress()
+    settings.update(loss="agg-dist", steps=1, validation_share=0)
+    finetune(FinetuneConfig(**settings), progress)
+    assert any("bundled NLCD prior" in line for line in progress.messages)
+    assert any("does not know the codes 11" in line for line in progress.warnings)  # no water in that band
