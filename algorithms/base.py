@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Optional
+from typing import Any, Literal, Optional, overload
 
 from qgis.core import QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
 from qgis.PyQt.QtCore import QCoreApplication
@@ -38,8 +38,10 @@ class FeedbackProgress:
         self.feedback.pushInfo(message)
 
     def warn(self, message: str) -> None:
+        # pushWarning (QGIS ≥ 3.20): shown as a warning in the dialog's log and by qgis_process,
+        # where reportError printed "ERROR: Warning: ...".
         self.warnings.append(message)
-        self.feedback.reportError(f"Warning: {message}", fatalError=False)
+        self.feedback.pushWarning(message)
 
 
 class Low2HighAlgorithm(QgsProcessingAlgorithm):
@@ -80,6 +82,14 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
     def process(self, parameters: dict[str, Any], context: QgsProcessingContext,
                 progress: FeedbackProgress) -> dict[str, Any]:
         raise NotImplementedError
+
+    @overload
+    def raster_path(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext,
+                    optional: Literal[False] = False) -> str: ...
+
+    @overload
+    def raster_path(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext,
+                    optional: Literal[True]) -> Optional[str]: ...
 
     def raster_path(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext,
                     optional: bool = False) -> Optional[str]:

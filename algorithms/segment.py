@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from qgis.core import (
-    QgsCoordinateTransform,
+    QgsFeatureRequest,
     QgsProcessing,
     QgsProcessingContext,
     QgsProcessingException,
@@ -116,13 +116,13 @@ class SegmentAlgorithm(Low2HighAlgorithm):
         source = self.parameterAsSource(parameters, self.MASK, context)
         if source is None:
             raise QgsProcessingException(self.tr("The MASK layer could not be read."))
-        transform = QgsCoordinateTransform(source.sourceCrs(), layer.crs(), context.transformContext())
+        # QGIS reprojects the features while it reads them (one transform for the whole layer).
+        request = QgsFeatureRequest().setDestinationCrs(layer.crs(), context.transformContext())
         polygons = []
-        for feature in source.getFeatures():
+        for feature in source.getFeatures(request):
             check_canceled(progress)
             geometry = feature.geometry()
             if geometry.isNull() or geometry.isEmpty():
                 continue
-            geometry.transform(transform)
             polygons.append(geometry.asWkt())
         return polygons

@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from qgis.core import QgsApplication
 
 from .provider import Low2HighProvider
@@ -14,7 +16,7 @@ class Low2HighPlugin:
 
     def __init__(self, iface) -> None:
         self.iface = iface
-        self.provider = None
+        self.provider: Optional[Low2HighProvider] = None
 
     def initProcessing(self) -> None:  # noqa: N802 (QGIS API)
         if self.provider is None:

@@ -49,7 +49,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
             os.unlink(temporary)
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
     """Write a file through ``write(binary_stream)`` so readers see the old file or the whole new one."""
     with atomic_path(path) as temporary, open(temporary, "wb") as stream:
         write(stream)

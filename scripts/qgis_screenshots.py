@@ -6,7 +6,7 @@ Environment: LOW2HIGH_IMAGE, LOW2HIGH_MAP (rasters to show), LOW2HIGH_SHOTS (out
 """
 import os
 
-from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
+from qgis.core import QgsProject, QgsRasterLayer
 from qgis.PyQt.QtCore import QTimer
 from qgis.utils import iface
 
@@ -40,7 +40,10 @@ def grab_dialog(dialog) -> None:
     dialog.close()
     toolbox = iface.mainWindow()
     toolbox.grab().save(os.path.join(SHOTS, "window.png"))
-    QgsApplication.exit(0)
+    # Quit the way a user does (File ▸ Exit): QgsApplication.exit() skipped QGIS's own shutdown and
+    # the process aborted while tearing down (exit status 134). Nothing to save: the project is clean.
+    QgsProject.instance().setDirty(False)
+    iface.actionExit().trigger()
 
 
 QTimer.singleShot(3000, show_layers)

@@ -8,7 +8,6 @@ import sys
 import tomllib
 
 import pytest
-
 from helpers import REPO_ROOT
 
 SKIPPED_FOLDERS = {"tests", "scripts", ".venv", ".build", ".git", "dist", "out", "build"}

@@ -63,9 +63,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_type: Type[Any]
     parser.add_argument("--config", metavar="FILE", help="YAML or JSON file with any of the settings below")
     hints = typing.get_type_hints(config_type)
     for item in dataclasses.fields(config_type):
-        default = item.default if item.default is not dataclasses.MISSING else item.default_factory()
+        default = item.default if item.default is not dataclasses.MISSING else item.default_factory()  # type: ignore[operator]
         # a bare boolean flag means true (``--quick``); ``--quick false`` still works
-        flag_only = {"nargs": "?", "const": "true"} if hints[item.name] is bool else {}
+        flag_only: dict[str, Any] = {"nargs": "?", "const": "true"} if hints[item.name] is bool else {}
         parser.add_argument(_flag(item.name), dest=item.name, type=_parser_for(hints[item.name]),
                             default=argparse.SUPPRESS, metavar=item.name.upper(), **flag_only,
                             help=f"{item.metadata.get('help', '')} (default: {default})".replace("%", "%%"))
@@ -156,7 +156,7 @@ def _typed_file_values(config_type: Type[Any], from_file: dict[str, Any], path: 
 
 def resolve_config(config_type: Type[T], args: argparse.Namespace) -> T:
     """Defaults, then ``--config`` file values, then flags given on the command line."""
-    names = {item.name for item in dataclasses.fields(config_type)}
+    names = {item.name for item in dataclasses.fields(config_type)}  # type: ignore[arg-type]
     values: dict[str, Any] = {}
     if getattr(args, "config", None):
         from_file = load_file(args.config)

@@ -27,7 +27,7 @@ Pixels that are nodata (255) in the reference *or* the prediction are ignored an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -140,7 +140,7 @@ class Metrics:
         return {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "macro_iou": self.macro_iou,
                 "macro_f1_all": self.macro_f1_all, "macro_iou_all": self.macro_iou_all}
 
-    def per_class(self) -> list[dict[str, float]]:
+    def per_class(self) -> list[dict[str, Any]]:
         """One mapping per class: name, support, predicted, precision, recall, f1, iou."""
         rows = []
         for index, name in enumerate(self.class_names):

@@ -97,7 +97,8 @@ def table_text(metrics: Metrics) -> str:
     writer.writerow(header)
     tp = metrics.true_positives
     for index, name in enumerate(names):
-        writer.writerow(["class", index, name, int(metrics.support[index]), int(metrics.predicted[index]), int(tp[index]),
+        writer.writerow(["class", index, name, int(metrics.support[index]), int(metrics.predicted[index]),
+                         int(tp[index]),
                          _fraction(metrics.precision[index]), _fraction(metrics.recall[index]),
                          _fraction(metrics.f1[index]), _fraction(metrics.iou[index])]
                         + [int(count) for count in metrics.matrix[index]])

@@ -23,7 +23,6 @@ from .gdal_scope import with_gdal
 from .grid import Grid, Window
 from .partials import held, sweep_stale, work_stem
 
-
 #: Creation options of every GeoTIFF we write: tiled and compressed, BigTIFF when needed.
 GEOTIFF_OPTIONS = ("TILED=YES", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER")
 #: Extensions Low2High writes (GeoTIFF only: colour tables and category names travel with it).
@@ -164,11 +163,12 @@ class RasterSource:
             pixels = self.read(window)
         invalid = np.ones((window.height, window.width), bool)
         for band, value in zip(pixels, nodata):
+            assert value is not None  # every band has a nodata value (checked above)
             invalid &= np.isnan(band) if np.isnan(value) else band == value
         return ~invalid
 
 
-def check_output_path(output: str, inputs: Sequence[str], what: str = "OUTPUT") -> str:
+def check_output_path(output: str, inputs: Sequence[Optional[str]], what: str = "OUTPUT") -> str:
     """Validate an output path: a GeoTIFF in an existing folder that is none of the inputs."""
     if not output:
         raise Low2HighError(f"No {what} file was given; give the path of a .tif file to write.")
@@ -184,7 +184,8 @@ def check_output_path(output: str, inputs: Sequence[str], what: str = "OUTPUT") 
         exists = os.path.exists(source) and os.path.exists(output)
         if os.path.abspath(source) == output or (exists and os.path.samefile(source, output)):
             raise Low2HighError(
-                f"{what} is the same file as an input ('{source}'); choose another file name so the input is not overwritten."
+                f"{what} is the same file as an input ('{source}'); choose another file name so the input is not "
+                "overwritten."
             )
     return output
 
@@ -273,7 +274,8 @@ def style_class_raster(path: str, class_names: Sequence[str], colours: Sequence[
         handle.write(style)
 
 
-def style_class_band(band: gdal.Band, class_names: Sequence[str], colours: Sequence[tuple[int, int, int]], nodata: int) -> None:
+def style_class_band(band: gdal.Band, class_names: Sequence[str], colours: Sequence[tuple[int, int, int]],
+                     nodata: int) -> None:
     """Give a class band its colour table and category names, so QGIS shows it styled at once.
 
     Only the classes get entries: QGIS builds its legend from the colour table, and ``nodata``

@@ -14,8 +14,8 @@ from typing import Iterator, Optional
 
 from osgeo import gdal, osr
 
-from .gdal_scope import with_gdal
 from ..errors import Low2HighError
+from .gdal_scope import with_gdal
 from .grid import Grid
 from .raster_io import RasterSource, crs_name, same_crs
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -35,8 +35,12 @@ def matmul_gflops(device: str = "cpu", size: int = 2048) -> dict:
         a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
         out = torch.empty(n, n, device=device, dtype=dtype)
         calls = 20 if device == "cuda" else 4
-        seconds = best_seconds(lambda a=a, b=b, out=out, calls=calls: [torch.mm(a, b, out=out) for _ in range(calls)],
-                               sync=sync)
+
+        def multiply(a: Any = a, b: Any = b, out: Any = out, calls: int = calls) -> None:
+            for _ in range(calls):
+                torch.mm(a, b, out=out)
+
+        seconds = best_seconds(multiply, sync=sync)
         rates[name] = 2 * n ** 3 * calls / seconds / 1e9
     return rates
 

@@ -31,13 +31,9 @@ from typing import Optional
 import numpy as np
 from osgeo import gdal
 
-from .classes import MERGED_COLOURS, MERGED_NAMES, NODATA
 from ..errors import Low2HighError
-from ..geo.grid import Grid, Window
-from .rasters import WINDOW_SIZE, count_windows, iter_windows, require_integer_labels
-from ..geo.views import check_overlap, nearest_view
-from ..progress import Progress, SilentProgress, check_canceled
 from ..geo.gdal_scope import with_gdal
+from ..geo.grid import Grid, Window
 from ..geo.raster_io import (
     RasterSource,
     atomic_output,
@@ -46,6 +42,10 @@ from ..geo.raster_io import (
     style_class_raster,
 )
 from ..geo.resample import GSD_TOLERANCE, ground_sample_distance
+from ..geo.views import check_overlap, nearest_view
+from ..progress import Progress, SilentProgress, check_canceled
+from .classes import MERGED_COLOURS, MERGED_NAMES, NODATA
+from .rasters import WINDOW_SIZE, count_windows, iter_windows, require_integer_labels
 
 METHODS = ("nearest", "majority")
 #: A pixel-size ratio within this many image pixels of a whole number counts as whole (30 / 0.6).
@@ -279,7 +279,7 @@ def _block_windows(view: RasterSource, path: str, blocks: Grid, factor: int, met
                 values = view.read(window)[0]
             else:
                 pixels = Window(window.col * factor, window.row * factor, window.width * factor, window.height * factor)
-                values = block_majority(view.read(pixels)[0], factor, nodata)
+                values = block_majority(view.read(pixels)[0], factor, int(nodata))
             nodata_blocks += int(np.count_nonzero(values == nodata))
             seen.update(np.unique(values).tolist())
             band.WriteArray(values, window.col, window.row)

@@ -3,7 +3,6 @@ import os
 
 import numpy as np
 import pytest
-
 from helpers import make_raster, read
 
 IDS = ("low2high:remap", "low2high:evaluate", "low2high:alignlabels", "low2high:aggregatelabels")

@@ -6,9 +6,9 @@ import sys
 
 import numpy as np
 import pytest
-
 from helpers import REPO_ROOT, make_raster, read, scene
 
+from low2high.low2high_plugin.dependencies import pinned_requirements
 
 
 @pytest.fixture
@@ -40,10 +40,15 @@ def test_segment_with_processing_run_and_a_temporary_output(low2high_provider, i
 
 def test_segment_as_a_step_of_a_graphical_model(low2high_provider, image, folder, tiny_models):
     import processing
-    from qgis.core import (QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
-                           QgsProcessingModelChildParameterSource, QgsProcessingModelOutput,
-                           QgsProcessingModelParameter, QgsProcessingParameterRasterDestination,
-                           QgsProcessingParameterRasterLayer)
+    from qgis.core import (
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterRasterDestination,
+        QgsProcessingParameterRasterLayer,
+    )
 
     model = QgsProcessingModelAlgorithm("one step", "tests")
     model.addModelParameter(QgsProcessingParameterRasterLayer("image", "Image"), QgsProcessingModelParameter("image"))
@@ -122,7 +127,6 @@ sys.path.append("/usr/share/qgis/python/plugins")
 from processing.core.Processing import Processing
 Processing.initialize()
 import processing
-from low2high.low2high_plugin.dependencies import pinned_requirements
 from low2high import classFactory
 plugin = classFactory(None)
 plugin.initProcessing()

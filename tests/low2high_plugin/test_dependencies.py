@@ -5,6 +5,7 @@ import os
 import tomllib
 
 from helpers import REPO_ROOT
+
 from low2high.low2high_plugin.dependencies import REQUIREMENTS_FILE, install_command, pinned_requirements
 
 

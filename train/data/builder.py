@@ -76,7 +76,8 @@ class BuildDatasetConfig:
     fine_labels: str = field("", "high-resolution label raster (any CRS)")
     coarse_labels: str = field("", "low-resolution label raster, e.g. 30 m NLCD (any CRS)")
     output: str = field("", "dataset folder (created; re-running resumes)")
-    fine_taxonomy: str = field("chesapeake", "taxonomy of the fine labels: nlcd, chesapeake, enviroatlas, merged, custom")
+    fine_taxonomy: str = field("chesapeake", "taxonomy of the fine labels: nlcd, chesapeake, enviroatlas, merged, "
+                                             "custom")
     coarse_taxonomy: str = field("nlcd", "taxonomy of the coarse labels: nlcd, chesapeake, enviroatlas, merged, custom")
     fine_mapping: str = field("", "custom fine taxonomy: code:class,... or a .json/.csv file")
     coarse_mapping: str = field("", "custom coarse taxonomy: code:class,... or a .json/.csv file")
@@ -204,6 +205,7 @@ def _chip(folder: str, chip: str, window: Window, regions: Sequence[HeldOutRegio
             return reason
         write_chip(path, arrays)
         stats = {key: arrays[key] for key in _STAT_KEYS}
+    assert stats is not None
     return ChipSummary(chip, window, region.split if region else "", stats["fine_hist"], stats["coarse_hist"],
                        stats["image_stats"], new)
 
@@ -363,7 +365,8 @@ def _cut_chip(sources: _Sources, views: tuple[RasterSource, RasterSource], remap
     fine, coarse = labels[0], block_majority(labels[1], sources.factor, NODATA)
     coarse_raw = raw_block_codes(codes, labels[1], sources.factor)
     scaled = kept[:, valid].astype(np.float64) / 255.0
-    stats = np.stack([np.full(len(kept), scaled.shape[1], np.float64), scaled.sum(axis=1), (scaled ** 2).sum(axis=1)], 1)
+    stats = np.stack([np.full(len(kept), scaled.shape[1], np.float64), scaled.sum(axis=1),
+                      (scaled ** 2).sum(axis=1)], 1)
     x0, y0 = image.grid.origin
     geotransform = (x0 + window.col * image.grid.pixel_width, image.grid.pixel_width, 0.0,
                     y0 - window.row * image.grid.pixel_height, 0.0, -image.grid.pixel_height)

@@ -175,6 +175,7 @@ class ChipDataset(Dataset):
     def _random_crop(self, parts: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
         """The same crop of every part: image-grid parts by pixels, the coarse labels by cells."""
         size, crop, factor = self.info.chip_size, self.crop, self.info.factor
+        assert crop is not None  # only called when cropping
         positions = (size - crop) // self.align + 1
         top, left = (int(value) * self.align for value in rng.integers(positions, size=2))
         cropped = [part[..., top:top + crop, left:left + crop] for part in parts[:3]]

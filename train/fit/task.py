@@ -16,7 +16,7 @@ import datetime
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Optional, cast
+from typing import Any, Optional, Union, cast
 
 import numpy as np
 import torch
@@ -114,6 +114,7 @@ class FitTask:
         self.discriminator: Optional[torch.nn.Module] = None
         self.d_optimizer: Optional[torch.optim.Optimizer] = None
         self.exemplar_source = ""
+        self.step: Union[AdversarialStep, SupervisedStep]
         if config.mode.endswith("+adv"):
             self.step = self._adversarial_step(loss)
         else:
@@ -212,6 +213,7 @@ class FitTask:
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
         if self.discriminator is not None:
+            assert self.d_optimizer is not None  # made with the discriminator
             state["discriminator"] = unwrap(self.discriminator).state_dict()
             state["d_optimizer"] = self.d_optimizer.state_dict()
         return state
@@ -222,6 +224,7 @@ class FitTask:
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
         if self.discriminator is not None:
+            assert self.d_optimizer is not None  # made with the discriminator
             unwrap(self.discriminator).load_state_dict(state["discriminator"])
             self.d_optimizer.load_state_dict(state["d_optimizer"])
         self.best_score, self.best_epoch = float(state["best_score"]), int(state["best_epoch"])

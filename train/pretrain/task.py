@@ -18,15 +18,15 @@ from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.progress import Progress
 from ...models.mae import MaskedAutoencoder
 from ..data.datasets import ChipDataset
-from ..runner.distributed import Distributed, all_reduce_sum, shard, unwrap, wrap
-from .encoder_file import save_encoder
-from ..runner.loop import METRICS_FILE
 from ..plots import plot_curves, plot_reconstructions
-from ..scoring.predict import to_device
-from .config import ENCODER_FILE, RECONSTRUCTION_FILE, RESUMABLE, PretrainConfig
+from ..runner.distributed import Distributed, all_reduce_sum, shard, unwrap, wrap
 from ..runner.folder import RunFolder
+from ..runner.loop import METRICS_FILE
 from ..runner.runtime import StopRequest, autocast, seed_everything, torch_generator
 from ..runner.session import mean_chips_per_s, run_training
+from ..scoring.predict import to_device
+from .config import ENCODER_FILE, RECONSTRUCTION_FILE, RESUMABLE, PretrainConfig
+from .encoder_file import save_encoder
 
 CURVES_FILE = "curves.png"
 OUTPUTS = (ENCODER_FILE, RECONSTRUCTION_FILE, CURVES_FILE, METRICS_FILE)
@@ -57,8 +57,8 @@ class PretrainTask:
 
     def __init__(self, config: PretrainConfig, context: Distributed, folder: RunFolder, progress: Progress) -> None:
         self.config, self.context, self.folder, self.progress = config, context, folder, progress
-        common = dict(crop=config.image_size, align=1, labels=False, require=None, cache_mb=config.cache_mb,
-                      seed=config.seed, progress=progress)
+        common: dict[str, Any] = dict(crop=config.image_size, align=1, labels=False, require=None,
+                                      cache_mb=config.cache_mb, seed=config.seed, progress=progress)
         self.train_data = ChipDataset(config.dataset, config.splits, augment=config.augment, **common)
         self.info = self.train_data.info
         # Validation crops never change: the dataset's epoch stays 0.

@@ -250,7 +250,7 @@ class EpochLoop:
                 if position.batches % settings.log_every == 0 or position.batches == total:
                     settle()
                     rate = position.samples * self.context.world_size / max(position.seconds, 1e-9)
-                    bar.set_postfix(loss=f"{position.sums.get('loss', math.nan) / position.samples:.4f}",
+                    bar.set_postfix(loss=f"{(position.sums or {}).get('loss', math.nan) / position.samples:.4f}",
                                     chips_s=f"{rate:.1f}")
                 stop, due = self._flags(last_save)
                 if stop or due:

@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -103,7 +103,7 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: object) -> None:
         if self.requested and signum == signal.SIGINT:

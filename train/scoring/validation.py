@@ -91,6 +91,7 @@ def score_chips(model: nn.Module, dataset: ChipDataset, references: Sequence[str
             if "coarse" in matrices:
                 matrices["coarse"].update(coarse_view(prediction, factor), arrays["coarse"])
             if "aggregated" in matrices:
+                assert aggregated is not None  # asked for with aggregate=factor
                 matrices["aggregated"].update(aggregated[k], arrays["coarse"])
     if context is not None and context.enabled:
         for matrix in matrices.values():

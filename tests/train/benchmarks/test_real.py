@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 import torch
-
 from helpers import make_raster, scene
+from train_helpers import CHESAPEAKE, NLCD
+
 from low2high.low2high_plugin.errors import Low2HighError
 from low2high.models.card import ModelCard
 from low2high.models.checkpoint import save_checkpoint
@@ -11,7 +12,6 @@ from low2high.models.config import UNetConfig
 from low2high.models.unet import UNet
 from low2high.train.benchmarks.real import RealConfig, evaluate_real, parse_rendered, real_scene, table
 from low2high.train.cli import main
-from train_helpers import CHESAPEAKE, NLCD
 
 
 @pytest.fixture(scope="module")
