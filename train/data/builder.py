@@ -1,23 +1,8 @@
-"""Cut aligned chips of image, fine labels and coarse labels into a training dataset (paper, Section 3.1).
+"""The dataset builder behind ``build-dataset`` (paper, Section 3.1): aligned image / fine / coarse chips.
 
-``python -m low2high.train build-dataset --image naip.tif --fine-labels lc.tif --coarse-labels nlcd.tif
---output data/`` remaps both label sources to the merged taxonomy (0 water, 1 forest, 2 field,
-3 impervious, 255 ignore), puts the coarse labels on the image's n × n block grid by majority (n
-from the pixel sizes, or ``--factor``), and cuts non-overlapping S × S chips from the image's
-top-left corner (S a multiple of n, so every chip holds whole blocks). Like the paper, it omits
-any chip with fewer than 3 classes in either label source, or with one class covering more than
-75 % of it (in either source); chips missing too much data are omitted too. The kept chips are
-split train / val / held-out / test (75 / 10 / 10 / 5 %, seeded), and chips inside named regions
-form their own ``region:<name>`` splits. The label rasters may be in any CRS: they are seen on the
-image's grid by nearest neighbour (in memory).
-
-It writes ``dataset.json`` (settings, taxonomies, n, bands, train-split mean / std in pixel / 255
-units), ``index.csv`` (chip, split, window, class histograms) and one ``chips/<id>.npz`` per chip
-holding ``image`` (bands, S, S), ``fine`` (S, S) and ``coarse`` (S / n, S / n) as uint8 plus the chip's
-geotransform and CRS; :mod:`low2high.train.data.chips` documents every key. Building is resumable: a
-re-run with the same settings skips the chips already written (a chip file is renamed into
-place only when complete, so an interrupted run never leaves a corrupt one) and rewrites the
-index; a folder built with other settings is refused. Ctrl-C stops cleanly.
+What it keeps and how it splits is the command's help (:mod:`..commands.build_dataset`);
+:mod:`.chips` documents the format. Resumable: chips already written are skipped, a folder built
+with other settings is refused.
 """
 from __future__ import annotations
 

@@ -1,12 +1,4 @@
-"""Export a checkpoint to ONNX with its model card as metadata, and check the export.
-
-The .onnx file runs in QGIS without PyTorch (ONNX Runtime), and in the Deepness plugin, which
-reads the metadata keys Low2High writes (model_type, class_names, resolution, tile_size,
-tiles_overlap, standardization_mean/std). By default the input has the card's fixed tile size and
-the output is softmax probabilities, as Deepness expects; --dynamic-size and --logits change that.
-After writing, ONNX Runtime runs the file on a random batch and the largest difference from
-PyTorch is printed (an export that differs by more than --atol is an error).
-"""
+"""Export a checkpoint to ONNX with its model card as metadata, and verify it (``python -m low2high.train export``)."""
 from __future__ import annotations
 
 import dataclasses

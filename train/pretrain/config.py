@@ -1,13 +1,4 @@
-"""Self-supervised MAE pretraining of the ResNet-18 on unlabelled image chips (paper, Sec. 4.5, Fig. S3).
-
-A ViT masked autoencoder whose patch embedding is the U-Net's ResNet-18 (applied to each visible
-patch alone, so nothing leaks from hidden patches) learns to reconstruct 75 % hidden patches
-(per-patch MSE on hidden patches, Eq. S1; 2x upsampling head). Labels are never read.
-
-Writes into --output: encoder.pt (the ResNet-18 weights, bands, width and normalisation, for
-`fit --init`), trainer_state.pt (to resume), metrics.csv, curves.png and reconstruction.png
-(image / masked / reconstruction / composite, as Fig. S4). Re-running continues the run.
-"""
+"""Settings of ``pretrain`` (PretrainConfig) and its file names; the command: :mod:`..commands.pretrain`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
