@@ -120,6 +120,7 @@ class _Sources:
     """The opened rasters and everything derived from them that the chips need."""
 
     image: RasterSource
+    labels: tuple[RasterSource, RasterSource]  # fine, coarse (opened once, checked, then viewed on the image grid)
     bands: list[int]
     band_names: list[str]
     factor: int
@@ -148,7 +149,7 @@ def build_dataset(config: BuildDatasetConfig, progress: Optional[Progress] = Non
     dropped: Counter = Counter()
     windows = _chip_windows(sources)
     with ExitStack() as stack:
-        views = _label_views(stack, config, sources.image.grid)
+        views = _label_views(stack, sources)
         remappers = (LabelRemapper(sources.fine, "the fine labels"), LabelRemapper(sources.coarse, "the coarse labels"))
         bar = stack.enter_context(tqdm(total=len(windows), unit="chip", desc="build-dataset", disable=not progress_bar))
         for chip, window in windows:
@@ -249,7 +250,8 @@ def _open_sources(config: BuildDatasetConfig, progress: Progress) -> _Sources:
     bands = list(config.bands) or list(range(1, image.band_count + 1))
     if any(not 1 <= band <= image.band_count for band in bands):
         raise Low2HighError(f"bands {bands} do not all exist: the image has {image.band_count} bands.")
-    return _Sources(image, bands, _band_names(image, bands, config.band_names), factor,
+    return _Sources(image, (labels["fine label raster"], coarse), bands,
+                    _band_names(image, bands, config.band_names), factor,
                     chip_size_for(config.chip_size, factor), load_taxonomy(config.fine_taxonomy, config.fine_mapping),
                     load_taxonomy(config.coarse_taxonomy, config.coarse_mapping))
 
@@ -307,13 +309,12 @@ def _chip_windows(sources: _Sources) -> list[tuple[str, Window]]:
             for row in range(grid.height // size) for col in range(grid.width // size)]
 
 
-def _label_views(stack: ExitStack, config: BuildDatasetConfig, grid) -> tuple[RasterSource, RasterSource]:
+def _label_views(stack: ExitStack, sources: _Sources) -> tuple[RasterSource, RasterSource]:
     """Both label rasters seen on the image grid by nearest neighbour (lazily, in memory)."""
     views = []
-    for path, what in ((config.fine_labels, "fine label raster"), (config.coarse_labels, "coarse label raster")):
-        source = RasterSource.open(path, what)
+    for source, what in zip(sources.labels, ("fine label raster", "coarse label raster")):
         _, nodata = label_type(source)
-        views.append(stack.enter_context(nearest_view(path, grid, nodata, source.nodata[0], what)))
+        views.append(stack.enter_context(nearest_view(source.path, sources.image.grid, nodata, source.nodata[0], what)))
     return views[0], views[1]
 
 
@@ -352,9 +353,7 @@ def _cut_chip(sources: _Sources, views: tuple[RasterSource, RasterSource], remap
     scaled = kept[:, valid].astype(np.float64) / 255.0
     stats = np.stack([np.full(len(kept), scaled.shape[1], np.float64), scaled.sum(axis=1),
                       (scaled ** 2).sum(axis=1)], 1)
-    x0, y0 = image.grid.origin
-    geotransform = (x0 + window.col * image.grid.pixel_width, image.grid.pixel_width, 0.0,
-                    y0 - window.row * image.grid.pixel_height, 0.0, -image.grid.pixel_height)
+    geotransform = image.grid.subgrid(window).geotransform
     return {"image": kept, "valid": valid, "fine": fine, "coarse": coarse, "coarse_raw": coarse_raw,
             "geotransform": np.array(geotransform, np.float64),
             "crs": np.array(image.grid.crs_wkt), "window": np.array([window.col, window.row, window.width,
