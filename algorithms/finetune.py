@@ -53,6 +53,7 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
     FREEZE_ENCODER = "FREEZE_ENCODER"
     AUGMENT = "AUGMENT"
     VALIDATION_SHARE = "VALIDATION_SHARE"
+    NORMALISATION = "NORMALISATION"
     OUTPUT_MODEL = "OUTPUT_MODEL"
     OUTPUT_MAP = "OUTPUT_MAP"
     OUTPUT_PLOT = "OUTPUT_PLOT"
@@ -105,6 +106,8 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             self.VALIDATION_SHARE, self.tr("Share of blocks held out to keep the best step and stop early"),
             QgsProcessingParameterNumber.Double, defaultValue=0.2, minValue=0.0, maxValue=0.9))
+        self._enum(self.NORMALISATION, self.tr("Input statistics (image: the areas' own, undoing a new flight's "
+                                               "radiometry; model: the base model's)"), ("image", "model"), "image")
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_MODEL, self.tr("Fine-tuned model (.pt; an .onnx export is written beside it)"),
             fileFilter=self.tr("Low2High checkpoints (*.pt)")))
@@ -153,6 +156,7 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
             freeze_encoder=None if freeze == "auto" else freeze == "yes",
             augment=self.parameterAsBool(parameters, self.AUGMENT, context),
             validation_share=self.parameterAsDouble(parameters, self.VALIDATION_SHARE, context),
+            normalisation=self.parameterAsEnumString(parameters, self.NORMALISATION, context) or "image",
         )
         for path, what in ((map_path, self.OUTPUT_MAP), (plot_path, self.OUTPUT_PLOT)):
             if path and os.path.abspath(path) in {os.path.abspath(p) for p in (config.image, config.labels) if p}:

@@ -24,4 +24,5 @@ def make_tune_scene(folder: str) -> dict:
     return {"image": make_raster(os.path.join(folder, "image.tif"), pixels),
             "labels": make_raster(os.path.join(folder, "nlcd.tif"), coarse, pixel_size=float(FACTOR)),
             "model": make_model(os.path.join(folder, "base.pt"), width=8, tile_size=128, tile_overlap=16),
-            "areas": [square(ORIGIN[0] + 4, ORIGIN[1] - 4, 112.0)], "classes": classes, "folder": folder}
+            "areas": [square(ORIGIN[0] + 4, ORIGIN[1] - 4, 112.0)], "classes": classes, "pixels": pixels,
+            "folder": folder}

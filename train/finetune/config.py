@@ -62,8 +62,9 @@ class FinetuneConfig:
     augment: bool = field(True, "AUGMENT: random flips and quarter turns of every chip")
     validation_share: float = field(0.2, "VALIDATION_SHARE: share of the drawn blocks held out to keep the best "
                                          "step and stop early (0: keep the last step)")
-    normalisation: str = field("model", "input statistics: model (the base model's, as trained) or image (the "
-                                         "drawn areas' own mean and std, stored in the new model's card)")
+    normalisation: str = field("image", "input statistics: image (the drawn areas' own per-band mean and std, "
+                                         "stored in the new model's card: a new flight's gain and offset are "
+                                         "undone before any step) or model (the base model's, as trained)")
     factor: Optional[int] = field(None, "block side in image pixels; empty: label pixel size / image pixel size")
     chip_blocks: Optional[int] = field(None, "chip side in blocks; empty: about 256 px (8 blocks of 30 m)")
     eval_every: Optional[int] = field(None, "steps between validations; empty: STEPS / 20 (at least 5)")
