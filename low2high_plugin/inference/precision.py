@@ -110,7 +110,7 @@ class Trial:
     """A precision measured on the calibration tiles."""
 
     precision: str
-    seconds_per_mpx: float
+    seconds_per_mpx: float  # CPU seconds of the process per Mpx of tile
     agreement: float  # share of valid pixels whose class equals fp32's (1.0 for fp32)
 
 
@@ -130,9 +130,9 @@ def choose_fastest(trials: Sequence[Trial], target: float = AGREEMENT_TARGET) ->
     if refused:
         reason += f" ({', '.join(refused)} below the {target:.0%} agreement target)"
     if best.precision != "fp32":
-        reason += f"; {best.precision} is {reference.seconds_per_mpx / best.seconds_per_mpx:.2f}× fp32's speed"
+        reason += f"; {best.precision} costs {best.seconds_per_mpx / reference.seconds_per_mpx:.2f}× fp32's CPU time"
     return best, reason
 
 
 def _rate(trial: Trial) -> str:
-    return f"{1.0 / trial.seconds_per_mpx:.2f} Mpx/s" if trial.seconds_per_mpx > 0 else "not timed"
+    return f"{1.0 / trial.seconds_per_mpx:.2f} Mpx per CPU-second" if trial.seconds_per_mpx > 0 else "not timed"

@@ -72,7 +72,7 @@ def test_auto_keeps_the_fastest_precision_that_holds_the_agreement_target():
     trials = [Trial("fp32", 1.0, 1.0), Trial("bf16", 0.6, 0.995), Trial("int8", 0.4, 0.97)]
     best, reason = choose_fastest(trials)
     assert best.precision == "bf16"
-    assert "int8 below the 99% agreement target" in reason and "1.67× fp32's speed" in reason
+    assert "int8 below the 99% agreement target" in reason and "0.60× fp32's CPU time" in reason
 
 
 def test_auto_falls_back_to_fp32_when_nothing_cheaper_agrees_or_is_faster():
