@@ -59,7 +59,7 @@ check: setup
 	@mkdir -p $(MYPY_ROOT) && ln -sfn $(CURDIR) $(MYPY_ROOT)/low2high
 	cd $(MYPY_ROOT) && $(CURDIR)/$(PY) -m mypy --config-file $(CURDIR)/pyproject.toml -p low2high
 
-## bench: segment throughput and memory, printed as JSON (not a test)
+## bench: segment vs a plain fp32 ONNX Runtime 512/64 tiling loop at each precision, one table per model (not a test)
 bench: setup
 	$(PY) -m low2high.low2high_plugin.inference.benchmark
 
