@@ -100,8 +100,11 @@ def _type_name(annotation: Any) -> str:
     """How a field's type reads in a message: "a whole number", "a list of text", ..."""
     origin = typing.get_origin(annotation)
     if origin is typing.Union:
-        inner = [arg for arg in typing.get_args(annotation) if arg is not type(None)][0]
-        return f"{_type_name(inner)} or empty (null)"
+        choices = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        names = " or ".join(_type_name(arg) for arg in choices)
+        return f"{names} or empty (null)" if len(choices) < len(typing.get_args(annotation)) else names
+    if annotation is list:
+        return "a list"
     if origin is list:
         return f"a list of {_type_name(typing.get_args(annotation)[0]).removeprefix('a ')}"
     return {bool: "true or false", int: "a whole number", float: "a number", str: "text"}.get(annotation,
@@ -117,10 +120,19 @@ def _file_value(annotation: Any, value: Any) -> Any:
     """
     origin = typing.get_origin(annotation)
     if origin is typing.Union:
-        if value is None:
+        choices = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if value is None and len(choices) < len(typing.get_args(annotation)):
             return None
-        inner = [arg for arg in typing.get_args(annotation) if arg is not type(None)][0]
-        return _file_value(inner, value)
+        for choice in sorted(choices, key=lambda arg: arg is str):  # text last: it takes any scalar
+            try:
+                return _file_value(choice, value)
+            except ValueError:
+                continue
+        raise ValueError(value)
+    if annotation is list:  # a bare list: its items are checked where they are used
+        if not isinstance(value, list):
+            raise ValueError(value)
+        return value
     if origin is list:
         if isinstance(value, str):
             value = [part for part in value.split(",") if part]
