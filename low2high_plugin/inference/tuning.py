@@ -117,7 +117,7 @@ class _Session:
         flags = sorted(flag for flag in self.hardware.flags if "avx" in flag or "amx" in flag)
         return {"model_sha256": file_digest(self.model_path), "device": self.hardware.device, "cpu_flags": flags,
                 "cores": os.cpu_count(), "machine": platform.machine(), "versions": _versions(),
-                "target": AGREEMENT_TARGET, "timing": "process-cpu-time"}
+                "target": AGREEMENT_TARGET, "timing": "process-cpu-interleaved"}
 
     def calibration(self) -> CalibrationSet:
         if self._calibration is None:
@@ -193,8 +193,8 @@ class _Session:
                 self.progress.warn(f"The agreement of {option.precision} with fp32 could not be measured: the "
                                    "chosen area holds no tile that is at least half data.")
                 return
-            reference = self._measure(self.load(Option("fp32", self.kind)), "fp32")
-            trial = self._measure(predictor, option.precision, reference[1])[0]
+            self._measure({"fp32": self.load(Option("fp32", self.kind)), option.precision: predictor})
+            trial = self.trials[option.precision]
             self._save()
             when = "measured now"
         message = (f"PRECISION {option.precision}: class agreement with fp32 {trial.agreement:.2%} on the calibration "
@@ -217,12 +217,10 @@ class _Session:
             self.progress.info(f"PRECISION auto: measuring {', '.join(o.precision for o in candidates)} on "
                                f"{len(self.calibration().tiles)} calibration tiles of the input (once per model "
                                "and machine).")
-            reference = None
             for option in [candidates[0]] + [o for o in missing if o.precision != "fp32"]:
                 check_canceled(self.progress)
-                predictor = loaded[option.precision] = self.load(option)
-                trial, outputs = self._measure(predictor, option.precision, reference)
-                reference = reference if reference is not None else outputs
+                loaded[option.precision] = self.load(option)
+            self._measure(loaded)
             self._save()
             when = "measured now"
         else:
@@ -234,28 +232,34 @@ class _Session:
         loaded.clear()  # frees the predictors that lost
         return chosen or self.load(next(o for o in candidates if o.precision == best.precision))
 
-    def _measure(self, predictor: Predictor, precision: str,
-                 reference: Optional[list[np.ndarray]] = None) -> tuple[Trial, list[np.ndarray]]:
-        """Time ``predictor`` over the calibration tiles (the first one warms up, untimed).
+    def _measure(self, predictors: dict[str, Predictor]) -> None:
+        """Time each predictor over the calibration tiles and compare its classes with fp32's.
 
-        The cost is the process's CPU time, not the wall clock: nothing else of segment runs
-        during the trial, and on a machine shared with other work CPU time still ranks the
-        precisions where wall time measured the neighbours' load (it ranked int8 3 × and then
-        0.7 × fp32 in two runs of the same model an hour apart).
+        The precisions take turns tile by tile (in a rotating order), so a change in the
+        machine's load during the trial weighs on all of them alike; the first tile warms each
+        up, untimed. The cost is the process's CPU time, not the wall clock: nothing else of
+        segment runs during the trial, and on a machine shared with other work the wall clock
+        measured the neighbours (it ranked int8 3 × and then 0.7 × fp32 on the same model).
         """
         calibration = self.calibration()
-        outputs, seconds, pixels = [], 0.0, 0
+        names = list(predictors)
+        outputs: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        seconds = dict.fromkeys(names, 0.0)
+        pixels = 0
         for index, tile in enumerate(calibration.tiles):
-            started = time.process_time()
-            outputs.append(predictor.predict(tile[None])[0])
-            if index or len(calibration.tiles) == 1:
-                seconds += time.process_time() - started
-                pixels += tile.shape[-1] * tile.shape[-2]
-            check_canceled(self.progress)
-        agreement = 1.0 if reference is None else class_agreement(reference, outputs, calibration.valid)
-        trial = Trial(precision, seconds / max(pixels, 1) * 1e6, agreement)
-        self.trials[precision] = trial
-        return trial, outputs
+            timed = index > 0 or len(calibration.tiles) == 1
+            shift = index % len(names)
+            for name in names[shift:] + names[:shift]:
+                started = time.process_time()
+                outputs[name].append(predictors[name].predict(tile[None])[0])
+                if timed:
+                    seconds[name] += time.process_time() - started
+                check_canceled(self.progress)
+            pixels += tile.shape[-1] * tile.shape[-2] if timed else 0
+        reference = outputs["fp32"]
+        for name in names:
+            agreement = 1.0 if name == "fp32" else class_agreement(reference, outputs[name], calibration.valid)
+            self.trials[name] = Trial(name, seconds[name] / max(pixels, 1) * 1e6, agreement)
 
     def _save(self) -> None:
         try:
