@@ -18,6 +18,7 @@ set), macro over the classes present, as everywhere in this project.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -55,6 +56,8 @@ class RealConfig:
     rendered: list[str] = field([], "rendered scenes of the held-out test band, SEED or SEED:FLIGHT_SHIFT (e.g. "
                                     "101:0.1), never trained on; empty: none")
     work: str = field(os.path.join(PACKAGE_ROOT, ".build", "evaluate-real"), "folder for rendered scenes (reused)")
+    standardisation: str = field("", "override the cards' input statistics with dataset or tile (a probe: weights "
+                                     "trained one way, fed the other); empty: each card's own")
     device: str = field("cpu", "cpu or cuda")
     output_json: str = field("", "also write every figure as JSON")
 
@@ -170,6 +173,9 @@ def evaluate_real(config: RealConfig, progress: Optional[Progress] = None) -> di
     from ...models.checkpoint import CheckpointError, load_checkpoint
 
     progress = progress or SilentProgress()
+    if config.standardisation not in ("", "dataset", "tile"):
+        raise Low2HighError(f"--standardisation is dataset or tile (or empty for each card's own), not "
+                            f"'{config.standardisation}'.")
     scenes = [real_scene(config.shared, flight) for flight in config.flights]
     scenes += [rendered_scene(config.shared, config.work, *parse_rendered(text), progress) for text in config.rendered]
     results: dict[str, Any] = {scene.name: {"Oracle (NLCD itself)": score(scene.nlcd, scene.fine).summary()}
@@ -180,8 +186,12 @@ def evaluate_real(config: RealConfig, progress: Optional[Progress] = None) -> di
         except CheckpointError as error:
             raise Low2HighError(str(error)) from None
         model = checkpoint.build_model(config.device)
+        card = checkpoint.card
+        if config.standardisation:
+            card = dataclasses.replace(card, standardisation=config.standardisation)
+        name = path + (f" (fed {config.standardisation} statistics)" if config.standardisation else "")
         for scene in scenes:
-            results[scene.name][path] = score(predict_scene(model, checkpoint.card, scene), scene.fine).summary()
+            results[scene.name][name] = score(predict_scene(model, card, scene), scene.fine).summary()
     if config.output_json:
         with open(config.output_json, "w", encoding="utf-8") as handle:
             json.dump(results, handle, indent=2)
