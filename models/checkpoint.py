@@ -122,7 +122,7 @@ class LoadedCheckpoint:
         return model.to(device).eval()
 
 
-def _read_torch_file(path: str | os.PathLike, *, mmap: bool = False) -> Any:
+def read_torch_file(path: str | os.PathLike, *, mmap: bool = False) -> Any:
     """``torch.load`` with every failure turned into a user-readable :class:`CheckpointError`."""
     source = str(path)
     file = existing_model_file(path)
@@ -199,8 +199,12 @@ def _check_state_dict(state_dict: Any, architecture: str, config: NetworkConfig,
 
 
 def _parse(path: str | os.PathLike, *, mmap: bool) -> LoadedCheckpoint:
-    source = str(path)
-    payload = _read_torch_file(path, mmap=mmap)
+    return checkpoint_from_payload(read_torch_file(path, mmap=mmap), str(path))
+
+
+def checkpoint_from_payload(payload: Any, source: str) -> LoadedCheckpoint:
+    """Validate what :func:`read_torch_file` read as a checkpoint (for callers that read a file once and
+    then decide what it is, e.g. ``fit --init`` taking an encoder or a checkpoint)."""
     if not isinstance(payload, Mapping) or "format" not in payload:
         raise CheckpointError(f"{source} is not a Low2High model: {_explain_foreign(payload)}")
     config, card = parse_description(payload, expected_format=FORMAT, source=source)

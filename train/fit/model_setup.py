@@ -20,7 +20,7 @@ from ...low2high_plugin.progress import Progress
 from ...models.architectures import architecture_of
 from ...models.card import ModelCard
 from ...models.checkpoint import FORMAT as CHECKPOINT_FORMAT
-from ...models.checkpoint import CheckpointError, load_checkpoint
+from ...models.checkpoint import CheckpointError, checkpoint_from_payload
 from ...models.config import PixelMLPConfig, UNetConfig
 from ...models.pixel import PixelMLP
 from ...models.unet import UNet
@@ -74,7 +74,7 @@ def initialise(model: nn.Module, path: str, info: DatasetInfo, progress: Progres
         return f"pretrained encoder {os.path.basename(path)}"
     if kind == CHECKPOINT_FORMAT:
         try:
-            loaded = load_checkpoint(path)
+            loaded = checkpoint_from_payload(payload, path)
         except CheckpointError as error:
             raise Low2HighError(str(error)) from None
         wanted = architecture_of(model)

@@ -12,14 +12,14 @@ from weights that mean nothing for its input.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
 
 from ...low2high_plugin.errors import Low2HighError
-from ...models.card import to_plain
+from ...models.card import CheckpointError, to_plain
+from ...models.checkpoint import read_torch_file
 from ...models.files import atomic_write
 
 ENCODER_FORMAT = "low2high.encoder"
@@ -53,14 +53,11 @@ def save_encoder(path: str, state_dict: dict[str, torch.Tensor], in_channels: in
 
 
 def read_model_file(path: str) -> Any:
-    """``torch.load(weights_only=True)`` of a model file, with failures as a user's sentence."""
-    if not os.path.isfile(path):
-        raise Low2HighError(f"The file '{path}' does not exist.")
+    """A model or encoder file read safely (weights only) by the checkpoints' reader, failures as a sentence."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for foreign or damaged files
-        raise Low2HighError(f"'{path}' cannot be read as a Low2High model or encoder file ({type(error).__name__}); "
-                            "it may be damaged or another program's file.") from None
+        return read_torch_file(path)
+    except CheckpointError as error:
+        raise Low2HighError(str(error)) from None
 
 
 def parse_encoder(payload: dict[str, Any], path: str) -> EncoderFile:
