@@ -22,8 +22,9 @@ from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.progress import Progress
 from ...low2high_plugin.resources import PACKAGE_ROOT
 from ..config import field
-from .paper import LABELS, RENDERER, SHARED, BenchmarkConfig, prepare_dataset
+from .paper import BenchmarkConfig, prepare_dataset
 from .real import parse_rendered
+from .sources import LABELS, RENDERER, SHARED
 
 TRAIN_ROWS = 2880
 CHIP = 480

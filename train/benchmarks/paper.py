@@ -14,11 +14,8 @@ from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.progress import Progress
 from ...low2high_plugin.resources import PACKAGE_ROOT
 from ..config import field, save_config
+from .sources import LABELS, NLCD, RENDERER, SHARED
 
-SHARED = os.environ.get("LOW2HIGH_SHARED", os.path.join(os.path.dirname(PACKAGE_ROOT), "shared"))
-LABELS = "data/chesapeake_pg_county/pg_county_north_lc.tif"
-NLCD = "data/chesapeake_pg_county/pg_county_north_nlcd.tif"
-RENDERER = "tools/render_scene.py"
 REGIONS = "exemplars:pixels:0,2880,6156,960;test:pixels:0,3840,6156,960"
 TEST = "region:test"
 PRIOR_REGION = "pixels:0,2880,6156,960"

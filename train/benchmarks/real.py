@@ -34,7 +34,7 @@ from ...low2high_plugin.labels.taxonomy import load_taxonomy
 from ...low2high_plugin.progress import Progress, SilentProgress
 from ...low2high_plugin.resources import PACKAGE_ROOT, resource_path
 from ..config import field
-from .paper import LABELS, NLCD, RENDERER, SHARED
+from .sources import LABELS, NLCD, RENDERER, SHARED
 
 REAL_DATA = "data/wv_naip_dev"
 FLIGHTS = ("naip", "naip_old")
