@@ -5,6 +5,7 @@ state on the instance between runs (QGIS may copy algorithms or run them in para
 """
 from __future__ import annotations
 
+import gc
 import os
 import re
 from typing import Any, Literal, Optional, overload
@@ -77,7 +78,11 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
         try:
             return self.process(parameters, context, FeedbackProgress(feedback))
         except Low2HighError as error:
-            raise QgsProcessingException(str(error)) from error
+            message = str(error)
+        # The error's traceback holds the failed run's GDAL datasets in a reference cycle: free them
+        # now, not at some later collection (which may come after QGIS has shut GDAL down).
+        gc.collect()
+        raise QgsProcessingException(message)
 
     def process(self, parameters: dict[str, Any], context: QgsProcessingContext,
                 progress: FeedbackProgress) -> dict[str, Any]:

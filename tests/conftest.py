@@ -1,6 +1,7 @@
 """Fixtures shared by core and plugin tests: small rasters and models made by code."""
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -23,6 +24,18 @@ def model_cache(tmp_path_factory):
         os.environ.pop("LOW2HIGH_CACHE_DIR", None)
     else:
         os.environ["LOW2HIGH_CACHE_DIR"] = previous
+
+
+@pytest.fixture(autouse=True)
+def free_gdal_objects_while_gdal_lives():
+    """Collect each test's garbage before the next one.
+
+    An error raised while a GDAL dataset was open leaves a reference cycle (exception → traceback →
+    frame → dataset). Collected only at exit, after pytest-qgis has shut QGIS (and GDAL's drivers)
+    down, such a dataset's destructor crashed the process (exit 139) although every test passed.
+    """
+    yield
+    gc.collect()
 
 
 @pytest.fixture
