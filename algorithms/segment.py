@@ -17,8 +17,8 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from ..low2high_plugin.devices import DEVICES
 from ..low2high_plugin.inference.precision import PRECISIONS
-from ..low2high_plugin.inference.predictor import DEVICES
 from ..low2high_plugin.inference.segment import SegmentRequest, segment
 from ..low2high_plugin.progress import check_canceled
 from .base import FeedbackProgress, Low2HighAlgorithm

@@ -36,6 +36,8 @@ from typing import Optional
 import numpy as np
 from osgeo import gdal
 
+from ...models.files import atomic_write_json
+from ..devices import DEVICES
 from ..geo.grid import Window
 from ..geo.raster_io import RasterSource, create_geotiff
 from ..resources import PACKAGE_ROOT, resource_path
@@ -58,7 +60,7 @@ def parse_arguments(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument("--trained", default=TRAINED_DEFAULT,
                         help="a trained .pt checkpoint (e.g. `python -m low2high.train fit --width 64 ...`'s best.pt)")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of {', '.join(ROWS)}")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--device", choices=list(DEVICES), default="auto")
     parser.add_argument("--flatness", action="store_true",
                         help="also run auto on a 4 Mpx and a 64 Mpx raster (peak RSS flat in raster size?)")
     parser.add_argument("--work", default=os.path.join(PACKAGE_ROOT, ".build", "bench"),
@@ -234,8 +236,7 @@ def main(argv: Optional[list] = None) -> int:
                                                    for r in results]})
             if args.flatness and name == args.models.split(",")[0]:
                 print(flatness(files, args, folder), flush=True)
-    with open(os.path.join(args.work, "results.json"), "w") as stream:
-        json.dump(report, stream, indent=1)
+    atomic_write_json(os.path.join(args.work, "results.json"), report)
     return 0
 
 

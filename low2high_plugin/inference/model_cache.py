@@ -13,11 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Optional
 
+from ...models.files import atomic_path, atomic_write_json
 from ..errors import Low2HighError
 
 #: Overrides the cache folder (tests, shared installations).
@@ -105,14 +105,8 @@ def _problem(path: str, manifest_path: str, settings: dict[str, Any]) -> Optiona
 
 
 def _build_atomically(path: str, folder: str, suffix: str, build: Callable[[str], None]) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=".building-", suffix=suffix, dir=folder)
-    os.close(handle)
-    try:
+    with atomic_path(path, suffix) as temporary:
         build(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def read_json(path: str) -> Optional[dict]:
@@ -126,13 +120,5 @@ def read_json(path: str) -> Optional[dict]:
 
 
 def write_json(path: str, value: dict) -> None:
-    """Write a JSON object atomically (temporary file in the same folder, then rename)."""
-    folder = os.path.dirname(path)
-    handle, temporary = tempfile.mkstemp(prefix=".writing-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(value, stream, indent=1, sort_keys=True)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    """Write a JSON object atomically (:func:`~low2high.models.files.atomic_write_json`)."""
+    atomic_write_json(path, value, sort_keys=True)

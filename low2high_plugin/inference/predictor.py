@@ -14,10 +14,10 @@ from typing import Any, Optional, Protocol
 import numpy as np
 
 from ..dependencies import require
+from ..devices import DEVICES, choose_device
 from ..errors import Low2HighError
 from ..resources import resource_path
 
-DEVICES = ("auto", "cpu", "cuda")
 #: The model bundled with the plugin, used when MODEL is left empty.
 DEMO_MODEL = resource_path("models", "demo.pt")
 
@@ -158,9 +158,7 @@ class TorchPredictor:
         from ...models.checkpoint import CheckpointError, load_checkpoint
         from .torch_speed import fold_batch_norms
 
-        if device == "cuda" and not torch.cuda.is_available():
-            raise Low2HighError("DEVICE is 'cuda' but PyTorch sees no CUDA GPU here; choose 'auto' or 'cpu'.")
-        resolved = "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+        resolved = choose_device(device, torch.cuda.is_available())
         try:
             checkpoint = load_checkpoint(path)
             model = checkpoint.build_model(resolved)
@@ -218,10 +216,9 @@ class OnnxPredictor:
         from ...models.onnx_card import describe_onnx_session, open_onnx_session
 
         has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
-        if device == "cuda" and not has_cuda:
-            raise Low2HighError("DEVICE is 'cuda' but this ONNX Runtime has no CUDA support; install onnxruntime-gpu "
-                                "or choose 'cpu'.")
-        resolved = "cuda" if device in ("auto", "cuda") and has_cuda and precision != "int8" else "cpu"
+        resolved = choose_device(device, has_cuda, "install onnxruntime-gpu or choose 'cpu'")
+        if precision == "int8":
+            resolved = "cpu"  # static int8 (QDQ) models run on ONNX Runtime's CPU kernels
         providers = (["CUDAExecutionProvider"] if resolved == "cuda" else []) + ["CPUExecutionProvider"]
         shown = shown_path or path
         try:
