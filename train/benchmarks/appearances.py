@@ -13,18 +13,15 @@ and test regions keep the benchmark's image (their pixels are never trained on).
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from typing import Any
 
-from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.progress import Progress
 from ...low2high_plugin.resources import PACKAGE_ROOT
 from ..config import field
 from .paper import BenchmarkConfig, prepare_dataset
 from .real import parse_rendered
-from .sources import LABELS, RENDERER, SHARED
+from .sources import SHARED, label_rows, render
 
 TRAIN_ROWS = 2880
 CHIP = 480
@@ -46,22 +43,12 @@ class AppearancesConfig:
 
 def render_band(shared: str, work: str, seed: int, shift: float, progress: Progress) -> str:
     """The training band of the labels rendered with ``seed`` / ``shift`` (once; reused after)."""
-    from osgeo import gdal
-
     labels = os.path.join(work, "train_band_lc.tif")
-    if not os.path.exists(labels):
-        source = gdal.Open(os.path.join(shared, LABELS))
-        gdal.Translate(labels + ".partial.tif", source, srcWin=[0, 0, source.RasterXSize, TRAIN_ROWS])
-        os.replace(labels + ".partial.tif", labels)
+    label_rows(shared, labels, 0, TRAIN_ROWS)
     image = os.path.join(work, f"train_band_seed{seed}_shift{shift:g}.tif")
     if not os.path.exists(image):
         progress.info(f"Rendering the training band, seed {seed}, flight shift {shift:g} (about a minute)...")
-        command = [sys.executable, os.path.join(shared, RENDERER), labels, image + ".partial.tif", "--seed", str(seed),
-                   "--flight-shift", str(shift)]
-        completed = subprocess.run(command, capture_output=True, text=True)
-        if completed.returncode != 0:
-            raise Low2HighError(f"render_scene.py failed: {completed.stderr.strip()[-1000:]}")
-        os.replace(image + ".partial.tif", image)
+        render(shared, labels, image, seed, shift)
     return image
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -14,7 +12,7 @@ from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.progress import Progress
 from ...low2high_plugin.resources import PACKAGE_ROOT
 from ..config import field, save_config
-from .sources import LABELS, NLCD, RENDERER, SHARED
+from .sources import LABELS, NLCD, RENDERER, SHARED, render
 
 REGIONS = "exemplars:pixels:0,2880,6156,960;test:pixels:0,3840,6156,960"
 TEST = "region:test"
@@ -116,13 +114,7 @@ def prepare_dataset(config: BenchmarkConfig, progress: Progress, image: str = ""
     image = image or os.path.join(config.work, f"image_seed{config.render_seed}.tif")
     if not os.path.exists(image):
         progress.info("Rendering NAIP-like imagery from the 1 m labels (about 2 minutes, 3 GB of memory)...")
-        partial = image + ".partial.tif"
-        command = [sys.executable, os.path.join(config.shared, RENDERER), os.path.join(config.shared, LABELS), partial,
-                   "--seed", str(config.render_seed)]
-        completed = subprocess.run(command, capture_output=True, text=True)
-        if completed.returncode != 0:
-            raise Low2HighError(f"render_scene.py failed: {completed.stderr.strip()[-1000:]}")
-        os.replace(partial, image)
+        render(config.shared, os.path.join(config.shared, LABELS), image, config.render_seed)
     folder = os.path.join(config.work, folder)
     # min_classes 2 and max_class_share 0.9 instead of the paper's 3 / 0.75: this suburban, mostly
     # wooded area has few chips with three NLCD classes, and 120 candidate chips are all there is.

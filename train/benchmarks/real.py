@@ -21,8 +21,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -34,7 +32,7 @@ from ...low2high_plugin.labels.taxonomy import load_taxonomy
 from ...low2high_plugin.progress import Progress, SilentProgress
 from ...low2high_plugin.resources import PACKAGE_ROOT, resource_path
 from ..config import field
-from .sources import LABELS, NLCD, RENDERER, SHARED
+from .sources import NLCD, SHARED, label_rows, render
 
 REAL_DATA = "data/wv_naip_dev"
 FLIGHTS = ("naip", "naip_old")
@@ -115,23 +113,14 @@ def parse_rendered(text: str) -> tuple[int, float]:
 
 def rendered_scene(shared: str, work: str, seed: int, shift: float, progress: Progress) -> Scene:
     """The held-out test band rendered with ``seed`` / ``shift`` (rendered once, then reused)."""
-    from osgeo import gdal
-
     os.makedirs(work, exist_ok=True)
     top, height = TEST_ROWS
     labels = os.path.join(work, "test_band_lc.tif")
-    if not os.path.exists(labels):
-        gdal.Translate(labels + ".partial.tif", os.path.join(shared, LABELS), srcWin=[0, top, 6156, height])
-        os.replace(labels + ".partial.tif", labels)
+    label_rows(shared, labels, top, height)
     image = os.path.join(work, f"test_band_seed{seed}_shift{shift:g}.tif")
     if not os.path.exists(image):
         progress.info(f"Rendering the held-out test band, seed {seed}, flight shift {shift:g}...")
-        command = [sys.executable, os.path.join(shared, RENDERER), labels, image + ".partial.tif", "--seed", str(seed),
-                   "--flight-shift", str(shift)]
-        completed = subprocess.run(command, capture_output=True, text=True)
-        if completed.returncode != 0:
-            raise Low2HighError(f"render_scene.py failed: {completed.stderr.strip()[-1000:]}")
-        os.replace(image + ".partial.tif", image)
+        render(shared, labels, image, seed, shift)
     pixels = _read(image)
     fine = _merged(_read(labels), "chesapeake")
     nlcd = _merged(_read(os.path.join(shared, NLCD))[top:top + height], "nlcd")

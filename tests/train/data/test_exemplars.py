@@ -54,7 +54,7 @@ def test_exemplars_in_another_taxonomy_are_refused(tmp_path):
     chip = synthetic_chip("held-out", 0)
     chip["fine"][:4] = 21  # an NLCD code
     folder = write_dataset(str(tmp_path / "ds"), [synthetic_chip("train", 1), chip])
-    with pytest.raises(Low2HighError, match="codes 21"):
+    with pytest.raises(Low2HighError, match="not classes 0–3 .*: 21"):
         ExemplarSource.from_dataset(folder, ["held-out"], crop=32)
 
 
