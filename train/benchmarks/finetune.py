@@ -23,7 +23,6 @@ Re-run with another ``--model`` (e.g. a new demo model) to compare.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from ...low2high_plugin.evaluation.metrics import ConfusionMatrix
 from ...low2high_plugin.labels.taxonomy import load_taxonomy
 from ...low2high_plugin.progress import SilentProgress
 from ...low2high_plugin.resources import PACKAGE_ROOT
+from ...models.files import atomic_write_json, atomic_write_text
 from ..finetune.config import FinetuneConfig
 from ..finetune.model import DEMO_MODEL
 
@@ -315,11 +315,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     if "real" in args.parts:
         results["real"] = real_part(args.work, args.model, variants, seeds, args.steps)
     tag = "-".join(sorted(args.parts.split(","))) + "_" + "-".join(variants)
-    with open(os.path.join(args.work, f"results_{tag}.json"), "w", encoding="utf-8") as handle:
-        json.dump(results, handle, indent=2)
+    atomic_write_json(os.path.join(args.work, f"results_{tag}.json"), results)
     report = markdown(results)
-    with open(os.path.join(args.work, f"results_{tag}.md"), "w", encoding="utf-8") as handle:
-        handle.write(report)
+    atomic_write_text(os.path.join(args.work, f"results_{tag}.md"), report)
     print(report)
     return 0
 

@@ -1,7 +1,6 @@
 """The paper-table benchmark (Tables 1-2 in kind): data, rows, budgets, table (command: ..commands.benchmark)."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -11,6 +10,7 @@ from typing import Any, Optional
 from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.progress import Progress
 from ...low2high_plugin.resources import PACKAGE_ROOT
+from ...models.files import atomic_write_json, atomic_write_text
 from ..config import field, save_config
 from .sources import LABELS, NLCD, RENDERER, SHARED, render
 
@@ -93,10 +93,9 @@ def benchmark(config: BenchmarkConfig, progress: Progress) -> dict[str, Any]:
                                "seconds": time.perf_counter() - started}
     results["gap_closed"] = gap_closed(rows)
     results["table"] = table(results)
-    with open(os.path.join(config.work, "results.json"), "w", encoding="utf-8") as handle:
-        json.dump({key: value for key, value in results.items() if key != "table"}, handle, indent=2)
-    with open(os.path.join(config.work, "results.md"), "w", encoding="utf-8") as handle:
-        handle.write(results["table"] + "\n")
+    atomic_write_json(os.path.join(config.work, "results.json"),
+                      {key: value for key, value in results.items() if key != "table"})
+    atomic_write_text(os.path.join(config.work, "results.md"), results["table"] + "\n")
     return results
 
 

@@ -19,7 +19,6 @@ set), macro over the classes present, as everywhere in this project.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
@@ -31,6 +30,7 @@ from ...low2high_plugin.evaluation.metrics import ConfusionMatrix, Metrics
 from ...low2high_plugin.labels.taxonomy import load_taxonomy
 from ...low2high_plugin.progress import Progress, SilentProgress
 from ...low2high_plugin.resources import PACKAGE_ROOT, resource_path
+from ...models.files import atomic_write_json
 from ..config import field
 from .sources import NLCD, SHARED, label_rows, render
 
@@ -182,8 +182,7 @@ def evaluate_real(config: RealConfig, progress: Optional[Progress] = None) -> di
         for scene in scenes:
             results[scene.name][name] = score(predict_scene(model, card, scene), scene.fine).summary()
     if config.output_json:
-        with open(config.output_json, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=2)
+        atomic_write_json(config.output_json, results)
     return results
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.labels.classes import MERGED_NAMES, NODATA
 from ...low2high_plugin.progress import Progress, SilentProgress
+from ...models.files import atomic_write_json
 from .chips import RAW_NODATA
 
 PRIOR_FORMAT = "low2high-coarse-prior"
@@ -142,11 +143,7 @@ def read_prior(path: str, progress: Optional[Progress] = None) -> CoarsePrior:
 
 
 def write_prior(path: str, prior: CoarsePrior) -> None:
-    temporary = f"{path}.partial"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(prior.to_json(), handle, indent=2)
-        handle.write("\n")
-    os.replace(temporary, path)
+    atomic_write_json(path, prior.to_json())
 
 
 def missing_codes(prior: CoarsePrior, codes: np.ndarray) -> dict[int, int]:
