@@ -7,12 +7,12 @@ no half-written model, and never touches the base model or an existing output be
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Optional
 
 from torch import nn
 
 from ...low2high_plugin.errors import Low2HighError
+from ...low2high_plugin.geo.partials import held, sweep_stale, work_stem
 from ...low2high_plugin.progress import Progress, check_canceled
 from ...models.card import CheckpointError, ModelCard
 from ...models.checkpoint import save_checkpoint
@@ -50,9 +50,18 @@ def publish_model(network: nn.Module, card: ModelCard, output: str, with_onnx: b
                   progress: Progress) -> Optional[str]:
     """Write ``output`` (and its .onnx unless ``with_onnx`` is False); returns the .onnx path or None."""
     folder, name = os.path.split(output)
-    token = uuid.uuid4().hex[:8]
-    temporary_pt = os.path.join(folder, f".{name}.{token}.partial.pt")
-    temporary_onnx = os.path.join(folder, f".{name}.{token}.partial.onnx")
+    sweep_stale(folder or ".", name)  # what killed runs left beside this output
+    stem = work_stem(folder, name, "partial")  # recognisably ours; held, so a later sweep spares a live run
+    temporary_pt, temporary_onnx = stem + ".pt", stem + ".onnx"
+    written_onnx = None
+    with held(stem):
+        written_onnx = _write_pair(network, card, output, with_onnx, extra, temporary_pt, temporary_onnx, progress)
+    return onnx_path(output) if written_onnx else None
+
+
+def _write_pair(network: nn.Module, card: ModelCard, output: str, with_onnx: bool, extra: dict, temporary_pt: str,
+                temporary_onnx: str, progress: Progress) -> Optional[str]:
+    """Write both files under their temporary names, then publish them (the .onnx first)."""
     written_onnx = None
     try:
         save_checkpoint(temporary_pt, network, card, extra=extra)
@@ -70,7 +79,7 @@ def publish_model(network: nn.Module, card: ModelCard, output: str, with_onnx: b
         for path in (temporary_pt, temporary_onnx):
             if os.path.exists(path):
                 os.remove(path)
-    return onnx_path(output) if written_onnx else None
+    return written_onnx
 
 
 def _export(network: nn.Module, card: ModelCard, path: str, progress: Progress) -> Optional[str]:

@@ -31,6 +31,7 @@ from ...low2high_plugin.geo.resample import ground_sample_distance
 from ...low2high_plugin.labels.taxonomy import load_taxonomy
 from ...low2high_plugin.progress import Progress, SilentProgress, check_canceled
 from ...low2high_plugin.resources import resource_path
+from ...low2high_plugin.signals import cancels_on_termination
 from ...models.discriminator import Discriminator
 from ..data.exemplars import ExemplarSource
 from ..fit.steps import AdversarialSettings, AdversarialStep, SupervisedStep, label_loss
@@ -246,6 +247,7 @@ class _Run:
                                                        if key != "areas"}}
 
 
+@cancels_on_termination("finetune")
 @with_gdal
 def finetune(config: FinetuneConfig, progress: Optional[Progress] = None) -> FinetuneResult:
     """Fine-tune ``config.model`` (or the demo model) on the drawn areas and write OUTPUT_MODEL (+ .onnx).
