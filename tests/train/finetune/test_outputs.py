@@ -5,6 +5,7 @@ import os
 import time
 
 from helpers import make_model
+
 from low2high.low2high_plugin.progress import SilentProgress
 from low2high.models.checkpoint import load_checkpoint
 from low2high.train.finetune.outputs import publish_model
