@@ -18,19 +18,30 @@ import re
 import time
 import uuid
 from contextlib import contextmanager
-from typing import IO, Iterator, Optional
+from typing import IO, Any, Iterator, Optional
 
 KINDS = ("partial", "scratch")
 #: A group without a lock file (written by a Low2High that had none) is stale after this long.
 UNLOCKED_STALE_SECONDS = 3600.0
 
 
-def _lock_now(handle: IO[bytes]) -> bool:
-    """Take an exclusive lock without waiting; False when another process holds it (or no locks exist)."""
+def try_lock(handle: IO[Any]) -> bool:
+    """Take an exclusive OS lock on an open file without waiting; False when another process holds it.
+
+    ``flock`` on POSIX, ``msvcrt.locking`` on Windows: the operating system releases the lock when
+    its process ends, however it ends, so a held lock always means a live run (the one rule of work
+    files here and of training run folders, :mod:`low2high.train.runner.lock`).
+    """
     try:
         import fcntl
-    except ImportError:  # Windows: sweeping relies on the age rule only
-        return False
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+            return True
+        except OSError:
+            return False
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         return True
@@ -50,7 +61,7 @@ def held(stem: str) -> Iterator[None]:
     try:
         # locked under another name of the group, then renamed: a sweep never sees an unlocked .lock of ours
         opened = open(stem + ".lock-new", "wb")
-        _lock_now(opened)
+        try_lock(opened)
         os.replace(stem + ".lock-new", lock_path)
         handle: Optional[IO[bytes]] = opened
     except OSError:
@@ -87,7 +98,7 @@ def _is_stale(stem: str, files: list[str]) -> bool:
         return time.time() - newest > UNLOCKED_STALE_SECONDS
     try:
         with open(lock_path, "rb") as handle:
-            return _lock_now(handle)  # nobody holds it: its process is gone (closing releases it again)
+            return try_lock(handle)  # nobody holds it: its process is gone (closing releases it again)
     except OSError:
         return False
 

@@ -13,27 +13,9 @@ from types import TracebackType
 from typing import IO, Optional
 
 from ...low2high_plugin.errors import Low2HighError
+from ...low2high_plugin.geo.partials import try_lock
 
 LOCK_FILE = ".low2high.lock"
-
-
-def _try_lock(handle: IO[str]) -> bool:
-    """Take the lock without waiting; False when another process holds it."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
-        try:
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-            return True
-        except OSError:
-            return False
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
 
 
 def holder(path: str) -> Optional[str]:
@@ -43,7 +25,7 @@ def holder(path: str) -> Optional[str]:
     except OSError:  # no lock file: nobody ever locked here (or it cannot be opened: the real lock will say)
         return None
     with handle:
-        if _try_lock(handle):
+        if try_lock(handle):
             return None  # closing releases it again
         return handle.read().strip() or "another process"
 
@@ -79,7 +61,7 @@ class FolderLock:
             raise Low2HighError(f"Cannot write in {self.what} ({error.strerror}); choose a folder you can write "
                                 "to.") from error
         handle.seek(0)
-        if not _try_lock(handle):
+        if not try_lock(handle):
             handle.seek(0)
             holder_text = handle.read().strip() or "another process"
             handle.close()
