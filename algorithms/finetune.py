@@ -21,6 +21,7 @@ from qgis.core import (
 )
 
 from ..low2high_plugin.dependencies import require
+from ..low2high_plugin.devices import DEVICES
 from ..low2high_plugin.labels.taxonomy import BUILT_IN
 from ..low2high_plugin.progress import check_canceled
 from .base import FeedbackProgress, Low2HighAlgorithm
@@ -97,7 +98,7 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
             self.LEARNING_RATE, self.tr("Learning rate"), QgsProcessingParameterNumber.Double, defaultValue=1e-4,
             minValue=1e-7, maxValue=1.0))
         self._integer(self.BATCH_SIZE, self.tr("Chips per step"), 4, 1, 256)
-        self._enum(self.DEVICE, self.tr("Device"), ("auto", "cpu", "cuda"), "auto")
+        self._enum(self.DEVICE, self.tr("Device"), DEVICES, "auto")
         self._integer(self.SEED, self.tr("Seed"), 0, 0, 2 ** 31 - 1)
         self._enum(self.FREEZE_ENCODER, self.tr("Freeze the encoder (auto: when the areas hold fewer than 400 "
                                                 "blocks)"), _FREEZE, "auto")

@@ -183,7 +183,7 @@ def _read(source_path: str, layout: TileLayout, predictor: Predictor, batch_size
             valid &= mask.rasterize(source.grid, read)
         has_data = bool(valid.any())
         if has_data:
-            normalised = model_input(pixels, valid, info.mean, info.std, getattr(info, "standardisation", "dataset"))
+            normalised = model_input(pixels, valid, info.mean, info.std, info.standardisation)
             inputs.append(_pad(normalised, layout.tile_height, layout.tile_width))
         tiles.append((tile, has_data, _pad(valid, layout.tile_height, layout.tile_width, constant=True)))
         if len(inputs) == batch_size:
