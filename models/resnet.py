@@ -89,6 +89,10 @@ class ResNet18Encoder(nn.Module):
 
     def _init_weights(self) -> None:
         # He initialisation suits ReLU networks trained from scratch (no pretrained weights).
+        if self.stem.conv.weight.is_meta:
+            # Built for its shapes only (checkpoint validation): random init of meta tensors computes
+            # nothing, yet its first call imports torch._dynamo, 1.2 s of every segment run.
+            return
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
