@@ -6,9 +6,11 @@ mosaic) and the same weights:
 
 - ``reference``: :func:`.reference_loop.reference_loop`, the Deepness-like loop (fixed-size
   512-px ONNX export, 64 px overlap, fp32, one tile at a time);
-- ``segment <precision>``: ``low2high:segment`` with PRECISION fp32, int8 and auto on the same
-  fixed-size .onnx file (segment runs a resizable copy of it), bf16 on the .pt checkpoint it was
-  exported from (bf16 runs through PyTorch); default tiles and overlap (the model's 64 px).
+- ``segment <precision>``: ``low2high:segment`` with PRECISION fp32, int8 and ``auto-onnx`` (auto)
+  on the same fixed-size .onnx file (segment runs a resizable copy of it), bf16 and ``auto`` on
+  the .pt checkpoint it was exported from (bf16 runs through PyTorch, so auto can only choose it
+  when given the .pt, the file training and finetune write); default tiles and overlap (the
+  model's 64 px).
 
 Columns: Mpx/s of raster and its ratio to the reference; CPU seconds per Mpx (the whole
 process, imports included) and its ratio, which other users of a shared machine disturb less than
@@ -47,7 +49,9 @@ SAMPLE = resource_path("sample", "naip_sample.tif")
 DEMO = resource_path("models", "demo.pt")
 BANDS = 4
 TRAINED_DEFAULT = os.path.join(PACKAGE_ROOT, ".build", "bench", "trained_w64.pt")
-ROWS = ("reference", "fp32", "bf16", "int8", "auto")
+ROWS = ("reference", "fp32", "bf16", "int8", "auto", "auto-onnx")
+#: Rows run on the .pt checkpoint; the others run on its fixed-size ONNX export.
+CHECKPOINT_ROWS = ("bf16", "auto")
 
 
 def parse_arguments(argv: Optional[list] = None) -> argparse.Namespace:
@@ -169,9 +173,11 @@ def agreement(path: str, reference: str) -> float:
 def bench_model(name: str, files: dict, raster: str, warm_raster: str, rows: list, device: str, folder: str) -> list:
     """Every row for one model; returns dicts with the table's figures."""
     results = []
-    warm = child(device, warm_raster, files["fixed"], os.path.join(folder, f"{name}-warm.tif"), "auto")
-    print(f"[{name}] one-off warm-up on {warm['megapixels']:.0f} Mpx (quantisation + precision trial, then cached): "
-          f"{warm['process_seconds']:.1f} s; " + " ".join(warm["log"][:2]), file=sys.stderr)
+    for kind in ("fixed", "pt"):
+        warm = child(device, warm_raster, files[kind], os.path.join(folder, f"{name}-warm-{kind}.tif"), "auto")
+        print(f"[{name}] one-off warm-up of {os.path.basename(files[kind])} on {warm['megapixels']:.0f} Mpx "
+              f"(quantisation + precision trial, then cached): {warm['process_seconds']:.1f} s; "
+              + " ".join(warm["log"][:2]), file=sys.stderr)
     if "bf16" in rows:  # its agreement with fp32 is measured once, outside the timed run
         child(device, warm_raster, files["pt"], os.path.join(folder, f"{name}-warm-bf16.tif"), "bf16")
     for row in rows:
@@ -180,8 +186,8 @@ def bench_model(name: str, files: dict, raster: str, warm_raster: str, rows: lis
             figures = child("reference", raster, files["fixed"], output)
             figures["precision"] = "fp32"
         else:
-            model = files["pt"] if row == "bf16" else files["fixed"]
-            figures = child(device, raster, model, output, row)
+            model = files["pt"] if row in CHECKPOINT_ROWS else files["fixed"]
+            figures = child(device, raster, model, output, row.removesuffix("-onnx"))
         figures.update(row=row, output=output)
         results.append(figures)
         print(f"[{name}] {row}: {figures['megapixels'] / figures['seconds']:.2f} Mpx/s", file=sys.stderr)
@@ -202,7 +208,9 @@ def table(name: str, results: list) -> str:
     base = next((r for r in results if r["row"] == "reference"), None)
     for r in results:
         busy = f"{r['model_seconds'] / r['seconds']:.0%}" if "model_seconds" in r else "—"
-        label = "plain ORT 512/64 loop" if r["row"] == "reference" else f"segment PRECISION={r['row']}"
+        label = ("plain ORT 512/64 loop" if r["row"] == "reference" else
+                 f"segment PRECISION={r['row'].removesuffix('-onnx')} on the "
+                 f"{'.pt' if r['row'] in CHECKPOINT_ROWS else '.onnx'}")
         cpu = r["cpu_seconds"] / r["megapixels"]
         cpu_ratio = base["cpu_seconds"] / r["cpu_seconds"] if base else float("nan")
         lines.append(f"| {label} | {r['precision']} | {r['mpx_per_s']:.2f} | {r['ratio']:.2f} | {cpu:.2f} | "
@@ -245,7 +253,8 @@ def flatness(files: dict, args: argparse.Namespace, folder: str) -> str:
     lines = ["\npeak RSS against raster size", "| run | 4 Mpx | 64 Mpx | 64 / 4 |", "|---|---|---|---|"]
     rasters = [make_raster(os.path.join(args.work, f"raster_{side}.tif"), side) for side in (2048, 8192)]
     for label, kind, model in (("plain ORT 512/64 loop", "reference", files["fixed"]),
-                               ("segment auto", args.device, files["fixed"])):
+                               ("segment auto on the .pt", args.device, files["pt"]),
+                               ("segment auto on the .onnx", args.device, files["fixed"])):
         rss = [child(kind, raster, model, os.path.join(folder, f"flat-{kind}-{i}.tif"))["peak_rss_mb"]
                for i, raster in enumerate(rasters)]
         lines.append(f"| {label} | {rss[0]:.0f} | {rss[1]:.0f} | {rss[1] / rss[0]:.2f} |")
