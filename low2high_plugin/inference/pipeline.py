@@ -1,16 +1,20 @@
 """Tiled inference as a three-stage pipeline: read ▸ predict ▸ blend and write.
 
 A reader thread reads, masks and normalises tiles and groups them into batches; the calling
-thread runs the model; a writer thread blends the predictions and writes finished blocks. The
-three overlap (GDAL, NumPy and the model release the GIL), so reading and writing hide behind
-the model's compute. Bounded queues keep at most a couple of batches in flight; memory does not
-grow with the raster. Cancelling stops all three and raises :class:`~.errors.Cancelled`.
+thread runs the model (or, when the predictor asks for several ``streams``, hands batches to that
+many model threads and collects the results in order); a writer thread blends the predictions and
+writes finished blocks. The stages overlap (GDAL, NumPy and the model release the GIL), so
+reading and writing hide behind the model's compute. Bounded queues keep at most a couple of
+batches in flight; memory does not grow with the raster. Cancelling stops every stage and raises
+:class:`~.errors.Cancelled`.
 """
 from __future__ import annotations
 
 import queue
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -39,7 +43,7 @@ class InferenceStats:
     tiles_predicted: int = 0
     computed_pixels: int = 0  # tile pixels the model computed (overlaps and padding included)
     seconds: float = 0.0
-    model_seconds: float = 0.0
+    model_seconds: float = 0.0  # time the model stage was busy (pass times / concurrent streams)
     reader_cpu_seconds: float = 0.0  # CPU time of the reading thread (decoding, masks, normalising)
     writer_cpu_seconds: float = 0.0  # CPU time of the writing thread (blending, argmax, encoding)
     class_counts: np.ndarray = field(default_factory=lambda: np.zeros(256, np.int64))
@@ -93,25 +97,40 @@ def run_tiled_inference(source_path: str, layout: TileLayout, predictor: Predict
     reader = _Worker(lambda: _read(source_path, layout, predictor, batch_size, mask, to_model, stop), "low2high-reader")
     writer = _Worker(lambda: _write(layout, predictor.info.num_classes, classes_band, probabilities, to_writer, stats),
                      "low2high-writer")
+    streams = max(1, predictor.streams)
+    passes = ThreadPoolExecutor(streams, "low2high-model") if streams > 1 else None
+    in_flight: deque = deque()  # (batch, future) in reading order
     reader.start()
     writer.start()
     done = 0
+
+    def hand_on(batch: _Batch, future: Optional[Future]) -> None:
+        nonlocal done
+        if future is not None:
+            batch.probabilities, seconds = _wait_for(future, progress)
+            stats.model_seconds += seconds / streams
+            batch.inputs = None
+        _put(to_writer, batch, writer, progress)
+        done += len(batch.tiles)
+        progress.set_fraction(done / layout.count)
+        check_canceled(progress)
+
     try:
-        while True:
-            batch = _next(to_model, reader, progress)
-            if batch is _DONE:
-                break
-            if batch.inputs is not None:
-                tick = time.perf_counter()
-                batch.probabilities = predictor.predict(batch.inputs)
-                stats.model_seconds += time.perf_counter() - tick
-                stats.tiles_predicted += len(batch.inputs)
-                stats.computed_pixels += batch.inputs.shape[0] * batch.inputs.shape[2] * batch.inputs.shape[3]
-                batch.inputs = None
-            _put(to_writer, batch, writer, progress)
-            done += len(batch.tiles)
-            progress.set_fraction(done / layout.count)
-            check_canceled(progress)
+        with predictor.running():
+            while True:
+                batch = _next(to_model, reader, progress)
+                if batch is _DONE:
+                    break
+                future = None
+                if batch.inputs is not None:
+                    stats.tiles_predicted += len(batch.inputs)
+                    stats.computed_pixels += batch.inputs.shape[0] * batch.inputs.shape[2] * batch.inputs.shape[3]
+                    future = _start_pass(predictor, batch.inputs, passes)
+                in_flight.append((batch, future))
+                while len(in_flight) >= streams:
+                    hand_on(*in_flight.popleft())
+            while in_flight:
+                hand_on(*in_flight.popleft())
         _put(to_writer, _DONE, writer, progress)
         writer.join()
         if writer.error:
@@ -119,6 +138,8 @@ def run_tiled_inference(source_path: str, layout: TileLayout, predictor: Predict
     finally:
         stop.set()
         _drain(to_model)
+        if passes is not None:
+            passes.shutdown(wait=True, cancel_futures=True)
         if writer.is_alive():
             _put_nowait(to_writer, _DONE)
         reader.join()
@@ -126,6 +147,29 @@ def run_tiled_inference(source_path: str, layout: TileLayout, predictor: Predict
     stats.seconds = time.perf_counter() - started
     stats.reader_cpu_seconds, stats.writer_cpu_seconds = reader.cpu_seconds, writer.cpu_seconds
     return stats
+
+
+def _timed_pass(predictor: Predictor, inputs: np.ndarray) -> tuple[np.ndarray, float]:
+    tick = time.perf_counter()
+    return predictor.predict(inputs), time.perf_counter() - tick
+
+
+def _start_pass(predictor: Predictor, inputs: np.ndarray, passes: Optional[ThreadPoolExecutor]) -> Future:
+    """A forward pass on a model thread, or done right here (one stream) as an already-finished future."""
+    if passes is not None:
+        return passes.submit(_timed_pass, predictor, inputs)
+    future: Future = Future()
+    future.set_result(_timed_pass(predictor, inputs))
+    return future
+
+
+def _wait_for(future: Future, progress: Progress) -> tuple[np.ndarray, float]:
+    """A pass's result, watching for cancel while it runs."""
+    while True:
+        try:
+            return future.result(timeout=0.2)
+        except TimeoutError:
+            check_canceled(progress)
 
 
 def _next(channel: queue.Queue, producer: _Worker, progress: Progress):

@@ -55,10 +55,14 @@ def bytes_per_pixel(info: ModelInfo) -> float:
 
 
 def plan_tiles(region: Window, info: ModelInfo, tile_size: Optional[int], overlap: Optional[int],
-               batch_size: Optional[int], progress: Progress) -> TilePlan:
-    """Tile size, overlap and batch size for classifying ``region`` with the model ``info``."""
+               batch_size: Optional[int], progress: Progress, streams: int = 1) -> TilePlan:
+    """Tile size, overlap and batch size for classifying ``region`` with the model ``info``.
+
+    ``streams`` forward passes run at once (see :mod:`.torch_speed`), so each holds its share of
+    the budget.
+    """
     overlap = min(info.tile_overlap, (tile_size or info.tile_size) // 2) if overlap is None else overlap
-    per_pixel = bytes_per_pixel(info)
+    per_pixel = bytes_per_pixel(info) * streams
     budget = memory_budget_mb()
     if info.fixed_tile_size:
         if tile_size and tile_size != info.fixed_tile_size:
@@ -70,8 +74,9 @@ def plan_tiles(region: Window, info: ModelInfo, tile_size: Optional[int], overla
         largest = max(256, min(LARGEST_DEFAULT_TILE, largest))
         tile_size = default_tile_side(region, overlap, min(info.tile_size, largest), largest)
         megabytes = per_pixel * tile_size ** 2 / 2 ** 20
+        held = f"{streams} tiles at once" if streams > 1 else "one tile"
         progress.info(f"Tile size {tile_size} px chosen for at most {MAX_OVERHEAD:g} × the region's pixels "
-                      f"with the model's {overlap} px overlap; model memory ≈ {megabytes:.0f} MB per tile at "
+                      f"with the model's {overlap} px overlap; model memory ≈ {megabytes:.0f} MB for {held} at "
                       f"{info.precision} (budget {budget} MB: set TILE_SIZE or {MEMORY_ENVIRONMENT}).")
     if batch_size is None:
         batch_size = gpu_batch_size(tile_size, per_pixel) if info.device == "cuda" else 1
@@ -92,6 +97,8 @@ def gpu_batch_size(tile_size: int, per_pixel: float) -> int:
     return max(1, min(MAX_GPU_BATCH, fits))
 
 
-def describe_layout(layout: TileLayout, batch_size: int, info: ModelInfo) -> str:
-    """The log line about the real layout: tiles, stride, shared pixels, overhead, batch, backend."""
-    return (f"{layout.describe()}; {batch_size} per batch, {info.backend} {info.precision} on {info.device}.")
+def describe_layout(layout: TileLayout, batch_size: int, info: ModelInfo, streams: int = 1) -> str:
+    """The log line about the real layout: tiles, stride, shared pixels, overhead, batch, backend, streams."""
+    concurrent = f", {streams} passes at once" if streams > 1 else ""
+    return (f"{layout.describe()}; {batch_size} per batch, {info.backend} {info.precision} on {info.device}"
+            f"{concurrent}.")

@@ -8,8 +8,9 @@ imported only here, when a model is loaded: QGIS without torch still runs ONNX m
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol
+from typing import Any, ContextManager, Optional, Protocol
 
 import numpy as np
 
@@ -57,9 +58,14 @@ class ModelInfo:
 
 class Predictor(Protocol):
     info: ModelInfo
+    #: Forward passes the pipeline may run at once (each on its own thread, inside :meth:`running`).
+    streams: int
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """(B, bands, H, W) normalised float32 → (B, classes, H, W) float32 probabilities."""
+
+    def running(self) -> ContextManager[None]:
+        """The scope of a tiled run: settings the concurrent passes need, restored on exit."""
 
 
 def resolve_model_path(model: Optional[str]) -> str:
@@ -156,7 +162,7 @@ class TorchPredictor:
     def __init__(self, path: str, device: str, bf16: bool = False) -> None:
         torch = require("torch", "run .pt models (or export the model to .onnx and use ONNX Runtime)")
         from ...models.checkpoint import CheckpointError, load_checkpoint
-        from .torch_speed import fold_batch_norms
+        from .torch_speed import cpu_streams, fold_batch_norms
 
         resolved = choose_device(device, torch.cuda.is_available())
         try:
@@ -171,6 +177,7 @@ class TorchPredictor:
         self._model = model.to(dtype=self._dtype, memory_format=torch.channels_last)
         self._pinned_in: Any = None  # reused pinned host buffers (CUDA only)
         self._pinned_out: Any = None
+        self.streams = cpu_streams(torch) if self._device.type == "cpu" else 1
         self.info = _info_from_card(path, "torch", resolved, checkpoint.card, precision="bf16" if bf16 else "fp32",
                                     config=checkpoint.config)
 
@@ -182,6 +189,11 @@ class TorchPredictor:
                 logits = self._model(inputs)
             probabilities = torch.softmax(logits.float(), dim=1)
             return self._to_host(probabilities)
+
+    def running(self) -> ContextManager[None]:
+        from .torch_speed import threads_per_stream
+
+        return threads_per_stream(self._torch, self.streams)
 
     def _to_device(self, batch: np.ndarray):
         torch = self._torch
@@ -226,11 +238,15 @@ class OnnxPredictor:
             config, card, metadata = describe_onnx_session(self._session, shown)
         except CheckpointError as error:
             raise _model_error(shown, error) from error
+        self.streams = 1  # one session.run at a time: ONNX Runtime already spreads a pass over the cores
         self._input = self._session.get_inputs()[0].name
         self._outputs_logits = metadata.get("output") == "logits"
         input_size = metadata.get("input_size")  # [side, side] for fixed-size exports
         self.info = _info_from_card(shown, "onnx", resolved, card, input_size[0] if input_size else None,
                                     precision, config)
+
+    def running(self) -> ContextManager[None]:
+        return nullcontext()
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         (output,) = self._session.run(None, {self._input: batch})

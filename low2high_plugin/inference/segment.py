@@ -125,7 +125,8 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
             progress, fixed_size=bool(card.fixed_tile_size))
         info = predictor.info
         progress.info(f"Model {info.describe()}.")
-        plan = plan_tiles(model_region, info, request.tile_size, request.overlap, request.batch_size, progress)
+        plan = plan_tiles(model_region, info, request.tile_size, request.overlap, request.batch_size, progress,
+                          predictor.streams)
         if mismatch <= GSD_TOLERANCE:
             stats = _classify(source_path, model_region, grid, predictor, plan, mask, final_classes,
                               final_probabilities, progress)
@@ -192,7 +193,7 @@ def _classify(source_path: str, region: Window, grid: Grid, predictor, plan: Til
 
     info = predictor.info
     layout = TileLayout.plan(region, plan.tile_size, plan.overlap, fixed_size=bool(info.fixed_tile_size))
-    progress.info(describe_layout(layout, plan.batch_size, info))
+    progress.info(describe_layout(layout, plan.batch_size, info, predictor.streams))
     batch_size = plan.batch_size
     out_grid = grid.subgrid(region)
     classes = create_geotiff(classes_path, out_grid, 1, gdal.GDT_Byte, NODATA)
