@@ -24,6 +24,7 @@ COMMANDS["benchmark"] = ".commands.benchmark"
 COMMANDS["evaluate-real"] = ".commands.evaluate_real"
 COMMANDS["demo-dataset"] = ".commands.demo_dataset"
 COMMANDS["coarse-prior"] = ".commands.coarse_prior"
+COMMANDS["finetune"] = ".commands.finetune"
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:

@@ -62,6 +62,30 @@ def _srs(text: str) -> osr.SpatialReference:
     return srs
 
 
+def read_area_file(path: str, layer: str = "") -> tuple[list[str], str]:
+    """Every geometry of a vector file's layer (the first when ``layer`` is empty) as WKT, and its CRS.
+
+    What ``low2high:finetune`` gets from a QGIS layer, for the command line. Call inside a GDAL
+    session (exceptions on). Geometries without an area are kept here and skipped, with the others,
+    by :func:`read_areas`.
+    """
+    try:
+        source = ogr.Open(path)
+    except RuntimeError as error:
+        raise Low2HighError(f"The AREAS file '{path}' cannot be opened as vector data ({error}).") from None
+    if source is None:
+        raise Low2HighError(f"The AREAS file '{path}' cannot be opened as vector data.")
+    names = [source.GetLayerByIndex(index).GetName() for index in range(source.GetLayerCount())]
+    if not names:
+        raise Low2HighError(f"The AREAS file '{path}' holds no layer.")
+    if layer and layer not in names:
+        raise Low2HighError(f"The AREAS file has no layer '{layer}'; its layers: {', '.join(names)}.")
+    chosen = source.GetLayerByName(layer or names[0])
+    srs = chosen.GetSpatialRef()
+    wkt = [feature.GetGeometryRef().ExportToWkt() for feature in chosen if feature.GetGeometryRef() is not None]
+    return wkt, srs.ExportToWkt() if srs is not None else ""
+
+
 def read_areas(wkt: Sequence[str], crs: str, image: Grid) -> Areas:
     """Polygons with an area, in the image's CRS, at least one of them over the image.
 
