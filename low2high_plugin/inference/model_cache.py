@@ -85,7 +85,8 @@ def cached_file(kind: str, suffix: str, settings: dict[str, Any], build: Callabl
     problem = _problem(path, manifest_path, settings)
     if problem is None:
         return CacheEntry(path, built=False)
-    _build_atomically(path, folder, suffix, build)
+    with atomic_path(path, suffix) as temporary:
+        build(temporary)
     write_json(manifest_path, {"settings": settings, "sha256": file_digest(path)})
     return CacheEntry(path, built=True, note="" if problem == "missing" else problem)
 
@@ -102,11 +103,6 @@ def _problem(path: str, manifest_path: str, settings: dict[str, Any]) -> Optiona
     if not os.path.exists(path) or file_digest(path) != manifest.get("sha256"):
         return "its file was missing or damaged"
     return None
-
-
-def _build_atomically(path: str, folder: str, suffix: str, build: Callable[[str], None]) -> None:
-    with atomic_path(path, suffix) as temporary:
-        build(temporary)
 
 
 def read_json(path: str) -> Optional[dict]:
