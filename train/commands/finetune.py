@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from ...low2high_plugin.errors import Low2HighError
 from ..config import add_config_arguments, resolve_config
 from ..finetune.config import FinetuneConfig
 
@@ -37,9 +38,13 @@ def run(args: argparse.Namespace) -> int:
 
     config = resolve_config(FinetuneConfig, args)
     if args.areas_file:
+        if config.areas:
+            raise Low2HighError("Give the polygons either as --areas (WKT) or as --areas-file, not both: their "
+                                "coordinates may be in different CRSs.")
         with gdal_session():
             wkt, crs = read_area_file(args.areas_file, args.areas_layer)
-        config = dataclasses.replace(config, areas=config.areas + wkt, areas_crs=config.areas_crs or crs)
+        # the file's own CRS; --areas-crs only for a file that carries none
+        config = dataclasses.replace(config, areas=wkt, areas_crs=crs or config.areas_crs)
     result = finetune(config, ConsoleProgress())
     print(f"{result.output} (+ {result.onnx}): kept step {result.best_step} of {result.steps}; aggregated "
           f"agreement with the coarse labels {result.before['macro_iou']:.1%} -> {result.after['macro_iou']:.1%} mIoU, "

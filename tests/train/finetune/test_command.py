@@ -56,3 +56,12 @@ def test_a_missing_layer_is_one_sentence_and_writes_nothing(tune_scene, tmp_path
     error = capsys.readouterr().err.strip()
     assert "no layer 'roads'" in error and "drawn" in error and "Traceback" not in error
     assert sorted(os.listdir(tmp_path)) == ["areas.gpkg"]
+
+
+def test_polygons_from_both_a_file_and_wkt_are_refused(tune_scene, tmp_path, capsys):
+    areas = _areas_file(str(tmp_path / "areas.gpkg"), 4326)
+    code = main(["finetune", "--image", tune_scene["image"], "--labels", tune_scene["labels"], "--areas-file", areas,
+                 "--areas", tune_scene["areas"][0], "--output", str(tmp_path / "mine.pt")])
+    assert code == 2
+    assert "not both" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["areas.gpkg"]
