@@ -54,6 +54,11 @@ ROWS = ("reference", "fp32", "bf16", "int8", "auto", "auto-onnx")
 CHECKPOINT_ROWS = ("bf16", "auto")
 
 
+def row_precision(row: str) -> str:
+    """The PRECISION a segment row asks for ("auto-onnx" is auto on the .onnx)."""
+    return row.removesuffix("-onnx")
+
+
 def parse_arguments(argv: Optional[list] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m low2high.low2high_plugin.inference.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -187,7 +192,7 @@ def bench_model(name: str, files: dict, raster: str, warm_raster: str, rows: lis
             figures["precision"] = "fp32"
         else:
             model = files["pt"] if row in CHECKPOINT_ROWS else files["fixed"]
-            figures = child(device, raster, model, output, row.removesuffix("-onnx"))
+            figures = child(device, raster, model, output, row_precision(row))
         figures.update(row=row, output=output)
         results.append(figures)
         print(f"[{name}] {row}: {figures['megapixels'] / figures['seconds']:.2f} Mpx/s", file=sys.stderr)
@@ -209,7 +214,7 @@ def table(name: str, results: list) -> str:
     for r in results:
         busy = f"{r['model_seconds'] / r['seconds']:.0%}" if "model_seconds" in r else "—"
         label = ("plain ORT 512/64 loop" if r["row"] == "reference" else
-                 f"segment PRECISION={r['row'].removesuffix('-onnx')} on the "
+                 f"segment PRECISION={row_precision(r['row'])} on the "
                  f"{'.pt' if r['row'] in CHECKPOINT_ROWS else '.onnx'}")
         cpu = r["cpu_seconds"] / r["megapixels"]
         cpu_ratio = base["cpu_seconds"] / r["cpu_seconds"] if base else float("nan")
