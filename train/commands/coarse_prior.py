@@ -35,6 +35,8 @@ class CoarsePriorConfig:
     coarse_mapping: str = field("", "custom coarse taxonomy: code:class,... or a .json/.csv file")
     region: str = field("", "count only inside 'XMIN,YMIN,XMAX,YMAX' (fine raster CRS) or "
                             "'pixels:COL,ROW,WIDTH,HEIGHT' (keep it apart from any test area)")
+    fill_missing: bool = field(False, "codes of the coarse taxonomy absent from the counted area get their "
+                                      "taxonomy class as a one-hot row (else fit ignores their blocks)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             raise Low2HighError(f"coarse-prior needs --{name.replace('_', '-')}.")
     progress = ConsoleProgress()
     prior = count_prior(config.fine_labels, config.coarse_labels, config.fine_taxonomy, config.coarse_taxonomy,
-                        config.fine_mapping, config.coarse_mapping, config.region, progress)
+                        config.fine_mapping, config.coarse_mapping, config.region, progress, config.fill_missing)
     write_prior(config.output, prior)
     print(prior.describe())
     print(f"written to {config.output}")

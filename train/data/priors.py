@@ -154,7 +154,7 @@ def missing_codes(prior: CoarsePrior, codes: np.ndarray) -> dict[int, int]:
 
 def count_prior(fine_labels: str, coarse_labels: str, fine_taxonomy: str = "chesapeake",
                 coarse_taxonomy: str = "nlcd", fine_mapping: str = "", coarse_mapping: str = "", region: str = "",
-                progress: Optional[Progress] = None) -> CoarsePrior:
+                progress: Optional[Progress] = None, fill_missing: bool = False) -> CoarsePrior:
     """Count p(merged fine class | raw coarse code) over the pixels where both rasters are labelled.
 
     The coarse raster is seen on the fine raster's grid by nearest neighbour (any CRS).
@@ -163,6 +163,9 @@ def count_prior(fine_labels: str, coarse_labels: str, fine_taxonomy: str = "ches
         fine_labels, coarse_labels: Label rasters.
         fine_taxonomy, coarse_taxonomy, fine_mapping, coarse_mapping: Their taxonomies (as ``build-dataset``).
         region: Count only inside 'XMIN,YMIN,XMAX,YMAX' (fine raster CRS) or 'pixels:COL,ROW,WIDTH,HEIGHT'.
+        fill_missing: Give every labelled code of the coarse taxonomy that the area lacks its merged
+            class as a one-hot row (0 pixels counted), so its blocks still teach what the taxonomy
+            says (e.g. NLCD 11 → water where the counted area has no open water).
 
     Raises:
         Low2HighError: rasters that do not overlap, or no pixel labelled in both.
@@ -208,4 +211,18 @@ def count_prior(fine_labels: str, coarse_labels: str, fine_taxonomy: str = "ches
     pixels = {int(code): table[code].tolist() for code in found}
     origin = (f"{os.path.basename(fine_labels)} ({fine_taxonomy}) under {os.path.basename(coarse_labels)} "
               f"({coarse_taxonomy})" + (f", region {region}" if region else ""))
-    return CoarsePrior(list(MERGED_NAMES), rows, pixels, origin)
+    prior = CoarsePrior(list(MERGED_NAMES), rows, pixels, origin)
+    return fill_from_taxonomy(prior, remappers[1].taxonomy.mapping, progress) if fill_missing else prior
+
+
+def fill_from_taxonomy(prior: CoarsePrior, mapping: dict[int, int], progress: Progress) -> CoarsePrior:
+    """The prior with a one-hot row of its merged class for every labelled code it lacks."""
+    added = {code: [float(index == merged) for index in range(len(prior.classes))]
+             for code, merged in mapping.items() if merged != NODATA and code not in prior.rows}
+    if added:
+        progress.info(f"Codes not seen where the prior was counted take their taxonomy's class: "
+                      f"{', '.join(f'{code} → {prior.classes[mapping[code]]}' for code in sorted(added))}.")
+    source = prior.source + (f"; taxonomy classes for unseen codes {', '.join(map(str, sorted(added)))}"
+                             if added else "")
+    return CoarsePrior(prior.classes, {**prior.rows, **added},
+                       {**prior.pixels, **{code: [0] * len(prior.classes) for code in added}}, source)

@@ -12,7 +12,7 @@ from typing import Optional
 
 from ...low2high_plugin.errors import Low2HighError
 from ..config import field
-from ..fit.config import MODES, FitConfig
+from ..fit.config import MODES, FitConfig, needs_prior
 
 #: fit modes that do not learn from coarse labels alone, or train another network than the U-Net.
 _NOT_COARSE = ("high", "pixel")
@@ -104,8 +104,8 @@ class FinetuneConfig:
 
     @property
     def needs_prior(self) -> bool:
-        """agg-dist losses compare each block with what its raw code means (fit's rule for its modes)."""
-        return self.loss.startswith("agg-dist")
+        """Distribution losses compare with what each block's raw code means (fit's rule for its modes)."""
+        return needs_prior(self.loss)
 
     def evaluation_interval(self) -> int:
         """Steps between validations: every twentieth of the run, at least 5."""

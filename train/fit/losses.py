@@ -82,3 +82,20 @@ def distribution_kl(logits: torch.Tensor, targets: torch.Tensor, known: torch.Te
                         torch.zeros_like(targets))
     per_cell = terms.sum(dim=1)  # (B, h, w)
     return (per_cell * known).sum() / known.sum().clamp(min=1)
+
+
+def pixel_distribution_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, known: torch.Tensor,
+                                     factor: int) -> torch.Tensor:
+    """Mean over pixels of known cells of the cross entropy of each pixel against its cell's distribution.
+
+    ``low-dist``: every pixel is told what its coarse code means, e.g. "48 % tree, 41 % low
+    vegetation, 11 % impervious" under NLCD 21. The best a network can do per pixel is the mean
+    target over all pixels that look alike, so a roof in any developed cell is pushed towards
+    impervious and a lawn towards low vegetation; the block-mean loss of ``agg-dist`` instead
+    lets every pixel of a block predict the block's mixture.
+    """
+    # The target is constant over a cell, so the cell's summed cross entropy needs only the cell's
+    # mean log-probability: no (B, K, H, W) copy of the targets.
+    mean_log_p = F.avg_pool2d(torch.log_softmax(logits.float(), dim=1), factor)  # (B, K, h, w)
+    per_cell = -(targets * mean_log_p).sum(dim=1)  # (B, h, w): mean pixel cross entropy of each cell
+    return (per_cell * known).sum() / known.sum().clamp(min=1)

@@ -23,7 +23,7 @@ from ..data.exemplars import ExemplarSource
 from ..runner.distributed import unwrap
 from ..runner.runtime import autocast, memory_format_for, step_generator
 from ..scoring.predict import forward_padded, to_device
-from .config import MODES
+from .config import MODES, needs_prior
 from .losses import (
     aggregated_cross_entropy,
     cross_entropy,
@@ -31,6 +31,7 @@ from .losses import (
     distribution_kl,
     distribution_targets,
     g_hinge_loss,
+    pixel_distribution_cross_entropy,
     upsampled_cross_entropy,
 )
 
@@ -38,28 +39,38 @@ LabelLoss = Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
 
 
 def label_loss(mode: str, factor: int, aggregate_mean: bool = False, prior: Optional[np.ndarray] = None,
-               prior_mix: float = 0.0) -> LabelLoss:
+               prior_mix: float = 0.0, logit_bias: Optional[np.ndarray] = None) -> LabelLoss:
     """The loss of a mode against the batch's labels (moved to the logits' device).
 
     ``low`` / ``pixel``: every pixel against its upsampled coarse label; ``high``: fine labels;
     ``agg`` / ``agg+adv``: Eq. 1, aggregated logits against coarse labels; ``agg-dist`` /
     ``agg-dist+adv``: each cell's mean predicted distribution against ``prior[raw code]`` (a
-    ``(codes, K)`` table, NaN rows unknown), blended with the merged label by ``prior_mix``.
+    ``(codes, K)`` table, NaN rows unknown), blended with the merged label by ``prior_mix``;
+    ``low-dist``: every pixel against its cell's ``prior[raw code]`` (soft cross entropy).
+    ``logit_bias`` (``(K,)``, e.g. tau x log class share) is added to the logits the loss sees: the
+    network itself then learns the bias-free, class-balanced scores.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; use one of {MODES}")
-    if mode.startswith("agg-dist") and prior is None:
+    if needs_prior(mode) and prior is None:
         raise ValueError(f"mode {mode} needs a prior table")
     tables: dict[torch.device, torch.Tensor] = {}
+    biases: dict[torch.device, torch.Tensor] = {}
 
     def loss(logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         device = logits.device
-        if mode.startswith("agg-dist"):
+        if logit_bias is not None:
+            if device not in biases:
+                biases[device] = torch.from_numpy(logit_bias).float().to(device).view(1, -1, 1, 1)
+            logits = logits.float() + biases[device]
+        if needs_prior(mode):
             if device not in tables:
                 tables[device] = torch.from_numpy(prior).to(device)
             raw = batch["coarse_raw"].to(device, non_blocking=True)
             coarse = batch["coarse"].to(device, non_blocking=True)
             targets, known = distribution_targets(raw, tables[device], coarse, prior_mix)
+            if mode == "low-dist":
+                return pixel_distribution_cross_entropy(logits, targets, known, factor)
             return distribution_kl(logits, targets, known, factor)
         if mode == "high":
             return cross_entropy(logits, batch["fine"].to(device, non_blocking=True))

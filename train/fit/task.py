@@ -83,6 +83,24 @@ def discriminator_crop(requested: int, crop: int, progress: Progress) -> int:
     return side
 
 
+def training_class_shares(data: ChipDataset, prior: Optional[np.ndarray]) -> np.ndarray:
+    """Each class's share of the training targets ``(K,)``: of the prior's rows over the blocks it
+    knows (distribution modes), else of the merged coarse labels."""
+    classes = len(data.info.class_names)
+    totals = np.zeros(classes)
+    for index in range(len(data)):
+        arrays = data.arrays(index)
+        if prior is not None:
+            rows = prior[arrays["coarse_raw"].ravel()]
+            totals += np.nansum(rows, axis=0)
+        else:
+            coarse = arrays["coarse"].ravel()
+            totals += np.bincount(coarse[coarse < classes], minlength=classes)
+    if not totals.sum():
+        raise Low2HighError("The training chips hold no labelled block, so the classes' shares are unknown.")
+    return totals / totals.sum()
+
+
 class FitTask:
     """Trains one segmentation network (and its discriminator in agg+adv) on a dataset."""
 
@@ -91,7 +109,7 @@ class FitTask:
         device = context.device
         self.selection = selection_reference(config.mode)
         crop = training_crop(read_dataset_info(config.dataset), config.crop)
-        distribution = config.mode.startswith("agg-dist")
+        distribution = config.needs_prior
         self.train_data = ChipDataset(config.dataset, config.train_splits, augment=config.augment, crop=crop or None,
                                       require="fine" if config.mode == "high" else "coarse",
                                       cache_mb=config.cache_mb, seed=config.seed, progress=progress,
@@ -102,6 +120,7 @@ class FitTask:
                                     progress=progress, standardisation=config.standardisation)
         self.prior_source = ""
         prior = self._prior_table() if distribution else None
+        self.class_shares = training_class_shares(self.train_data, prior) if config.logit_adjust else None
         seed_everything(config.seed)
         network = build_segmentation_network(config.mode, self.info, config.width, config.pixel_hidden,
                                              config.pixel_layers)
@@ -110,7 +129,8 @@ class FitTask:
         self.model = wrap(self.network, context)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.ema = ema_model(self.network, config.ema) if config.ema else None
-        loss = label_loss(config.mode, self.info.factor, config.aggregate == "mean", prior, config.prior_mix)
+        bias = None if self.class_shares is None else config.logit_adjust * np.log(np.maximum(self.class_shares, 1e-4))
+        loss = label_loss(config.mode, self.info.factor, config.aggregate == "mean", prior, config.prior_mix, bias)
         self.discriminator: Optional[torch.nn.Module] = None
         self.d_optimizer: Optional[torch.optim.Optimizer] = None
         self.exemplar_source = ""
@@ -240,6 +260,7 @@ class FitTask:
         return {"mode": config.mode, "epochs": config.epochs, "best_epoch": record["epoch"],
                 "selected_on": selected + (f", weights averaged (EMA {config.ema:g})" if config.ema else ""),
                 "prior": self.prior_source, "photometric": config.photometric,
+                "class_shares": None if self.class_shares is None else [round(float(v), 6) for v in self.class_shares],
                 "validation": {key: value for key, value in record.items() if key.startswith("val_")},
                 "dataset": self.info.folder, "train_splits": config.train_splits, "val_splits": config.val_splits,
                 "init": self.init_source, "exemplars": self.exemplar_source, "command": command_line(),

@@ -43,6 +43,20 @@ def test_counted_prior_is_the_share_of_fine_classes_under_each_code(tmp_path):
     assert sorted(region.rows) == [21]
 
 
+def test_fill_missing_gives_unseen_codes_their_taxonomy_class_and_no_counts(tmp_path):
+    fine, coarse = _labels(tmp_path)
+    recorder = Recorder()
+    filled = count_prior(fine, coarse, region="pixels:0,0,8,8", fill_missing=True, progress=recorder)
+    assert filled.rows[21] == pytest.approx([0, 0.5, 0.5, 0])  # counted rows stay as counted
+    assert filled.rows[11] == [1.0, 0.0, 0.0, 0.0] and filled.pixels[11] == [0, 0, 0, 0]  # open water
+    assert filled.rows[41] == [0.0, 1.0, 0.0, 0.0] and filled.rows[24] == [0.0, 0.0, 0.0, 1.0]
+    assert "11" in filled.source and 0 not in filled.rows  # NLCD 0 is unlabelled: no row
+    output = tmp_path / "filled.json"
+    assert main(["coarse-prior", "--fine-labels", fine, "--coarse-labels", coarse, "--output", str(output),
+                 "--region", "pixels:0,0,8,8", "--fill-missing", "true"]) == 0
+    assert read_prior(str(output)).rows == filled.rows
+
+
 def test_the_command_writes_readable_json_that_reads_back(tmp_path, capsys):
     fine, coarse = _labels(tmp_path)
     output = tmp_path / "prior.json"

@@ -10,7 +10,13 @@ from low2high.low2high_plugin.errors import Low2HighError
 from low2high.models.checkpoint import load_checkpoint
 from low2high.train.data.chips import RAW_NODATA
 from low2high.train.fit.config import FitConfig
-from low2high.train.fit.losses import block_probabilities, distribution_kl, distribution_targets
+from low2high.train.fit.losses import (
+    block_probabilities,
+    distribution_kl,
+    distribution_targets,
+    pixel_distribution_cross_entropy,
+)
+from low2high.train.fit.steps import label_loss
 from low2high.train.fit.task import fit
 
 
@@ -45,13 +51,43 @@ def test_mixing_blends_the_merged_label_into_the_target():
     assert targets[0, :, 0, 0].tolist() == pytest.approx([0.0, 0.2, 0.2, 0.6])
 
 
+def test_pixel_distribution_loss_is_each_pixels_cross_entropy_against_its_cells_distribution():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 4, 6, 6)
+    targets = torch.softmax(torch.randn(2, 4, 2, 2), dim=1)
+    known = torch.ones(2, 2, 2, dtype=torch.bool)
+    known[1, 0, 1] = False
+    log_p = torch.log_softmax(logits, dim=1)
+    expected, count = 0.0, 0
+    for b, i, j in [(b, i, j) for b in range(2) for i in range(2) for j in range(2) if known[b, i, j]]:
+        cell = log_p[b, :, 3 * i:3 * i + 3, 3 * j:3 * j + 3]  # (K, 3, 3)
+        expected += float(-(targets[b, :, i, j, None, None] * cell).sum())
+        count += 9
+    assert float(pixel_distribution_cross_entropy(logits, targets, known, 3)) == pytest.approx(expected / count,
+                                                                                               rel=1e-5)
+
+
+def test_low_dist_pushes_every_pixel_towards_its_codes_mixture_and_a_logit_bias_shifts_the_optimum():
+    table = np.full((RAW_NODATA + 1, 4), np.nan, np.float32)
+    table[21] = [0.0, 0.5, 0.3, 0.2]
+    batch = {"coarse_raw": torch.full((1, 1, 1), 21), "coarse": torch.full((1, 1, 1), 3)}
+    loss = label_loss("low-dist", 2, prior=table)
+    matched = torch.log(torch.tensor([1e-9, 0.5, 0.3, 0.2]))[None, :, None, None].expand(1, 4, 2, 2)
+    shifted = matched + torch.tensor([0.0, 1.0, 0.0, 0.0])[None, :, None, None]
+    assert float(loss(matched, batch)) < float(loss(shifted, batch))
+    bias = np.log(np.array([0.25, 0.5, 0.3, 0.2]))  # with the bias, logits minus it are optimal
+    biased = label_loss("low-dist", 2, prior=table, logit_bias=bias)
+    assert float(biased(matched - torch.from_numpy(bias).float()[None, :, None, None], batch)) == pytest.approx(
+        float(loss(matched, batch)), rel=1e-5)
+
+
 def test_block_probabilities_average_the_softmax():
     logits = torch.randn(2, 4, 6, 6)
     means = block_probabilities(logits, 3)
     assert means.shape == (2, 4, 2, 2) and torch.allclose(means.sum(dim=1), torch.ones(2, 2, 2))
 
 
-@pytest.mark.parametrize("mode", ["agg-dist", "agg-dist+adv"])
+@pytest.mark.parametrize("mode", ["agg-dist", "agg-dist+adv", "low-dist"])
 def test_distribution_modes_train_and_record_the_prior(mode, chip_dataset, tmp_path):
     prior = _prior(tmp_path / "prior.json")
     result = fit(FitConfig(**fit_settings(chip_dataset, str(tmp_path / "run"), mode=mode, prior=prior)))
@@ -96,6 +132,18 @@ def test_ema_and_last_selection_save_the_averaged_weights_of_the_last_epoch(chip
     raw = state["task"]["network"]
     saved = loaded.state_dict
     assert any(not torch.equal(raw[name], saved[name]) for name in raw if raw[name].is_floating_point())
+
+
+def test_logit_adjustment_records_the_training_class_shares(chip_dataset, tmp_path):
+    prior = _prior(tmp_path / "prior.json")
+    result = fit(FitConfig(**fit_settings(chip_dataset, str(tmp_path / "run"), mode="low-dist", prior=prior,
+                                          logit_adjust=1.0)))
+    shares = load_checkpoint(result.best_path).card.training["class_shares"]
+    assert len(shares) == 4 and sum(shares) == pytest.approx(1.0, abs=1e-4) and min(shares) >= 0
+    with pytest.raises(ValueError, match="logit_adjust applies"):
+        FitConfig(mode="agg", logit_adjust=1.0)
+    with pytest.raises(ValueError, match="must not be negative"):
+        FitConfig(mode="low", logit_adjust=-1.0)
 
 
 def test_selection_and_standardisation_are_checked():
