@@ -7,7 +7,8 @@ training or test area) out of the real Chesapeake Conservancy land cover of Prin
 (TAXONOMY=chesapeake) into resources/exemplars/chesapeake_merged.tif: merged classes, Byte,
 DEFLATE-compressed (about 0.3 MB). From the same band it counts the bundled NLCD prior of the agg-dist losses,
 resources/priors/nlcd_chesapeake.json: p(merged class | NLCD code) where the real labels and NLCD overlap
-(``python -m low2high.train coarse-prior``).
+(``python -m low2high.train coarse-prior``); codes the band lacks (open water among them) keep their
+Table S1 class.
 
 usage: python scripts/make_exemplars.py [--shared ../shared] [--output resources/exemplars/chesapeake_merged.tif]
 """
@@ -48,7 +49,7 @@ def main() -> int:
     col, row, width, height = WINDOW
     return train(["coarse-prior", "--fine-labels", os.path.join(args.shared, LABELS), "--coarse-labels",
                   os.path.join(args.shared, NLCD), "--region", f"pixels:{col},{row},{width},{height}",
-                  "--output", os.path.normpath(prior)])
+                  "--output", os.path.normpath(prior), "--fill-missing", "true"])
 
 
 if __name__ == "__main__":

@@ -188,7 +188,7 @@ def train_row(row: str, dataset: str, config: BenchmarkConfig, budget: dict[str,
                          d_lr=budget["d_lr"], exemplar_splits=["region:exemplars"],
                          exemplar_crop=budget["exemplar_crop"], width=budget["width"], init=init, seed=seed,
                          device=config.device, progress=config.progress, plot_every=0, ema=config.ema,
-                         select=config.select, prior=prior, prior_mix=config.prior_mix,
+                         select=config.select, prior=prior, prior_mix=config.prior_mix if prior else 0.0,
                          logit_adjust=config.logit_adjust if mode == "low-dist" else 0.0)
     return fit(settings, progress)
 

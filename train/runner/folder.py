@@ -37,6 +37,13 @@ STATE_FILE = "trainer_state.pt"
 STATE_FORMAT = "low2high.trainer-state"
 
 
+def field_defaults(config: Any) -> dict[str, Any]:
+    """The default of each field of a config dataclass (without building one: defaults may not validate)."""
+    return {item.name: item.default if item.default is not dataclasses.MISSING else item.default_factory()
+            for item in dataclasses.fields(config) if item.default is not dataclasses.MISSING
+            or item.default_factory is not dataclasses.MISSING}
+
+
 class RunFolder:
     """The output folder of one ``fit`` or ``pretrain`` run.
 
@@ -105,7 +112,11 @@ class RunFolder:
             raise Low2HighError(f"'{self.folder}' holds a {saved.get('_kind')} run, not a {self.kind} run; choose "
                                 "another output folder.")
         current = self._identity(self._plain_config())
-        previous = self._identity({k: v for k, v in saved.items() if k != "_kind"})
+        # A setting added by a later version than the run's holds its default there: a run folder
+        # written before it existed continues when the setting is left at its default.
+        defaults = self._identity(json.loads(json.dumps(field_defaults(self.config))))
+        previous = self._identity({**{k: v for k, v in defaults.items() if k not in saved},
+                                   **{k: v for k, v in saved.items() if k != "_kind"}})
         changed = sorted(key for key in set(current) | set(previous) if current.get(key) != previous.get(key))
         if changed:
             details = "; ".join(f"{key}: {previous.get(key)!r} → {current.get(key)!r}" for key in changed[:6])

@@ -121,6 +121,18 @@ def test_other_settings_in_the_same_folder_are_refused_unless_restart(chip_datas
         fit(FitConfig(**{**settings, "output": str(tmp_path / "other")}))
 
 
+def test_a_run_from_before_a_setting_existed_continues_at_that_settings_default(chip_dataset, tmp_path):
+    settings = fit_settings(chip_dataset, str(tmp_path / "run"), mode="low", steps_per_epoch=1)
+    fit(FitConfig(**settings))
+    config_path = tmp_path / "run" / "config.json"
+    saved = json.loads(config_path.read_text())
+    del saved["logit_adjust"]  # as written by a version without it
+    config_path.write_text(json.dumps(saved))
+    assert len(fit(FitConfig(**{**settings, "epochs": 2})).history) == 2
+    with pytest.raises(Low2HighError, match=r"other settings \(logit_adjust: 0.0 → 0.5\)"):
+        fit(FitConfig(**{**settings, "epochs": 2, "logit_adjust": 0.5}))
+
+
 def test_plots_are_pictures_with_content(chip_dataset, tmp_path):
     import matplotlib.image
 
