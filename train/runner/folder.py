@@ -39,9 +39,13 @@ STATE_FORMAT = "low2high.trainer-state"
 
 def field_defaults(config: Any) -> dict[str, Any]:
     """The default of each field of a config dataclass (without building one: defaults may not validate)."""
-    return {item.name: item.default if item.default is not dataclasses.MISSING else item.default_factory()
-            for item in dataclasses.fields(config) if item.default is not dataclasses.MISSING
-            or item.default_factory is not dataclasses.MISSING}
+    defaults: dict[str, Any] = {}
+    for item in dataclasses.fields(config):
+        if item.default is not dataclasses.MISSING:
+            defaults[item.name] = item.default
+        elif item.default_factory is not dataclasses.MISSING:
+            defaults[item.name] = item.default_factory()
+    return defaults
 
 
 class RunFolder:
