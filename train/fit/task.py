@@ -83,18 +83,22 @@ def discriminator_crop(requested: int, crop: int, progress: Progress) -> int:
     return side
 
 
-def training_class_shares(data: ChipDataset, prior: Optional[np.ndarray]) -> np.ndarray:
-    """Each class's share of the training targets ``(K,)``: of the prior's rows over the blocks it
-    knows (distribution modes), else of the merged coarse labels."""
+def training_codes(data: ChipDataset) -> np.ndarray:
+    """The raw coarse code of every training block, flat (RAW_NODATA where unlabelled)."""
+    return np.concatenate([data.arrays(index)["coarse_raw"].ravel() for index in range(len(data))])
+
+
+def training_class_shares(data: ChipDataset, prior: Optional[np.ndarray], codes: Optional[np.ndarray]
+                          ) -> np.ndarray:
+    """Each class's share of the training targets ``(K,)``: of the prior's rows over the blocks'
+    ``codes`` it knows (distribution modes), else of the merged coarse labels."""
     classes = len(data.info.class_names)
-    totals = np.zeros(classes)
-    for index in range(len(data)):
-        arrays = data.arrays(index)
-        if prior is not None:
-            rows = prior[arrays["coarse_raw"].ravel()]
-            totals += np.nansum(rows, axis=0)
-        else:
-            coarse = arrays["coarse"].ravel()
+    if prior is not None and codes is not None:
+        totals = np.nansum(prior[codes], axis=0)
+    else:
+        totals = np.zeros(classes)
+        for index in range(len(data)):
+            coarse = data.arrays(index)["coarse"].ravel()
             totals += np.bincount(coarse[coarse < classes], minlength=classes)
     if not totals.sum():
         raise Low2HighError("The training chips hold no labelled block, so the classes' shares are unknown.")
@@ -119,8 +123,9 @@ class FitTask:
         self.val_data = ChipDataset(config.dataset, config.val_splits, require=None, cache_mb=config.cache_mb,
                                     progress=progress, standardisation=config.standardisation)
         self.prior_source = ""
-        prior = self._prior_table() if distribution else None
-        self.class_shares = training_class_shares(self.train_data, prior) if config.logit_adjust else None
+        codes = training_codes(self.train_data) if distribution else None
+        prior = self._prior_table(codes) if codes is not None else None
+        self.class_shares = training_class_shares(self.train_data, prior, codes) if config.logit_adjust else None
         seed_everything(config.seed)
         network = build_segmentation_network(config.mode, self.info, config.width, config.pixel_hidden,
                                              config.pixel_layers)
@@ -141,13 +146,11 @@ class FitTask:
             self.step = SupervisedStep(self.model, self.optimizer, loss, device, config.amp)
         self.best_score, self.best_epoch = -math.inf, 0
 
-    def _prior_table(self) -> np.ndarray:
-        """The prior's lookup table; warns with the number of training blocks whose code it lacks."""
+    def _prior_table(self, codes: np.ndarray) -> np.ndarray:
+        """The prior's lookup table; warns with the number of training blocks (``codes``) it lacks."""
         if not self.config.prior:
             raise Low2HighError(f"Mode {self.config.mode} needs --prior (a table from `coarse-prior`).")
         prior = read_prior(self.config.prior, self.progress)
-        codes = np.concatenate([self.train_data.arrays(index)["coarse_raw"].ravel()
-                                for index in range(len(self.train_data))])
         missing = missing_codes(prior, codes)
         if missing:
             listed = ", ".join(f"{code} ({count})" for code, count in sorted(missing.items()))

@@ -118,9 +118,8 @@ class RunFolder:
         current = self._identity(self._plain_config())
         # A setting added by a later version than the run's holds its default there: a run folder
         # written before it existed continues when the setting is left at its default.
-        defaults = self._identity(json.loads(json.dumps(field_defaults(self.config))))
-        previous = self._identity({**{k: v for k, v in defaults.items() if k not in saved},
-                                   **{k: v for k, v in saved.items() if k != "_kind"}})
+        defaults = json.loads(json.dumps(field_defaults(self.config)))
+        previous = self._identity({**defaults, **{k: v for k, v in saved.items() if k != "_kind"}})
         changed = sorted(key for key in set(current) | set(previous) if current.get(key) != previous.get(key))
         if changed:
             details = "; ".join(f"{key}: {previous.get(key)!r} → {current.get(key)!r}" for key in changed[:6])
