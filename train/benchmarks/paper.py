@@ -18,11 +18,13 @@ REGIONS = "exemplars:pixels:0,2880,6156,960;test:pixels:0,3840,6156,960"
 TEST = "region:test"
 PRIOR_REGION = "pixels:0,2880,6156,960"
 """The exemplar band: the only place the distribution rows' prior is counted (never the test region)."""
-ROWS = ("oracle", "pixel", "low", "high", "agg", "agg+adv", "agg+adv+pre", "agg-dist", "agg-dist+adv", "low-dist")
+ROWS = ("oracle", "pixel", "low", "high", "agg", "agg+adv", "agg+adv+pre", "agg-dist", "agg-dist+adv", "low-dist",
+        "low-dist+adv")
 NAMES = {"oracle": "Oracle", "pixel": "Pixel (no context)", "low": "Low", "high": "High", "agg": "Agg",
          "agg+adv": "Agg+Adv", "agg+adv+pre": "Agg+Adv+Pre", "agg-dist": "Agg-Dist (ours)",
-         "agg-dist+adv": "Agg-Dist+Adv (ours)", "low-dist": "Low-Dist (ours)"}
-COARSE_ROWS = ("agg", "agg+adv", "agg+adv+pre", "agg-dist", "agg-dist+adv", "low-dist")
+         "agg-dist+adv": "Agg-Dist+Adv (ours)", "low-dist": "Low-Dist (ours)",
+         "low-dist+adv": "Low-Dist+Adv (ours)"}
+COARSE_ROWS = ("agg", "agg+adv", "agg+adv+pre", "agg-dist", "agg-dist+adv", "low-dist", "low-dist+adv")
 """The methods trained from coarse labels that aim to beat Low."""
 METRICS = ("accuracy", "macro_f1", "macro_iou")
 #: The paper's figures (Tables 1 and 2: Acc, F1, mIoU in %), printed beside ours for orientation.
@@ -62,7 +64,7 @@ class BenchmarkConfig:
                           "mean ± sd")
     ema: float = field(0.0, "moving average of the weights (decay per step) of every trained row (0: off)")
     select: str = field("best", "best (the epoch of the best resolution-specific validation score) or last")
-    logit_adjust: float = field(0.0, "low-dist row: logit adjustment tau (fit --logit-adjust; 0: off)")
+    logit_adjust: float = field(0.0, "low-dist rows: logit adjustment tau (fit --logit-adjust; 0: off)")
     prior_mix: float = field(0.0, "distribution rows: share of the merged NLCD label blended into each cell's target")
     render_seed: int = field(7, "seed of the rendered imagery")
     device: str = field("auto", "auto (GPU when there is one), cpu or cuda")
@@ -189,7 +191,7 @@ def train_row(row: str, dataset: str, config: BenchmarkConfig, budget: dict[str,
                          exemplar_crop=budget["exemplar_crop"], width=budget["width"], init=init, seed=seed,
                          device=config.device, progress=config.progress, plot_every=0, ema=config.ema,
                          select=config.select, prior=prior, prior_mix=config.prior_mix if prior else 0.0,
-                         logit_adjust=config.logit_adjust if mode == "low-dist" else 0.0)
+                         logit_adjust=config.logit_adjust if mode.startswith("low-dist") else 0.0)
     return fit(settings, progress)
 
 

@@ -6,10 +6,10 @@ from typing import Optional
 
 from ..config import field
 
-MODES = ("low", "high", "agg", "agg+adv", "pixel", "agg-dist", "agg-dist+adv", "low-dist")
-DISTRIBUTION_MODES = ("agg-dist", "agg-dist+adv", "low-dist")
+MODES = ("low", "high", "agg", "agg+adv", "pixel", "agg-dist", "agg-dist+adv", "low-dist", "low-dist+adv")
+DISTRIBUTION_MODES = ("agg-dist", "agg-dist+adv", "low-dist", "low-dist+adv")
 """Modes whose targets are what each raw coarse code means (a prior table), not the merged label."""
-LOGIT_ADJUSTABLE = ("low", "low-dist")
+LOGIT_ADJUSTABLE = ("low", "low-dist", "low-dist+adv")
 """Modes whose loss is per pixel, so a per-class bias on the logits is the logit-adjusted loss."""
 SELECTIONS = ("best", "last")
 
@@ -30,7 +30,7 @@ class FitConfig:
     dataset: str = field("", "dataset folder written by build-dataset")
     output: str = field("", "run folder (created); re-running with the same settings continues the run")
     mode: str = field("agg+adv", "low, high, agg, agg+adv (the paper's method), pixel, or with a prior table "
-                                 "agg-dist, agg-dist+adv, low-dist; see above")
+                                 "agg-dist, agg-dist+adv, low-dist, low-dist+adv; see above")
     train_splits: list[str] = field(["train"], "splits to train on (region:NAME for held-out regions)")
     val_splits: list[str] = field(["val"], "splits for validation and model selection")
     epochs: int = field(100, "epochs (paper: 100); raise it and re-run to continue a finished run")
@@ -66,7 +66,7 @@ class FitConfig:
                            "`coarse-prior` or by hand; blocks whose code it lacks are ignored")
     prior_mix: float = field(0.0, "distribution modes: blend the cell's merged label into its target, (1 - m) "
                                   "prior + m one-hot (0: the prior alone)")
-    logit_adjust: float = field(0.0, "low and low-dist: train logits plus this times log(class share of the "
+    logit_adjust: float = field(0.0, "low and low-dist modes: train logits plus this times log(class share of the "
                                      "training targets) (logit adjustment, Menon et al., ICLR 2021), so the saved "
                                      "model's argmax leans towards rare classes (impervious under NLCD's mixed "
                                      "codes) instead of drowning them in common ones; 1: fully balanced, 0: off")

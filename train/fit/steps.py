@@ -46,7 +46,8 @@ def label_loss(mode: str, factor: int, aggregate_mean: bool = False, prior: Opti
     ``agg`` / ``agg+adv``: Eq. 1, aggregated logits against coarse labels; ``agg-dist`` /
     ``agg-dist+adv``: each cell's mean predicted distribution against ``prior[raw code]`` (a
     ``(codes, K)`` table, NaN rows unknown), blended with the merged label by ``prior_mix``;
-    ``low-dist``: every pixel against its cell's ``prior[raw code]`` (soft cross entropy).
+    ``low-dist`` / ``low-dist+adv``: every pixel against its cell's ``prior[raw code]`` (soft cross
+    entropy).
     ``logit_bias`` (``(K,)``, e.g. tau x log class share) is added to the logits the loss sees: the
     network itself then learns the bias-free, class-balanced scores.
     """
@@ -69,7 +70,7 @@ def label_loss(mode: str, factor: int, aggregate_mean: bool = False, prior: Opti
             raw = batch["coarse_raw"].to(device, non_blocking=True)
             coarse = batch["coarse"].to(device, non_blocking=True)
             targets, known = distribution_targets(raw, tables[device], coarse, prior_mix)
-            if mode == "low-dist":
+            if mode.startswith("low-dist"):
                 return pixel_distribution_cross_entropy(logits, targets, known, factor)
             return distribution_kl(logits, targets, known, factor)
         if mode == "high":

@@ -87,7 +87,7 @@ def test_block_probabilities_average_the_softmax():
     assert means.shape == (2, 4, 2, 2) and torch.allclose(means.sum(dim=1), torch.ones(2, 2, 2))
 
 
-@pytest.mark.parametrize("mode", ["agg-dist", "agg-dist+adv", "low-dist"])
+@pytest.mark.parametrize("mode", ["agg-dist", "agg-dist+adv", "low-dist", "low-dist+adv"])
 def test_distribution_modes_train_and_record_the_prior(mode, chip_dataset, tmp_path):
     prior = _prior(tmp_path / "prior.json")
     result = fit(FitConfig(**fit_settings(chip_dataset, str(tmp_path / "run"), mode=mode, prior=prior)))
