@@ -8,6 +8,7 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingContext,
     QgsProcessingException,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSource,
@@ -21,6 +22,7 @@ from ..low2high_plugin.devices import DEVICES
 from ..low2high_plugin.inference.precision import PRECISIONS
 from ..low2high_plugin.inference.segment import SegmentRequest, segment
 from ..low2high_plugin.progress import check_canceled
+from ..models.contract import INPUT_STATISTICS
 from .base import FeedbackProgress, Low2HighAlgorithm
 
 
@@ -34,6 +36,7 @@ class SegmentAlgorithm(Low2HighAlgorithm):
     BATCH_SIZE = "BATCH_SIZE"
     DEVICE = "DEVICE"
     PRECISION = "PRECISION"
+    INPUT_STATISTICS = "INPUT_STATISTICS"
     OUTPUT = "OUTPUT"
     OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
 
@@ -73,6 +76,14 @@ class SegmentAlgorithm(Low2HighAlgorithm):
             options=list(PRECISIONS), defaultValue="auto")
         precision.setUsesStaticStrings(True)
         self.addParameter(precision)
+        statistics = QgsProcessingParameterEnum(
+            self.INPUT_STATISTICS,
+            self.tr("Input statistics (image: this image's own per-band mean/std, undoing a new flight's "
+                    "brightness; model: the training data's; auto: what the model was trained with)"),
+            options=list(INPUT_STATISTICS), defaultValue="auto")
+        statistics.setUsesStaticStrings(True)
+        statistics.setFlags(statistics.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(statistics)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Land cover")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT_PROBABILITIES, self.tr("Class probabilities (%)"), optional=True, createByDefault=False))
@@ -95,6 +106,7 @@ class SegmentAlgorithm(Low2HighAlgorithm):
             batch_size=self.optional_int(parameters, self.BATCH_SIZE, context),
             device=self.parameterAsEnumString(parameters, self.DEVICE, context) or "auto",
             precision=self.parameterAsEnumString(parameters, self.PRECISION, context) or "auto",
+            input_statistics=self.parameterAsEnumString(parameters, self.INPUT_STATISTICS, context) or "auto",
             probabilities_path=probabilities,
         )
         result = segment(request, progress)

@@ -6,6 +6,7 @@ ground sample distance if needed, run the tiled pipeline and publish the outputs
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from contextlib import ExitStack
@@ -15,6 +16,7 @@ from typing import Optional, Sequence
 import numpy as np
 from osgeo import gdal
 
+from ...models.contract import INPUT_STATISTICS
 from ..errors import Low2HighError
 from ..geo.gdal_scope import with_gdal
 from ..geo.grid import Grid, Window
@@ -37,6 +39,7 @@ from .pipeline import InferenceStats, run_tiled_inference
 from .planning import TilePlan, describe_layout, plan_tiles
 from .precision import PRECISIONS
 from .predictor import ModelInfo, read_model_info, resolve_model_path
+from .statistics import with_input_statistics
 from .tuning import prepare_predictor
 
 
@@ -54,6 +57,7 @@ class SegmentRequest:
     batch_size: Optional[int] = None  # None: by device
     device: str = "auto"
     precision: str = "auto"  # auto, fp32, bf16, int8
+    input_statistics: str = "auto"  # auto, image, model (models.contract.INPUT_STATISTICS)
     probabilities_path: Optional[str] = None
 
 
@@ -97,6 +101,9 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
 
     if request.precision not in PRECISIONS:
         raise Low2HighError(f"PRECISION must be one of {', '.join(PRECISIONS)} (got '{request.precision}').")
+    if request.input_statistics not in INPUT_STATISTICS:
+        raise Low2HighError(f"INPUT_STATISTICS must be one of {', '.join(INPUT_STATISTICS)} "
+                            f"(got '{request.input_statistics}').")
     source = RasterSource.open(request.input_path)
     card = read_model_info(model_path)
     _check_bands(source, card)
@@ -117,12 +124,15 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
                           f"the image is resampled to {card.gsd:.3g} m for the model and the map back to {gsd:.3g} m.")
             source_path, grid, model_region = stack.enter_context(
                 resampled_view(request.input_path, source.grid, region, card.gsd))
+        fed = with_input_statistics(card, request.input_statistics, source_path, model_region, mask, progress)
         predictor = prepare_predictor(
             model_path, request.device, request.precision,
-            lambda: calibration_tiles(source_path, model_region, card.mean, card.std,
-                                      side=card.fixed_tile_size or CALIBRATION_SIDE,
-                                      fixed_size=bool(card.fixed_tile_size), standardisation=card.standardisation),
+            lambda: calibration_tiles(source_path, model_region, fed.mean, fed.std,
+                                      side=fed.fixed_tile_size or CALIBRATION_SIDE,
+                                      fixed_size=bool(fed.fixed_tile_size), standardisation=fed.standardisation),
             progress, fixed_size=bool(card.fixed_tile_size))
+        predictor.info = dataclasses.replace(predictor.info, mean=fed.mean, std=fed.std,
+                                             standardisation=fed.standardisation)
         info = predictor.info
         progress.info(f"Model {info.describe()}.")
         plan = plan_tiles(model_region, info, request.tile_size, request.overlap, request.batch_size, progress,

@@ -30,6 +30,7 @@ from ...low2high_plugin.evaluation.metrics import ConfusionMatrix, Metrics
 from ...low2high_plugin.labels.taxonomy import load_taxonomy
 from ...low2high_plugin.progress import Progress, SilentProgress
 from ...low2high_plugin.resources import PACKAGE_ROOT, resource_path
+from ...models.contract import INPUT_STATISTICS
 from ...models.files import atomic_write_json
 from ..config import field
 from .sources import NLCD, SHARED, label_rows, render
@@ -54,8 +55,9 @@ class RealConfig:
     rendered: list[str] = field([], "rendered scenes of the held-out test band, SEED or SEED:FLIGHT_SHIFT (e.g. "
                                     "101:0.1), never trained on; empty: none")
     work: str = field(os.path.join(PACKAGE_ROOT, ".build", "evaluate-real"), "folder for rendered scenes (reused)")
-    standardisation: str = field("", "override the cards' input statistics with dataset or tile (a probe: weights "
-                                     "trained one way, fed the other); empty: each card's own")
+    standardisation: str = field("", "input statistics as segment's INPUT_STATISTICS: auto, image (each raster's "
+                                     "own) or model; or tile (each patch's own, a probe); empty: auto, what segment "
+                                     "does by default")
     device: str = field("cpu", "cpu or cuda")
     output_json: str = field("", "also write every figure as JSON")
 
@@ -68,6 +70,7 @@ class Scene:
     images: list[np.ndarray]  # (bands, H, W) uint8
     fine: list[np.ndarray]  # (H, W) merged classes, 255 ignore
     nlcd: list[np.ndarray]  # (H, W) merged NLCD on the same pixels, 255 ignore
+    one_raster: bool = False  # the patches are tiles of one raster (its statistics are theirs), not rasters apart
 
 
 def _read(path: str) -> np.ndarray:
@@ -124,7 +127,7 @@ def rendered_scene(shared: str, work: str, seed: int, shift: float, progress: Pr
     pixels = _read(image)
     fine = _merged(_read(labels), "chesapeake")
     nlcd = _merged(_read(os.path.join(shared, NLCD))[top:top + height], "nlcd")
-    scene = Scene(f"rendered test band, seed {seed}, flight shift {shift:g}", [], [], [])
+    scene = Scene(f"rendered test band, seed {seed}, flight shift {shift:g}", [], [], [], one_raster=True)
     for row in range(0, height - TILE + 1, TILE):
         for col in range(0, fine.shape[1] - TILE + 1, TILE):
             window = (slice(row, row + TILE), slice(col, col + TILE))
@@ -134,16 +137,34 @@ def rendered_scene(shared: str, work: str, seed: int, shift: float, progress: Pr
     return scene
 
 
-def predict_scene(model: Any, card: Any, scene: Scene) -> list[np.ndarray]:
-    """Class maps of every patch, the input normalised by the card (the contract segment uses)."""
+def predict_scene(model: Any, card: Any, scene: Scene, statistics: str = "auto") -> list[np.ndarray]:
+    """Class maps of every patch, fed as ``segment`` feeds a raster (INPUT_STATISTICS ``statistics``).
+
+    ``image`` statistics are each raster's own: every real patch's, or the whole rendered band's
+    (the tiles of one raster share them). ``tile`` (a probe) standardises each patch by its own.
+    """
     import torch
 
+    from ...models.contract import statistics_source, tile_statistics
     from ..scoring.predict import predict_logits
 
+    if statistics == "tile":
+        card = dataclasses.replace(card, standardisation="tile")
+    elif statistics_source(statistics, card.standardisation) == "image":
+        if scene.one_raster:
+            whole = np.concatenate([pixels.reshape(pixels.shape[0], -1) for pixels in scene.images], axis=1)
+            shared = tile_statistics(whole, whole.max(axis=0) > 0)
+        card = dataclasses.replace(card, standardisation="dataset")
+    else:
+        statistics = "model"
     maps = []
     for pixels in scene.images:
         valid = pixels.max(axis=0) > 0
-        batch = torch.from_numpy(card.normalise(pixels, valid)[None])
+        fed = card
+        if statistics not in ("tile", "model"):
+            mean, std = shared if scene.one_raster else tile_statistics(pixels, valid)
+            fed = dataclasses.replace(card, mean=mean.tolist(), std=std.tolist())
+        batch = torch.from_numpy(fed.normalise(pixels, valid)[None])
         classes = predict_logits(model, batch, amp=False)[0].argmax(dim=0).numpy().astype(np.uint8)
         classes[~valid] = 255
         maps.append(classes)
@@ -162,8 +183,9 @@ def evaluate_real(config: RealConfig, progress: Optional[Progress] = None) -> di
     from ...models.checkpoint import CheckpointError, load_checkpoint
 
     progress = progress or SilentProgress()
-    if config.standardisation not in ("", "dataset", "tile"):
-        raise Low2HighError(f"--standardisation is dataset or tile (or empty for each card's own), not "
+    choices = ("", *INPUT_STATISTICS, "tile")
+    if config.standardisation not in choices:
+        raise Low2HighError(f"--standardisation is one of {', '.join(choices[1:])} (or empty: auto), not "
                             f"'{config.standardisation}'.")
     scenes = [real_scene(config.shared, flight) for flight in config.flights]
     scenes += [rendered_scene(config.shared, config.work, *parse_rendered(text), progress) for text in config.rendered]
@@ -175,12 +197,11 @@ def evaluate_real(config: RealConfig, progress: Optional[Progress] = None) -> di
         except CheckpointError as error:
             raise Low2HighError(str(error)) from None
         model = checkpoint.build_model(config.device)
-        card = checkpoint.card
-        if config.standardisation:
-            card = dataclasses.replace(card, standardisation=config.standardisation)
-        name = path + (f" (fed {config.standardisation} statistics)" if config.standardisation else "")
+        statistics = config.standardisation or "auto"
+        name = path + (f" (fed {statistics} statistics)" if config.standardisation else "")
         for scene in scenes:
-            results[scene.name][name] = score(predict_scene(model, card, scene), scene.fine).summary()
+            results[scene.name][name] = score(predict_scene(model, checkpoint.card, scene, statistics),
+                                              scene.fine).summary()
     if config.output_json:
         atomic_write_json(config.output_json, results)
     return results

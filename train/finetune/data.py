@@ -30,6 +30,7 @@ from ...low2high_plugin.labels.rasters import LabelRemapper, read_labels, requir
 from ...low2high_plugin.labels.taxonomy import Taxonomy
 from ...low2high_plugin.progress import Progress, check_canceled
 from ...models.card import ModelCard
+from ...models.contract import tile_statistics
 from ..data.datasets import augment_arrays
 from .areas import Areas, chip_side_blocks, chip_windows
 from .config import MIN_BLOCKS, MIN_TRAIN_BLOCKS
@@ -286,9 +287,13 @@ class BatchSampler:
 
 
 def image_statistics(chips: AreaChips) -> tuple[list[float], list[float]]:
-    """Per-band mean and std of pixel / 255 over the chips' valid pixels (the 'image' normalisation)."""
-    values = chips.pixels.transpose(1, 0, 2, 3)[:, chips.valid].astype(np.float64) / 255.0  # (bands, P)
-    return values.mean(axis=1).tolist(), np.maximum(values.std(axis=1), 1e-3).tolist()
+    """Per-band mean and std of pixel / 255 over the chips' valid pixels (the 'image' normalisation).
+
+    The same rule (and std floor) as ``segment``'s INPUT_STATISTICS image:
+    :func:`~low2high.models.contract.tile_statistics`.
+    """
+    mean, std = tile_statistics(chips.pixels.transpose(1, 0, 2, 3), chips.valid)  # pixels (bands, N, H, W)
+    return mean.tolist(), std.tolist()
 
 
 def describe_blocks(chips: AreaChips, block_metres: float) -> str:

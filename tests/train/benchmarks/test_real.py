@@ -44,8 +44,10 @@ def test_patches_are_cut_to_the_pixels_the_nlcd_covers_and_the_oracle_is_nlcd_it
     assert "| real NAIP, 2014 flight | Oracle (NLCD itself) |" in table(results)
     probe = evaluate_real(RealConfig(checkpoints=[path], shared=shared, flights=["naip"], standardisation="tile"))
     assert f"{path} (fed tile statistics)" in probe["real NAIP, 2014 flight"]
-    with pytest.raises(Low2HighError, match="dataset or tile"):
-        evaluate_real(RealConfig(checkpoints=[path], shared=shared, standardisation="image"))
+    fed = evaluate_real(RealConfig(checkpoints=[path], shared=shared, flights=["naip"], standardisation="image"))
+    assert fed["real NAIP, 2014 flight"][f"{path} (fed image statistics)"] != results["real NAIP, 2014 flight"][path]
+    with pytest.raises(Low2HighError, match="auto, image, model, tile"):
+        evaluate_real(RealConfig(checkpoints=[path], shared=shared, standardisation="dataset"))
 
 
 def test_bad_requests_are_sentences(shared, tmp_path, capsys):
