@@ -115,6 +115,7 @@ def prepare_dataset(config: BenchmarkConfig, progress: Progress, image: str = ""
         if not os.path.exists(os.path.join(config.shared, relative)):
             raise Low2HighError(f"The benchmark needs '{os.path.join(config.shared, relative)}' (the shared data and "
                                 "tools); give their folder with --shared.")
+    os.makedirs(config.work, exist_ok=True)  # demo-dataset calls this first on a fresh checkout
     image = image or os.path.join(config.work, f"image_seed{config.render_seed}.tif")
     if not os.path.exists(image):
         progress.info("Rendering NAIP-like imagery from the 1 m labels (about 2 minutes, 3 GB of memory)...")
