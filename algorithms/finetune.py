@@ -24,6 +24,7 @@ from ..low2high_plugin.dependencies import require
 from ..low2high_plugin.devices import DEVICES
 from ..low2high_plugin.labels.taxonomy import BUILT_IN
 from ..low2high_plugin.progress import check_canceled
+from ..models.file_identity import same_file
 from .base import FeedbackProgress, Low2HighAlgorithm
 
 #: LOSS choices, read from the training module without importing torch (QGIS loads this file at start).
@@ -159,8 +160,10 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
             validation_share=self.parameterAsDouble(parameters, self.VALIDATION_SHARE, context),
             normalisation=self.parameterAsEnumString(parameters, self.NORMALISATION, context) or "image",
         )
+        # before the training: a map or plot written over an input would destroy it after minutes of work
+        inputs = [config.image, config.labels, config.exemplars, config.model, config.prior]
         for path, what in ((map_path, self.OUTPUT_MAP), (plot_path, self.OUTPUT_PLOT)):
-            if path and os.path.abspath(path) in {os.path.abspath(p) for p in (config.image, config.labels) if p}:
+            if path and any(same_file(source, path) for source in inputs if source):
                 raise QgsProcessingException(self.tr(f"{what} would overwrite an input; choose another file name."))
         result = finetune(config, progress)
         if plot_path:

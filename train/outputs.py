@@ -10,6 +10,7 @@ import os
 from typing import Optional, Sequence
 
 from ..low2high_plugin.errors import Low2HighError
+from ..models.file_identity import same_file
 
 
 def _existing_ancestor(path: str) -> str:
@@ -54,8 +55,7 @@ def check_output_file(path: str, what: str, extensions: Sequence[str] = (),
     """
     target = os.path.abspath(path)
     for source in filter(None, inputs):
-        if os.path.abspath(source) == target or (os.path.exists(source) and os.path.exists(target)
-                                                 and os.path.samefile(source, target)):
+        if same_file(source, path):  # also through a linked folder, a hard link or a '..' path
             raise Low2HighError(f"{what} '{path}' is the input file itself, which writing would destroy; choose "
                                 "another file name.")
     extension = os.path.splitext(target)[1].lower()

@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from ...models.file_identity import same_file
 from ...models.files import atomic_write_text
 from ..errors import Low2HighError
 from ..labels.classes import MERGED_COLOURS
@@ -39,7 +40,7 @@ def check_report_path(path: Optional[str], extensions: Sequence[str], inputs: Se
     """Validate an optional report destination: right extension, existing folder, not an input."""
     if not path:
         return None
-    path = os.path.abspath(path)
+    given, path = path, os.path.abspath(path)
     if os.path.splitext(path)[1].lower() not in extensions:
         raise Low2HighError(f"{what} must be a {' or '.join(extensions)} file, not '{os.path.basename(path)}'; "
                             f"choose a name ending in {extensions[0]}.")
@@ -47,7 +48,7 @@ def check_report_path(path: Optional[str], extensions: Sequence[str], inputs: Se
         raise Low2HighError(f"The folder of {what} does not exist: '{os.path.dirname(path)}'; create it or choose "
                             "another folder.")
     for source in filter(None, inputs):
-        if os.path.abspath(source) == path:
+        if same_file(source, given):  # also through a linked folder, a hard link or a '..' path
             raise Low2HighError(f"{what} is the same file as an input ('{source}'); choose another file name.")
     return path
 

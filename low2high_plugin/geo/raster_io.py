@@ -17,6 +17,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 from osgeo import gdal, osr
 
+from ...models.file_identity import same_file
 from ..errors import Low2HighError
 from ..resources import resource_path
 from .gdal_scope import with_gdal
@@ -172,7 +173,7 @@ def check_output_path(output: str, inputs: Sequence[Optional[str]], what: str = 
     """Validate an output path: a GeoTIFF in an existing folder that is none of the inputs."""
     if not output:
         raise Low2HighError(f"No {what} file was given; give the path of a .tif file to write.")
-    output = os.path.abspath(output)
+    given, output = output, os.path.abspath(output)
     if os.path.splitext(output)[1].lower() not in OUTPUT_EXTENSIONS:
         raise Low2HighError(f"{what} must be a GeoTIFF file (.tif), not '{os.path.basename(output)}'; choose a "
                             "name ending in .tif.")
@@ -181,8 +182,7 @@ def check_output_path(output: str, inputs: Sequence[Optional[str]], what: str = 
         raise Low2HighError(f"The folder of {what} does not exist: '{folder}'; create it or choose another "
                             "folder.")
     for source in filter(None, inputs):
-        exists = os.path.exists(source) and os.path.exists(output)
-        if os.path.abspath(source) == output or (exists and os.path.samefile(source, output)):
+        if same_file(source, given):  # also through a linked folder, a hard link or a '..' path
             raise Low2HighError(
                 f"{what} is the same file as an input ('{source}'); choose another file name so the input is not "
                 "overwritten."

@@ -17,6 +17,7 @@ from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.progress import ConsoleProgress
 from ..config import add_config_arguments, field, resolve_config
 from ..data.priors import count_prior, write_prior
+from ..outputs import check_output_file
 
 HELP = "p(fine class | coarse code) from overlapping fine and coarse label rasters, as JSON for agg-dist"
 
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     for name in ("fine_labels", "coarse_labels", "output"):
         if not getattr(config, name):
             raise Low2HighError(f"coarse-prior needs --{name.replace('_', '-')}.")
+    # before the counting: the prior must never replace the rasters it is counted from
+    check_output_file(config.output, "--output", (), [config.fine_labels, config.coarse_labels])
     progress = ConsoleProgress()
     prior = count_prior(config.fine_labels, config.coarse_labels, config.fine_taxonomy, config.coarse_taxonomy,
                         config.fine_mapping, config.coarse_mapping, config.region, progress, config.fill_missing)

@@ -13,6 +13,7 @@ import os
 
 from ...low2high_plugin.progress import ConsoleProgress
 from ..config import add_config_arguments, resolve_config
+from ..data.chips import DATASET_FILE, INDEX_FILE
 from ..outputs import check_output_file
 from ..scoring.evaluate import EvaluateConfig, evaluate_config, write_csv, write_json
 
@@ -25,11 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = resolve_config(EvaluateConfig, args)
+    # what it reads: the checkpoint, and the dataset's description and index (a .json and a .csv, as the outputs)
+    inputs = [config.checkpoint] + ([os.path.join(config.dataset, name) for name in (DATASET_FILE, INDEX_FILE)]
+                                    if config.dataset else [])
     # before the scoring: minutes of work must not end in "cannot write"
     for flag, path, extension in (("--output-json", config.output_json, ".json"),
                                   ("--output-csv", config.output_csv, ".csv")):
         if path:
-            check_output_file(path, flag, (extension,), [config.checkpoint])
+            check_output_file(path, flag, (extension,), inputs)
     evaluation = evaluate_config(config, ConsoleProgress())
     print(evaluation.table())
     for path, write in ((config.output_json, write_json), (config.output_csv, write_csv)):

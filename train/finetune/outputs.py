@@ -16,6 +16,7 @@ from ...low2high_plugin.geo.partials import held, sweep_stale, work_stem
 from ...low2high_plugin.progress import Progress, check_canceled
 from ...models.card import CheckpointError, ModelCard
 from ...models.checkpoint import save_checkpoint
+from ...models.file_identity import same_file
 
 
 def check_model_output(output: str, inputs: list[str]) -> str:
@@ -26,17 +27,15 @@ def check_model_output(output: str, inputs: list[str]) -> str:
     """
     if not output:
         raise Low2HighError("No OUTPUT_MODEL file was given.")
-    output = os.path.abspath(output)
+    given, output = output, os.path.abspath(output)
     if os.path.splitext(output)[1].lower() != ".pt":
         raise Low2HighError(f"OUTPUT_MODEL must be a .pt file (the .onnx export is written beside it), not "
                             f"'{os.path.basename(output)}'.")
     if not os.path.isdir(os.path.dirname(output)):
         raise Low2HighError(f"The folder of OUTPUT_MODEL does not exist: '{os.path.dirname(output)}'.")
     for source in filter(None, inputs):
-        same = os.path.abspath(source) == output or (os.path.exists(source) and os.path.exists(output)
-                                                     and os.path.samefile(source, output))
-        same = same or os.path.abspath(os.path.splitext(output)[0] + ".onnx") == os.path.abspath(source)
-        if same:
+        # the .onnx export is written beside the .pt; either may name an input another way
+        if same_file(source, given) or same_file(source, onnx_path(given)):
             raise Low2HighError(f"OUTPUT_MODEL would overwrite an input ('{source}'); choose another file name so "
                                 "the base model is kept.")
     return output
