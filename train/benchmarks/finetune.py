@@ -9,11 +9,13 @@
   the right half, never drawn, is scored against the real 1 m labels, beside the base model and
   the Oracle (NLCD itself). The wall time of each run is the speed figure (200 steps over
   0.9 km²; the target is ≤ 5 min on 2 CPU cores).
-* **real**: the 8 real NAIP patches of ``../shared/data/wv_naip_dev``: one run fine-tunes on all
-  eight (a VRT mosaic; the areas are each patch's NLCD-covered 240 × 240 m) with their real NLCD
-  only; every patch is then scored against its real 1 m labels on the recent flight
-  (``*_naip.tif``, the one fine-tuned on) and on the earlier flight (``*_naip_old.tif``, never
-  seen), beside the base model and the Oracle.
+* **real**: the 8 real NAIP patches of ``../shared/data/wv_naip_dev``: areas are drawn over patches
+  0–3 (a VRT mosaic; each patch's NLCD-covered 240 × 240 m) and the model is fine-tuned with their
+  real NLCD only; the **undrawn** patches 4–7 are scored against their real 1 m labels on the recent
+  flight (``*_naip.tif``, the one fine-tuned on) and on the earlier flight (``*_naip_old.tif``,
+  never seen), beside the base model and the Oracle.
+* **hand**: the case a user tried by hand: one patch (``wv_03``, its 64 NLCD blocks) at
+  ``LEARNING_RATE`` 1e-3, scored on that patch (the drawn pixels themselves: what the user sees).
 
 Variants are named sets of fine-tuning settings (:data:`VARIANTS`: encoder freezing, learning rate,
 loss, normalisation, BatchNorm) for finding which lever matters. Results land in
@@ -175,28 +177,31 @@ def rendered_part(work: str, model: str, variants: list[str], seeds: list[int], 
 # ----- real NAIP ------------------------------------------------------------------------------
 
 PATCHES = [f"wv_{number:02d}" for number in range(8)]
+DRAWN, UNDRAWN = PATCHES[:4], PATCHES[4:]
+HAND = ["wv_03"]
 WV = os.path.join(SHARED, "data", "wv_naip_dev")
 LABELLED = 240  # the NLCD covers each patch's top-left 240 × 240 px
 
 
-def real_inputs(work: str) -> dict[str, Any]:
-    """VRT mosaics of the 8 recent-flight patches and of their NLCD, and one area per patch."""
+def real_inputs(work: str, patches: list[str]) -> dict[str, Any]:
+    """VRT mosaics of the drawn recent-flight patches and of their NLCD, and one area per patch."""
     mosaics = {}
+    tag = "-".join(patch[-2:] for patch in patches)
     for name, suffix in (("image", "_naip.tif"), ("labels", "_nlcd.tif")):
-        path = os.path.join(work, f"wv_{name}.vrt")
-        gdal.BuildVRT(path, [os.path.join(WV, patch + suffix) for patch in PATCHES])
+        path = os.path.join(work, f"wv_{name}_{tag}.vrt")
+        gdal.BuildVRT(path, [os.path.join(WV, patch + suffix) for patch in patches])
         mosaics[name] = path
     areas = []
-    for patch in PATCHES:
+    for patch in patches:
         x0, _, _, y0, _, _ = gdal.Open(os.path.join(WV, patch + "_nlcd.tif")).GetGeoTransform()
         areas.append(square(x0, y0, LABELLED, LABELLED))
     return {**mosaics, "areas": areas}
 
 
-def real_scores(model: str, flight: str) -> dict[str, float]:
+def real_scores(model: str, flight: str, patches: list[str]) -> dict[str, float]:
     lc = load_taxonomy("chesapeake").lookup_table()
     pairs = []
-    for patch in PATCHES:
+    for patch in patches:
         source = gdal.Open(os.path.join(WV, f"{patch}{flight}"))
         pixels = source.ReadAsArray()
         valid = source.GetRasterBand(1).GetMaskBand().ReadAsArray() > 0
@@ -205,32 +210,39 @@ def real_scores(model: str, flight: str) -> dict[str, float]:
     return score(pairs)
 
 
-def oracle_scores() -> dict[str, float]:
+def oracle_scores(patches: list[str]) -> dict[str, float]:
     lc, nlcd = load_taxonomy("chesapeake").lookup_table(), load_taxonomy("nlcd").lookup_table()
     pairs = []
-    for patch in PATCHES:
+    for patch in patches:
         cells = nlcd[read(os.path.join(WV, patch + "_nlcd.tif"))]
         pairs.append((np.kron(cells, np.ones((30, 30), np.uint8)),
                       lc[read(os.path.join(WV, patch + "_lc.tif"))][:LABELLED, :LABELLED]))
     return score(pairs)
 
 
-def real_part(work: str, model: str, variants: list[str], seeds: list[int], steps: int) -> dict[str, Any]:
-    inputs = real_inputs(work)
-    base = {"recent": real_scores(model, "_naip.tif"), "old": real_scores(model, "_naip_old.tif")}
-    table: dict[str, Any] = {"oracle": oracle_scores(), "base": base}
-    print(f"real  oracle {table['oracle']}  base {table['base']}", flush=True)
+def real_part(work: str, model: str, variants: list[str], seeds: list[int], steps: int, hand: bool = False
+              ) -> dict[str, Any]:
+    """Fine-tune on the drawn patches; score the undrawn ones (``hand``: one patch at lr 1e-3, scored on itself)."""
+    drawn, scored = (HAND, HAND) if hand else (DRAWN, UNDRAWN)
+    flights = {"recent": "_naip.tif"} if hand else {"recent": "_naip.tif", "old": "_naip_old.tif"}
+    part = "hand" if hand else "real"
+    inputs = real_inputs(work, drawn)
+    base = {name: real_scores(model, flight, scored) for name, flight in flights.items()}
+    table: dict[str, Any] = {"oracle": oracle_scores(scored), "base": base}
+    print(f"{part}  oracle {table['oracle']}  base {table['base']}", flush=True)
     for variant in variants:
         runs = []
         for seed in seeds:
             settings = dict(image=inputs["image"], labels=inputs["labels"], areas=inputs["areas"], model=model,
-                            output=os.path.join(work, f"real_{variant}_seed{seed}.pt"), steps=steps, seed=seed,
+                            output=os.path.join(work, f"{part}_{variant}_seed{seed}.pt"), steps=steps, seed=seed,
                             device="cpu", onnx=False)
             settings.update(VARIANTS[variant])
+            if hand:
+                settings["lr"] = 1e-3
             path, seconds, facts = finetune_once(settings)
-            facts.update({"recent": real_scores(path, "_naip.tif"), "old": real_scores(path, "_naip_old.tif")})
+            facts.update({name: real_scores(path, flight, scored) for name, flight in flights.items()})
             runs.append(facts)
-            print(f"real  {variant} seed {seed}: {facts}", flush=True)
+            print(f"{part}  {variant} seed {seed}: {facts}", flush=True)
         table[variant] = runs
     return table
 
@@ -266,7 +278,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append("")
     if "real" in results:
         table = results["real"]
-        lines += ["### Real NAIP, 8 WV patches (mIoU / F1 / Acc vs real 1 m labels)", "",
+        lines += ["### Real NAIP, undrawn WV patches 4–7 (drawn: 0–3; mIoU / F1 / Acc vs real 1 m labels)", "",
                   "| row | recent flight mIoU | F1 | Acc | earlier flight mIoU | F1 | Acc | kept step |",
                   "|---|---|---|---|---|---|---|---|"]
         oracle = table["oracle"]
@@ -280,13 +292,28 @@ def markdown(results: dict[str, Any]) -> str:
                 lines.append(f"| finetune {name} (n={len(runs)}) | " + " | ".join(
                     mean_sd(runs, flight, key) for flight in ("recent", "old") for key in ("miou", "f1", "accuracy"))
                     + f" | {', '.join(str(run['best_step']) for run in runs)} |")
+        lines.append("")
+    if "hand" in results:
+        table = results["hand"]
+        lines += ["### Real NAIP by hand: wv_03 drawn (64 blocks), LEARNING_RATE 1e-3, scored on wv_03", "",
+                  "| row | mIoU | F1 | Acc | worst seed mIoU | kept step |", "|---|---|---|---|---|---|",
+                  f"| oracle | {table['oracle']['miou']:.1f} | {table['oracle']['f1']:.1f} | "
+                  f"{table['oracle']['accuracy']:.1f} | | |",
+                  "| base | " + " | ".join(f"{table['base']['recent'][key]:.1f}" for key in ("miou", "f1", "accuracy"))
+                  + " | | |"]
+        for name, runs in table.items():
+            if isinstance(runs, list):
+                worst = min(run["recent"]["miou"] for run in runs)
+                lines.append(f"| finetune {name} (n={len(runs)}) | " + " | ".join(
+                    mean_sd(runs, "recent", key) for key in ("miou", "f1", "accuracy"))
+                    + f" | {worst:.1f} | {', '.join(str(run['best_step']) for run in runs)} |")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m low2high.train.benchmarks.finetune",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", default="rendered,real", help="rendered, real or both")
+    parser.add_argument("--parts", default="rendered,real,hand", help="rendered, real, hand (comma-separated)")
     parser.add_argument("--variants", default="default", help=f"comma-separated: {', '.join(VARIANTS)}")
     parser.add_argument("--seeds", default="0", help="fine-tuning seeds, comma-separated")
     parser.add_argument("--steps", type=int, default=200)
@@ -315,6 +342,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if "real" in args.parts:
         results["real"] = real_part(args.work, args.model, variants, seeds, args.steps)
     tag = "-".join(sorted(args.parts.split(","))) + "_" + "-".join(variants)
+    if "hand" in args.parts:
+        results["hand"] = real_part(args.work, args.model, variants, seeds, args.steps, hand=True)
     atomic_write_json(os.path.join(args.work, f"results_{tag}.json"), results)
     report = markdown(results)
     atomic_write_text(os.path.join(args.work, f"results_{tag}.md"), report)

@@ -1,9 +1,10 @@
-"""Agreement of a model's aggregated prediction with the coarse labels of the drawn blocks.
+"""What a model predicts on the drawn blocks, and its agreement with their coarse labels.
 
 The aggregated prediction of a block is the argmax of its summed logits: exactly what region
-aggregation's loss compares with the coarse label. Its accuracy and macro mIoU over blocks are the
-only figures a user without fine labels has; they are logged before and after fine-tuning and
-select the best step on the validation blocks.
+aggregation's loss compares with the coarse label. Its accuracy and macro mIoU over blocks are
+**agreement with the coarse labels (e.g. NLCD), not accuracy**: a model better than NLCD agrees
+with it less where NLCD is wrong. They are logged before and after fine-tuning; the kept step is
+chosen by :mod:`.selection`, which also reads the blocks' mean class shares gathered here.
 """
 from __future__ import annotations
 
@@ -15,21 +16,20 @@ from torch import nn
 
 from ...low2high_plugin.evaluation.metrics import ConfusionMatrix, Metrics
 from ...models.card import ModelCard
+from ..fit.losses import block_probabilities
 from ..scoring.predict import aggregated_classes, predict_logits
 from .data import AreaChips
+from .selection import HeldOut
 
 EVAL_BATCH = 8
 
 
-def block_agreement(network: nn.Module, chips: AreaChips, roles: Sequence[int], card: ModelCard,
-                    amp: bool = True) -> Metrics:
-    """Accuracy / F1 / mIoU of the aggregated prediction against the blocks of ``roles`` (eval mode)."""
-    matrix = ConfusionMatrix()
-    targets = np.full(chips.coarse.shape, 255, np.uint8)
-    for role in roles:
-        own = chips.role == role
-        targets[own] = chips.coarse[own]
-    chosen = np.flatnonzero((targets != 255).any(axis=(1, 2)))
+def held_out(network: nn.Module, chips: AreaChips, roles: Sequence[int], card: ModelCard,
+             amp: bool = True) -> HeldOut:
+    """The network's block predictions (eval mode) on every block of ``roles``, in a fixed order."""
+    own = np.isin(chips.role, roles) & (chips.coarse != 255)  # (N, h, w)
+    chosen = np.flatnonzero(own.any(axis=(1, 2)))
+    shares, classes = [], []
     was_training = network.training
     network.eval()
     try:
@@ -37,12 +37,33 @@ def block_agreement(network: nn.Module, chips: AreaChips, roles: Sequence[int], 
             batch = chosen[start:start + EVAL_BATCH]
             images = torch.from_numpy(np.stack([card.normalise(chips.pixels[i], chips.valid[i]) for i in batch]))
             logits = predict_logits(network, images, amp).cpu()
-            predicted = aggregated_classes(logits, torch.from_numpy(chips.valid[batch]), chips.factor)
-            matrix.update(predicted.numpy(), targets[batch])
+            mask = own[batch]
+            predicted = aggregated_classes(logits, torch.from_numpy(chips.valid[batch]), chips.factor).numpy()
+            probabilities = block_probabilities(logits, chips.factor).permute(0, 2, 3, 1).numpy()  # (b, h, w, K)
+            classes.append(predicted[mask])
+            shares.append(probabilities[mask])
     finally:
         network.train(was_training)
+    selected = own[chosen]
+    raw = chips.raw[chosen][selected].astype(np.int64) if chips.raw is not None else None
+    return HeldOut(np.concatenate(shares) if shares else np.zeros((0, 0)),
+                   np.concatenate(classes) if classes else np.zeros(0, np.uint8),
+                   chips.coarse[chosen][selected], raw)
+
+
+def agreement(held: HeldOut) -> Metrics:
+    """Accuracy / F1 / mIoU of the aggregated prediction against the blocks' coarse labels."""
+    matrix = ConfusionMatrix()
+    matrix.update(held.classes, held.coarse)
     return matrix.compute()
 
 
+def block_agreement(network: nn.Module, chips: AreaChips, roles: Sequence[int], card: ModelCard,
+                    amp: bool = True) -> Metrics:
+    """:func:`agreement` of the network on the blocks of ``roles``."""
+    return agreement(held_out(network, chips, roles, card, amp))
+
+
 def describe(metrics: Metrics) -> str:
-    return f"accuracy {metrics.accuracy:.1%}, mIoU {metrics.macro_iou:.1%} over {metrics.total:,} blocks"
+    return (f"agreement with the coarse labels (not accuracy: where they are wrong, a better map agrees less) "
+            f"{metrics.accuracy:.1%}, mIoU {metrics.macro_iou:.1%} over {metrics.total:,} blocks")

@@ -50,7 +50,11 @@ class FinetuneConfig:
     exemplars: str = field("", "EXEMPLARS: a 1 m class raster in the merged taxonomy; empty: the bundled real "
                                "Chesapeake exemplars")
     loss: str = field("agg", "LOSS: " + ", ".join(LOSSES))
-    prior: str = field("", "PRIOR: coarse prior p(merged class | raw code), JSON (agg-dist losses only)")
+    prior: str = field("", "PRIOR: coarse prior p(merged class | raw code), JSON, for the distribution losses and "
+                           "for judging steps; empty: the bundled one for NLCD labels, none otherwise")
+    teacher: float = field(1.0, "TEACHER: weight of the base model's own predictions as a second target (mean "
+                                "per-pixel KL divergence; 0: off), so the model changes only where the coarse "
+                                "labels give a reason")
     steps: int = field(200, "STEPS: optimisation steps at most (fewer when validation stops early)")
     lr: float = field(1e-4, "LEARNING_RATE of Adam (the paper's 1e-4)")
     batch_size: int = field(4, "BATCH_SIZE: chips per step")
@@ -97,6 +101,8 @@ class FinetuneConfig:
             raise Low2HighError(f"VALIDATION_SHARE must be from 0 to below 1 (got {self.validation_share}).")
         if self.patience < 0 or self.adv_weight < 0:
             raise Low2HighError("patience and adv_weight must not be negative.")
+        if not self.teacher >= 0:
+            raise Low2HighError(f"TEACHER must be 0 (off) or more (got {self.teacher}).")
 
     @property
     def adversarial(self) -> bool:

@@ -34,16 +34,19 @@ from ...low2high_plugin.resources import resource_path
 from ...low2high_plugin.signals import cancels_on_termination
 from ...models.discriminator import Discriminator
 from ..data.exemplars import ExemplarSource
+from ..fit.config import needs_prior
 from ..fit.steps import AdversarialSettings, AdversarialStep, SupervisedStep, label_loss
 from ..fit.task import discriminator_crop
 from ..runner.runtime import memory_format_for, resolve_device, seed_everything
-from .agreement import block_agreement, describe
+from .agreement import agreement, block_agreement, describe, held_out
 from .areas import read_areas
-from .config import FREEZE_BELOW_BLOCKS, FinetuneConfig
+from .config import FREEZE_BELOW_BLOCKS, FinetuneConfig, uses_adversarial
 from .data import TRAIN, VALIDATION, BatchSampler, describe_blocks, image_statistics, read_area_chips, split_validation
 from .model import DEMO_MODEL, finetuned_card, load_base_model, set_training_mode, snapshot, trainable_parameters
 from .outputs import check_model_output, publish_model
 from .plot import plot_finetune
+from .selection import Judge, Verdict
+from .teacher import frozen_copy, with_teacher
 
 BUNDLED_EXEMPLARS = resource_path("exemplars", "chesapeake_merged.tif")
 """Real Chesapeake 1 m land cover in the merged classes (``make exemplars``): the adversarial term's default."""
@@ -90,8 +93,9 @@ class _Run:
         progress.info(f"Base model {os.path.basename(model_path)}: {card.description or 'no description'} "
                       f"(bands {', '.join(card.band_names)}, {card.gsd:g} m).")
         self._check_gsd(image_grid, card.gsd)
+        self.prior_path = self._prior_path()
         self.chips = read_area_chips(config.image, config.labels, taxonomy, self.areas, config.factor,
-                                     config.chip_blocks, len(card.band_names), progress, config.needs_prior)
+                                     config.chip_blocks, len(card.band_names), progress, bool(self.prior_path))
         split_validation(self.chips, config.validation_share, config.seed, progress)
         self.block_metres = self.chips.factor * ground_sample_distance(image_grid)
         progress.info(describe_blocks(self.chips, self.block_metres))
@@ -109,6 +113,9 @@ class _Run:
         parameters = trainable_parameters(self.network, self.freeze)
         self.optimizer = torch.optim.Adam(parameters, lr=config.lr)
         self.exemplar_source = self.prior_source = ""
+        self.prior = self._read_prior()
+        self.loss = self._loss_name()
+        self.judge = Judge(self.prior)
         self.step = self._make_step()
         self.sampler = BatchSampler(self.chips, self.card, config.batch_size, config.augment, config.seed)
         self.history: list[dict[str, Any]] = []
@@ -132,12 +139,28 @@ class _Run:
                            "FREEZE_ENCODER is left empty).")
         return freeze
 
+    def _loss_name(self) -> str:
+        """LOSS, or the same loss without a prior when none is known for these labels (with a warning)."""
+        loss = self.config.loss
+        if not needs_prior(loss) or self.prior is not None:
+            return loss
+        fallback = "agg+adv" if uses_adversarial(loss) else "agg"
+        self.progress.warn(f"LOSS {loss} compares each block with what its code means, and no PRIOR is known for "
+                           f"LABEL_TAXONOMY {self.config.taxonomy} (one is bundled for NLCD only): LOSS {fallback} "
+                           "is used instead. Make a prior with python -m low2high.train coarse-prior and give it as "
+                           "PRIOR to use this loss.")
+        return fallback
+
     def _make_step(self):
         config, device = self.config, self.device
-        loss = label_loss(config.loss, self.chips.factor, **self._prior())
-        if not config.adversarial:
+        loss = label_loss(self.loss, self.chips.factor, **self._prior_arguments())
+        if config.teacher > 0:
+            loss = with_teacher(loss, frozen_copy(self.network), config.teacher, config.amp)
+            self.progress.info(f"Teacher: the base model's own predictions, weight {config.teacher:g} (TEACHER): the "
+                               "model moves only where the coarse labels give it a reason.")
+        if not uses_adversarial(self.loss):
             if config.exemplars:
-                self.progress.warn(f"EXEMPLARS is not used: LOSS {config.loss} has no adversarial term.")
+                self.progress.warn(f"EXEMPLARS is not used: LOSS {self.loss} has no adversarial term.")
             return SupervisedStep(self.network, self.optimizer, loss, device, config.amp)
         chip_side = self.chips.coarse.shape[-1] * self.chips.factor
         side = discriminator_crop(config.exemplar_crop, chip_side, self.progress)
@@ -152,41 +175,56 @@ class _Run:
         return AdversarialStep(self.network, discriminator, self.optimizer, d_optimizer, loss, exemplars, defaults,
                                device, config.amp)
 
-    def _prior(self) -> dict[str, Any]:
-        """The coarse prior of agg-dist losses: what each raw code means in merged classes."""
-        if not self.config.needs_prior:
-            return {}
-        path = self.config.prior
-        if not path and self.config.taxonomy == "nlcd":
-            path = BUNDLED_NLCD_PRIOR
-            self.progress.info("PRIOR is empty: using the bundled NLCD prior, counted where real Chesapeake 1 m land "
-                               "cover and NLCD 2011 overlap in Prince George's County, MD.")
-        if not path:
-            raise Low2HighError(f"LOSS {self.config.loss} needs PRIOR, a coarse prior file p(class | code) (python -m "
-                                "low2high.train coarse-prior), for labels other than NLCD; or choose LOSS agg.")
+    def _prior_path(self) -> str:
+        """PRIOR, or the bundled NLCD prior for NLCD labels; empty when none is known."""
+        if self.config.prior:
+            return self.config.prior
+        return BUNDLED_NLCD_PRIOR if self.config.taxonomy == "nlcd" else ""
+
+    def _read_prior(self):
+        """p(class | code) as a (codes, K) table, or None: what each raw code means (losses, step selection)."""
+        if not self.prior_path:
+            return None
         from ..data.priors import missing_codes, read_prior
 
-        prior = read_prior(path, self.progress)
-        assert self.chips.raw is not None  # read with raw codes because the loss needs a prior
+        if not self.config.prior:
+            self.progress.info("PRIOR is empty: using the bundled NLCD prior, counted where real Chesapeake 1 m land "
+                               "cover and NLCD 2011 overlap in Prince George's County, MD.")
+        prior = read_prior(self.prior_path, self.progress)
+        assert self.chips.raw is not None  # read with raw codes because a prior is known
         missing = missing_codes(prior, self.chips.raw[self.chips.role == TRAIN])
         if missing:
             listed = ", ".join(f"{code} ({count} blocks)" for code, count in sorted(missing.items()))
             self.progress.warn(f"PRIOR does not know the codes {listed}; those blocks are ignored by the loss.")
-        self.prior_source = os.path.basename(path)
-        return {"prior": prior.table(), "prior_mix": 0.0}
+        self.prior_source = os.path.basename(self.prior_path)
+        return prior.table()
+
+    def _prior_arguments(self) -> dict[str, Any]:
+        """The coarse prior of the distribution losses (none for the others)."""
+        if not needs_prior(self.loss):
+            return {}
+        return {"prior": self.prior, "prior_mix": 0.0}
 
     def agreement(self, roles: tuple[int, ...]) -> Metrics:
         return block_agreement(self.network, self.chips, roles, self.card, self.config.amp)
 
     def train(self) -> tuple[int, int, bool, float]:
-        """Run the steps; returns (steps run, best step, stopped early, seconds per step)."""
+        """Run the steps; returns (steps run, kept step, stopped early, seconds per step).
+
+        Every validation judges the step against the base model on the held-out blocks
+        (:mod:`.selection`); the best step that beats it by more than their noise is kept, else the
+        base model's weights.
+        """
         config, progress = self.config, self.progress
         validating = self.chips.blocks(VALIDATION) > 0
         best_step, best_score, best_state, stale = 0, -math.inf, None, 0
+        base_held = None
         if validating:
-            best_score = self.agreement((VALIDATION,)).macro_iou
+            base_held = held_out(self.network, self.chips, (VALIDATION,), self.card, config.amp)
             best_state = snapshot(self.network)
-            progress.info(f"Validation blocks before fine-tuning: mIoU {best_score:.1%}.")
+            progress.info(f"Steps are judged on {self.chips.blocks(VALIDATION):,} held-out blocks by the "
+                          f"{self.judge.measure}; a step is kept only if it beats the base model by more than "
+                          "their noise (two standard errors).")
         sums: dict[str, float] = {}
         counted, started, step = 0, time.perf_counter(), 0
         interval = config.evaluation_interval()
@@ -206,19 +244,23 @@ class _Run:
                 progress.info(f"step {step}/{config.steps}: loss {sums['loss'] / counted:.4f}"
                               f"{f' ({terms})' if terms else ''}, {per_step:.2f} s/step")
                 sums, counted = {}, 0
-            if validating and (step % interval == 0 or step == config.steps):
-                metrics = self.agreement((VALIDATION,))
-                record.update({"val_accuracy": metrics.accuracy, "val_macro_iou": metrics.macro_iou})
-                if metrics.macro_iou > best_score:
-                    best_step, best_score, best_state, stale = step, metrics.macro_iou, snapshot(self.network), 0
+            if base_held is not None and (step % interval == 0 or step == config.steps):
+                held = held_out(self.network, self.chips, (VALIDATION,), self.card, config.amp)
+                verdict = self.judge.verdict(held, base_held, config.seed)
+                metrics = agreement(held)
+                record.update({"val_accuracy": metrics.accuracy, "val_macro_iou": metrics.macro_iou,
+                               "val_score": verdict.score, "val_gain": verdict.gain, "val_margin": verdict.margin})
+                if verdict.better and verdict.score > best_score:
+                    best_step, best_score, best_state, stale = step, verdict.score, snapshot(self.network), 0
                 else:
                     stale += 1
-                progress.info(f"step {step}: validation blocks mIoU {metrics.macro_iou:.1%}, accuracy "
-                              f"{metrics.accuracy:.1%} (best {best_score:.1%} at step {best_step})")
+                progress.info(f"step {step}: held-out score {verdict.score:.4f} ({_signed(verdict)} against the "
+                              f"base model; agreement with the coarse labels {metrics.macro_iou:.1%} mIoU); kept so "
+                              f"far: step {best_step}")
             if record:
                 self.history.append({"step": step, **record})
             if validating and config.patience and stale >= config.patience:
-                progress.info(f"Stopping early at step {step}: no better validation mIoU in {config.patience} "
+                progress.info(f"Stopping early at step {step}: no step beat the kept one in {config.patience} "
                               f"validations (every {interval} steps).")
                 break
         seconds_per_step = (time.perf_counter() - started) / max(step, 1)
@@ -227,9 +269,10 @@ class _Run:
         elif best_state is not None:
             self.network.load_state_dict(best_state)
             if best_step == 0:
-                progress.warn("No step agreed better with the validation blocks than the base model: the new model "
-                              "keeps the base model's weights. Try more STEPS, another LEARNING_RATE or LOSS, or "
-                              "draw more areas.")
+                progress.warn("No step beat the base model on the held-out blocks by more than their noise: the new "
+                              "model keeps the base model's weights (and its input statistics are the only change). "
+                              "Fine-tuning did not find a reason in these coarse labels to change the map; draw more "
+                              "or larger areas, or try more STEPS.")
         return step, best_step, step < config.steps, seconds_per_step
 
     def facts(self, steps: int, best_step: int, before: Metrics, after: Metrics) -> dict[str, Any]:
@@ -239,7 +282,8 @@ class _Run:
                 "areas_extent": list(self.areas.bounds), "areas_crs": crs_name(grid.crs_wkt),
                 "areas_polygons": len(self.areas.wkt), "blocks": {"train": self.chips.blocks(TRAIN),
                                                                   "validation": self.chips.blocks(VALIDATION)},
-                "factor": self.chips.factor, "loss": config.loss, "steps": steps, "best_step": best_step,
+                "factor": self.chips.factor, "loss": self.loss, "teacher": config.teacher, "steps": steps,
+                "best_step": best_step,
                 "freeze_encoder": self.freeze, "exemplars": self.exemplar_source, "prior": self.prior_source,
                 "normalisation": config.normalisation,
                 "agreement_before": _figures(before), "agreement_after": _figures(after),
@@ -274,6 +318,10 @@ def finetune(config: FinetuneConfig, progress: Optional[Progress] = None) -> Fin
                             time.perf_counter() - started, per_step, run.history, early)
     progress.set_fraction(1.0)
     return result
+
+
+def _signed(verdict: Verdict) -> str:
+    return f"{verdict.gain:+.4f}, noise margin {verdict.margin:.4f}"
 
 
 def write_plot(path: str, result: FinetuneResult, title: str) -> None:

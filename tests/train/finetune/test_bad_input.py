@@ -106,13 +106,26 @@ def test_an_onnx_base_model(settings, tmp_path):
     assert "holds no trainable weights" in run(settings, model=str(onnx))
 
 
-def test_agg_dist_needs_a_prior_for_labels_other_than_nlcd(settings):
-    from low2high.train.finetune.config import LOSSES
+def test_a_distribution_loss_without_a_prior_falls_back_to_agg_and_says_why(settings):
+    """Custom labels have no p(class | code): the loss that needs none is used, with a warning naming why."""
+    from low2high.low2high_plugin.progress import SilentProgress
 
-    if "agg-dist" not in LOSSES:
-        pytest.skip("the training module offers no agg-dist loss")
-    assert "needs PRIOR" in run(settings, loss="agg-dist", taxonomy="custom", mapping="11:water,41:forest,82:field,"
-                                                                                     "22:impervious")
+    class Warnings(SilentProgress):
+        def __init__(self) -> None:
+            super().__init__()
+            self.said: list[str] = []
+
+        def warn(self, message: str) -> None:
+            self.said.append(message)
+
+    log = Warnings()
+    result = finetune(FinetuneConfig(**{**settings, "loss": "agg-dist", "taxonomy": "custom", "steps": 2,
+                                        "mapping": "11:water,41:forest,82:field,22:impervious"}), log)
+    warning = next(message for message in log.said if "LOSS agg-dist" in message)
+    assert "no PRIOR is known for LABEL_TAXONOMY custom" in warning and "LOSS agg is used instead" in warning
+    from low2high.models.checkpoint import load_checkpoint
+
+    assert load_checkpoint(result.output).card.training["finetune"]["loss"] == "agg"
 
 
 def test_settings_out_of_range():
