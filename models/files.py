@@ -1,52 +1,45 @@
 """Atomic file writing: the one rule for every file Low2High publishes.
 
-A file appears complete under its final name or not at all: its content goes to a hidden
-temporary file in the destination folder (the same file system, so the final ``os.replace`` is
-atomic), and an interrupted or failed write (an error, Ctrl-C, a full disk) removes the
-temporary. Users point QGIS at models while training runs and resume runs after a crash, so a
-half-written checkpoint, CSV or JSON file would be read as a valid one.
+A file appears complete under its final name or not at all: its content goes to a hidden work
+file in the destination folder (the same file system, so the final rename is atomic), and an
+interrupted or failed write (an error, Ctrl-C, a full disk) removes it. Users point QGIS at models
+while training runs and resume runs after a crash, so a half-written checkpoint, CSV or JSON file
+would be read as a valid one. These are single-file :class:`~.publication.Publication`\\ s: a
+run writing several files stages them in one publication instead, so they appear together.
 """
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, BinaryIO
 
+from .publication import Publication
+
 PARTIAL_SUFFIX = ".partial"
-"""Hidden temporaries are named ``.<name>.<random><PARTIAL_SUFFIX>`` beside their destination."""
+"""Hidden work files are named ``.<name>.<8 hex><PARTIAL_SUFFIX><suffix>`` beside their destination."""
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
-    """A temporary path beside ``path`` for a writer that needs a file name; published on success.
+def atomic_path(path: str | os.PathLike, suffix: str = "", sweep: bool = True) -> Iterator[str]:
+    """A hidden path beside ``path`` for a writer that needs a file name; published on success.
 
     Args:
         path: Destination file; missing parent folders are created.
-        suffix: Appended to the temporary's name, for writers that choose a format by extension
+        suffix: Appended to the hidden file's name, for writers that choose a format by extension
             (e.g. ".onnx").
+        sweep: Remove what killed runs left in the folder first (see :class:`~.publication.Publication`).
 
     Yields:
-        The temporary path to write. When the block ends without an error it is fsynced, made
-        world-readable (outputs are meant to be shared) and renamed to ``path``.
+        The hidden path to write (it exists, empty). When the block ends without an error it is
+        fsynced and renamed to ``path``.
     """
-    destination = Path(path)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=PARTIAL_SUFFIX + suffix,
-                                         dir=destination.parent)
-    os.close(handle)
-    try:
+    with Publication(sweep=sweep) as publication:
+        temporary = publication.stage(path, suffix)
+        if not os.path.exists(temporary):
+            open(temporary, "xb").close()
         yield temporary
-        with open(temporary, "rb+") as stream:
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp makes it owner-only
-        os.replace(temporary, destination)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:

@@ -16,6 +16,8 @@ from typing import Optional
 
 import numpy as np
 
+from ...models.publication import Publication
+from ..destinations import check_destination
 from ..errors import Low2HighError
 from ..geo.gdal_scope import with_gdal
 from ..geo.raster_io import RasterSource, crs_name
@@ -25,7 +27,7 @@ from ..labels.classes import NODATA
 from ..labels.rasters import WINDOW_SIZE, count_windows, iter_windows, read_labels, require_integer_labels
 from ..progress import Progress, SilentProgress, check_canceled
 from .metrics import ConfusionMatrix, Metrics
-from .report import Comparison, check_report_path, log_lines, write_html, write_table
+from .report import Comparison, log_lines, write_html, write_table
 
 
 @dataclass
@@ -56,9 +58,10 @@ def evaluate(request: EvaluateRequest, progress: Optional[Progress] = None) -> E
         Cancelled: the user cancelled; nothing is written.
     """
     progress = progress or SilentProgress()
-    inputs = [request.prediction_path, request.reference_path]
-    table = check_report_path(request.table_path, (".csv",), inputs, "OUTPUT_TABLE")
-    html = check_report_path(request.html_path, (".html", ".htm"), inputs + [table], "OUTPUT_HTML")
+    inputs = {"PREDICTION": request.prediction_path, "REFERENCE": request.reference_path}
+    table = check_destination(request.table_path, "OUTPUT_TABLE", (".csv",), inputs=inputs, required=False)
+    html = check_destination(request.html_path, "OUTPUT_HTML", (".html", ".htm"), inputs=inputs,
+                             outputs={"OUTPUT_TABLE": table}, required=False)
     prediction = RasterSource.open(request.prediction_path, "PREDICTION raster", require_crs=False)
     reference = RasterSource.open(request.reference_path, "REFERENCE raster", require_crs=False)
     require_integer_labels(prediction, "PREDICTION")
@@ -89,10 +92,11 @@ def evaluate(request: EvaluateRequest, progress: Optional[Progress] = None) -> E
 
     for line in log_lines(metrics, comparison):
         progress.info(line)
-    if table:
-        write_table(table, metrics)
-    if html:
-        write_html(html, metrics, comparison)
+    with Publication(check=lambda: check_canceled(progress)) as publication:  # both reports or neither
+        if table:
+            write_table(publication.stage(table), metrics)
+        if html:
+            write_html(publication.stage(html), metrics, comparison)
     progress.set_fraction(1.0)
     return EvaluateResult(metrics, comparison, table, html)
 

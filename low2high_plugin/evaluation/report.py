@@ -13,13 +13,9 @@ import csv
 import html
 import io
 import math
-import os
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
-from ...models.file_identity import same_file
 from ...models.files import atomic_write_text
-from ..errors import Low2HighError
 from ..labels.classes import MERGED_COLOURS
 from .metrics import Metrics
 
@@ -35,26 +31,9 @@ class Comparison:
     prediction_nodata: int = 0  # labelled reference pixels where the prediction is nodata or absent
 
 
-def check_report_path(path: Optional[str], extensions: Sequence[str], inputs: Sequence[Optional[str]],
-                      what: str) -> Optional[str]:
-    """Validate an optional report destination: right extension, existing folder, not an input."""
-    if not path:
-        return None
-    given, path = path, os.path.abspath(path)
-    if os.path.splitext(path)[1].lower() not in extensions:
-        raise Low2HighError(f"{what} must be a {' or '.join(extensions)} file, not '{os.path.basename(path)}'; "
-                            f"choose a name ending in {extensions[0]}.")
-    if not os.path.isdir(os.path.dirname(path)):
-        raise Low2HighError(f"The folder of {what} does not exist: '{os.path.dirname(path)}'; create it or choose "
-                            "another folder.")
-    for source in filter(None, inputs):
-        if same_file(source, given):  # also through a linked folder, a hard link or a '..' path
-            raise Low2HighError(f"{what} is the same file as an input ('{source}'); choose another file name.")
-    return path
-
-
 def _publish(path: str, text: str) -> None:
-    """Write a text file completely beside its destination, then move it into place."""
+    """Write a text file completely beside its destination, then move it into place (a path staged in
+    the run's publication is written in place and appears with the run's other outputs)."""
     atomic_write_text(path, text)
 
 

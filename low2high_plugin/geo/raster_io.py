@@ -2,8 +2,9 @@
 
 Every read and write goes through a :class:`~low2high_plugin.geo.grid.Window`, so no operation holds
 a whole raster in memory. Outputs are written to a hidden sibling file that replaces the
-destination only when the operation succeeds: a cancelled or failed run leaves nothing that
-looks like a valid result, and the inputs are never overwritten.
+destination only when the operation succeeds (:mod:`low2high.models.publication`): a cancelled or
+failed run leaves nothing that looks like a valid result. Destinations are checked by
+:mod:`low2high_plugin.destinations`.
 """
 from __future__ import annotations
 
@@ -17,17 +18,15 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 from osgeo import gdal, osr
 
-from ...models.file_identity import same_file
+from ...models.publication import Publication
+from ...models.work_files import held, sweep_stale, work_stem
 from ..errors import Low2HighError
 from ..resources import resource_path
 from .gdal_scope import with_gdal
 from .grid import Grid, Window
-from .partials import held, sweep_stale, work_stem
 
 #: Creation options of every GeoTIFF we write: tiled and compressed, BigTIFF when needed.
 GEOTIFF_OPTIONS = ("TILED=YES", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER")
-#: Extensions Low2High writes (GeoTIFF only: colour tables and category names travel with it).
-OUTPUT_EXTENSIONS = (".tif", ".tiff")
 
 
 @with_gdal
@@ -169,27 +168,6 @@ class RasterSource:
         return ~invalid
 
 
-def check_output_path(output: str, inputs: Sequence[Optional[str]], what: str = "OUTPUT") -> str:
-    """Validate an output path: a GeoTIFF in an existing folder that is none of the inputs."""
-    if not output:
-        raise Low2HighError(f"No {what} file was given; give the path of a .tif file to write.")
-    given, output = output, os.path.abspath(output)
-    if os.path.splitext(output)[1].lower() not in OUTPUT_EXTENSIONS:
-        raise Low2HighError(f"{what} must be a GeoTIFF file (.tif), not '{os.path.basename(output)}'; choose a "
-                            "name ending in .tif.")
-    folder = os.path.dirname(output)
-    if not os.path.isdir(folder):
-        raise Low2HighError(f"The folder of {what} does not exist: '{folder}'; create it or choose another "
-                            "folder.")
-    for source in filter(None, inputs):
-        if same_file(source, given):  # also through a linked folder, a hard link or a '..' path
-            raise Low2HighError(
-                f"{what} is the same file as an input ('{source}'); choose another file name so the input is not "
-                "overwritten."
-            )
-    return output
-
-
 def _sidecars(path: str) -> list[str]:
     """Files that travel with a GeoTIFF: GDAL's (category names live in the .aux.xml) and the
     QGIS default style (.qml) Low2High writes for class rasters."""
@@ -206,30 +184,21 @@ def remove_raster_files(path: str) -> None:
 
 @contextmanager
 def atomic_output(final_path: str) -> Iterator[str]:
-    """Yield a hidden temporary path beside ``final_path``; publish it only on success.
+    """Yield a hidden path beside ``final_path`` to write a raster to; publish it only on success.
 
-    On success the temporary raster and its sidecars replace the destination (sidecars first,
-    the .tif last, so a complete-looking file appears only when everything is there). On any
-    exception, including cancellation, the temporary files are removed and the destination is
-    left as it was.
+    The raster and its sidecars replace the destination together (sidecars first, the .tif last,
+    so a complete-looking file appears only when everything is there); on any exception,
+    including cancellation, the hidden files are removed and the destination is left as it was.
+    A run with several outputs stages each in one publication instead (:func:`stage_raster`).
     """
-    folder, name = os.path.split(os.path.abspath(final_path))
-    sweep_stale(folder, name)  # what killed runs left beside this output
-    stem = work_stem(folder, name, "partial")
-    temporary = stem + ".tif"
-    with held(stem):  # a later run's sweep leaves the files of a live run alone
-        try:
-            yield temporary
-        except BaseException:
-            remove_raster_files(temporary)
-            raise
-        for old in _sidecars(final_path):
-            if os.path.exists(old):
-                os.remove(old)
-        for new, old in zip(_sidecars(temporary), _sidecars(final_path)):
-            if os.path.exists(new):
-                os.replace(new, old)
-        os.replace(temporary, final_path)
+    with Publication() as publication:
+        yield stage_raster(publication, final_path)
+
+
+def stage_raster(publication: Publication, final_path: str) -> str:
+    """The hidden GeoTIFF path of ``final_path`` in ``publication``: its sidecars travel with it, and it
+    appears together with the run's other outputs."""
+    return publication.stage(final_path, ".tif", _sidecars)
 
 
 @with_gdal
@@ -294,7 +263,7 @@ def style_class_band(band: gdal.Band, class_names: Sequence[str], colours: Seque
 @contextmanager
 def scratch_raster(folder: str, name: str) -> Iterator[str]:
     """A hidden raster path in ``folder`` for intermediate results, always removed at the end."""
-    sweep_stale(folder, name)
+    sweep_stale(folder)  # what killed runs left in this folder
     stem = work_stem(folder, name, "scratch")
     path = stem + ".tif"
     with held(stem):

@@ -17,22 +17,23 @@ import numpy as np
 from osgeo import gdal
 
 from ...models.contract import INPUT_STATISTICS
+from ...models.publication import Publication
+from ..destinations import RASTER_EXTENSIONS, check_destination
 from ..errors import Low2HighError
 from ..geo.gdal_scope import with_gdal
 from ..geo.grid import Grid, Window
 from ..geo.mask import PolygonMask, optional_mask
 from ..geo.raster_io import (
     RasterSource,
-    atomic_output,
-    check_output_path,
     create_geotiff,
     scratch_raster,
+    stage_raster,
     style_class_raster,
 )
 from ..geo.resample import GSD_TOLERANCE, ground_sample_distance, resampled_view, warp_onto
 from ..labels.classes import NODATA, class_colours
 from ..labels.rasters import iter_windows
-from ..progress import Progress, SilentProgress
+from ..progress import Progress, SilentProgress, check_canceled
 from ..signals import cancels_on_termination
 from .calibration import CALIBRATION_SIDE, calibration_tiles
 from .pipeline import InferenceStats, run_tiled_inference
@@ -93,11 +94,10 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
     progress = progress or SilentProgress()
     started = time.perf_counter()
     model_path = resolve_model_path(request.model_path)
-    inputs = [request.input_path, model_path]
-    output = check_output_path(request.output_path, inputs, "OUTPUT")
-    probabilities_path = None
-    if request.probabilities_path:
-        probabilities_path = check_output_path(request.probabilities_path, inputs + [output], "OUTPUT_PROBABILITIES")
+    inputs = {"INPUT": request.input_path, "MODEL": model_path}
+    output = check_destination(request.output_path, "OUTPUT", RASTER_EXTENSIONS, inputs=inputs)
+    probabilities_path = check_destination(request.probabilities_path, "OUTPUT_PROBABILITIES", RASTER_EXTENSIONS,
+                                           inputs=inputs, outputs={"OUTPUT": output}, required=False)
 
     if request.precision not in PRECISIONS:
         raise Low2HighError(f"PRECISION must be one of {', '.join(PRECISIONS)} (got '{request.precision}').")
@@ -115,8 +115,9 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
     gsd = ground_sample_distance(source.grid)
     mismatch = abs(gsd / card.gsd - 1)
     with ExitStack() as stack:
-        final_classes = stack.enter_context(atomic_output(output))
-        final_probabilities = stack.enter_context(atomic_output(probabilities_path)) if probabilities_path else None
+        publication = stack.enter_context(Publication(check=lambda: check_canceled(progress)))  # both or none
+        final_classes = stage_raster(publication, output)
+        final_probabilities = stage_raster(publication, probabilities_path) if probabilities_path else None
         if mismatch <= GSD_TOLERANCE:
             source_path, grid, model_region = request.input_path, source.grid, region
         else:

@@ -31,13 +31,13 @@ from typing import Optional
 import numpy as np
 from osgeo import gdal
 
+from ..destinations import RASTER_EXTENSIONS, check_destination
 from ..errors import Low2HighError
 from ..geo.gdal_scope import with_gdal
 from ..geo.grid import Grid, Window
 from ..geo.raster_io import (
     RasterSource,
     atomic_output,
-    check_output_path,
     create_geotiff,
     style_class_raster,
 )
@@ -182,7 +182,8 @@ def align_labels(request: AlignRequest, progress: Optional[Progress] = None) -> 
     progress = progress or SilentProgress()
     if request.method not in METHODS:
         raise Low2HighError(f"METHOD must be one of {', '.join(METHODS)} (got '{request.method}').")
-    output = check_output_path(request.output_path, [request.labels_path, request.image_path], "OUTPUT")
+    output = check_destination(request.output_path, "OUTPUT", RASTER_EXTENSIONS,
+                               inputs={"LABELS": request.labels_path, "IMAGE": request.image_path})
     labels = RasterSource.open(request.labels_path, "LABELS raster")
     image = RasterSource.open(request.image_path, "IMAGE raster")
     require_integer_labels(labels, "LABELS")
@@ -197,7 +198,8 @@ def align_labels(request: AlignRequest, progress: Optional[Progress] = None) -> 
 def aggregate_labels(request: AggregateRequest, progress: Optional[Progress] = None) -> AlignResult:
     """Reduce a fine class raster to its own n × n block grid by majority (for QA against coarse labels)."""
     progress = progress or SilentProgress()
-    output = check_output_path(request.output_path, [request.input_path, request.coarse_path], "OUTPUT")
+    output = check_destination(request.output_path, "OUTPUT", RASTER_EXTENSIONS,
+                               inputs={"INPUT": request.input_path, "COARSE": request.coarse_path})
     fine = RasterSource.open(request.input_path, "input class raster")
     require_integer_labels(fine, "The input class raster")
     factor = request.factor

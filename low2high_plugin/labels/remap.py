@@ -14,12 +14,12 @@ from typing import Optional
 import numpy as np
 from osgeo import gdal
 
+from ..destinations import RASTER_EXTENSIONS, check_destination
 from ..errors import Low2HighError
 from ..geo.gdal_scope import with_gdal
 from ..geo.raster_io import (
     RasterSource,
     atomic_output,
-    check_output_path,
     create_geotiff,
     style_class_raster,
 )
@@ -73,7 +73,9 @@ def remap(request: RemapRequest, progress: Optional[Progress] = None) -> RemapRe
         Cancelled: the user cancelled; nothing is written.
     """
     progress = progress or SilentProgress()
-    output = check_output_path(request.output_path, [request.input_path], "OUTPUT")
+    mapping_file = request.mapping if request.mapping and os.path.isfile(request.mapping) else None
+    output = check_destination(request.output_path, "OUTPUT", RASTER_EXTENSIONS,
+                               inputs={"INPUT": request.input_path, "MAPPING": mapping_file})
     taxonomy = load_taxonomy(request.taxonomy, request.mapping)
     source = RasterSource.open(request.input_path, "input label raster", require_crs=False)
     require_integer_labels(source, "The input label raster")

@@ -33,6 +33,7 @@ from ...low2high_plugin.progress import Progress, SilentProgress, check_canceled
 from ...low2high_plugin.resources import resource_path
 from ...low2high_plugin.signals import cancels_on_termination
 from ...models.discriminator import Discriminator
+from ...models.publication import Publication
 from ..data.exemplars import ExemplarSource
 from ..fit.config import needs_prior
 from ..fit.steps import AdversarialSettings, AdversarialStep, SupervisedStep, label_loss
@@ -43,7 +44,8 @@ from .areas import read_areas
 from .config import FREEZE_BELOW_BLOCKS, FinetuneConfig, uses_adversarial
 from .data import TRAIN, VALIDATION, BatchSampler, describe_blocks, image_statistics, read_area_chips, split_validation
 from .model import DEMO_MODEL, finetuned_card, load_base_model, set_training_mode, snapshot, trainable_parameters
-from .outputs import check_model_output, publish_model
+from .destinations import check_model_output
+from .outputs import publish_model
 from .plot import plot_finetune
 from .selection import Judge, Verdict
 from .teacher import frozen_copy, with_teacher
@@ -83,7 +85,7 @@ class _Run:
     def __init__(self, config: FinetuneConfig, progress: Progress) -> None:
         self.config, self.progress = config, progress
         model_path = config.model or DEMO_MODEL
-        self.output = check_model_output(config.output, [config.image, config.labels, model_path, config.exemplars])
+        self.output = check_model_output(config)  # OUTPUT_MODEL and its .onnx against every input, before any work
         self.model_path = model_path
         taxonomy = load_taxonomy(config.taxonomy, config.mapping)
         image_grid = RasterSource.open(config.image, "INPUT raster").grid
@@ -293,8 +295,11 @@ class _Run:
 
 @cancels_on_termination("finetune")
 @with_gdal
-def finetune(config: FinetuneConfig, progress: Optional[Progress] = None) -> FinetuneResult:
+def finetune(config: FinetuneConfig, progress: Optional[Progress] = None,
+             publication: Optional[Publication] = None) -> FinetuneResult:
     """Fine-tune ``config.model`` (or the demo model) on the drawn areas and write OUTPUT_MODEL (+ .onnx).
+
+    ``publication``: stage the model there, to appear with the caller's other outputs (QGIS's map and plot).
 
     Raises:
         Low2HighError: a clear sentence for any problem the user can fix; nothing is written.
@@ -312,7 +317,7 @@ def finetune(config: FinetuneConfig, progress: Optional[Progress] = None) -> Fin
                   f"{run.device.type}.")
     check_canceled(progress)
     card = finetuned_card(run.card, config.image, run.facts(steps, best_step, before, after))
-    onnx = publish_model(run.network, card, run.output, config.onnx, {"step": best_step}, progress)
+    onnx = publish_model(run.network, card, run.output, config.onnx, {"step": best_step}, progress, publication)
     result = FinetuneResult(run.output, onnx, steps, best_step, run.freeze, _figures(before), _figures(after),
                             {"train": run.chips.blocks(TRAIN), "validation": run.chips.blocks(VALIDATION)},
                             time.perf_counter() - started, per_step, run.history, early)

@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import IO, Optional
 
 from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.geo.partials import try_lock
+from ...models.work_files import try_lock
 
 LOCK_FILE = ".low2high.lock"
 

@@ -120,6 +120,8 @@ def test_report_paths_are_checked(folder):
     with pytest.raises(Low2HighError, match="OUTPUT_TABLE must be a .csv file"):
         evaluate(EvaluateRequest(prediction_path, reference_path, os.path.join(folder, "metrics.txt")))
     with pytest.raises(Low2HighError, match="OUTPUT_HTML must be a .html or .htm file"):
+        evaluate(EvaluateRequest(prediction_path, reference_path, html_path=os.path.join(folder, "report.pdf")))
+    with pytest.raises(Low2HighError, match="OUTPUT_HTML is the same file as an input, REFERENCE"):
         evaluate(EvaluateRequest(prediction_path, reference_path, html_path=reference_path))
     with pytest.raises(Low2HighError, match="The folder of OUTPUT_HTML does not exist"):
         evaluate(EvaluateRequest(prediction_path, reference_path, html_path=os.path.join(folder, "no", "r.html")))

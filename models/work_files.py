@@ -1,15 +1,25 @@
 """Hidden work files beside an output: named so they are recognisably ours, swept when a run died.
 
-Outputs are written to a hidden file beside the destination and renamed into place on success
-(:func:`~low2high_plugin.geo.raster_io.atomic_output`). A run that is killed outright (``kill -9``,
-a crash, a desktop session closing while the algorithm runs in a background thread) cannot remove
-that file, and on a large raster it holds gigabytes. So every work file belongs to a *group*
-``.<name>.<8 hex>.<kind>.*`` (``kind`` is ``partial`` or ``scratch``) with a lock file
-``.<name>.<8 hex>.<kind>.lock`` that the writing process holds an OS lock on while it works. The
-next run writing beside it removes the groups whose lock nobody holds: a killed process's lock is
-gone with it, while a run still writing (a second ``segment`` on the same OUTPUT) keeps its files.
+Every file Low2High publishes is first written to a hidden work file beside its destination
+(:mod:`.publication`). A run that is killed outright (``kill -9``, a crash, a desktop session
+closing while an algorithm runs in a background thread) cannot remove it, and a raster or a model
+is gigabytes. So every work file belongs to a *group* ``.<name>.<8 hex>.<kind>*`` (``kind`` is
+``partial`` or ``scratch``) with a lock file ``.<name>.<8 hex>.<kind>.lock`` that the writing
+process holds an OS lock on while it works. The next run writing into the same folder, whatever
+file it writes, removes the groups whose lock nobody holds: a killed process's lock is gone with
+it, while a run still writing (a second ``segment`` into the same folder) keeps its files.
 
-Only files matching that pattern, and only in the output's own folder, are ever removed.
+A work file that is itself written through another atomic write (a checkpoint saved to the hidden
+``.pt`` of a model being published) is written in place: it is already hidden and unpublished, so
+a second hidden name inside it would only add a file no group owns.
+
+Files left by older versions (``.<name>.<8 random>.partial…`` without a lock file, e.g.
+``..m.pt.<hex>.partial.pt.<rand>.partial`` or ``.int8-<key>.onnx.<rand>.partial.onnx``) are
+recognised too and removed once nothing has touched them for :data:`UNLOCKED_STALE_SECONDS`.
+Only files matching these patterns, and only in the folder being written, are ever removed.
+
+This lives in ``models`` because it is the lowest layer: checkpoints and ONNX exports are
+published here too, and every other part of the package may import it.
 """
 from __future__ import annotations
 
@@ -23,10 +33,12 @@ from typing import IO, Any, Iterator, Optional
 KINDS = ("partial", "scratch")
 #: A group without a lock file (written by a Low2High that had none) is stale after this long.
 UNLOCKED_STALE_SECONDS = 3600.0
+#: The random part of a group's name: 8 hex digits now, 8 of ``tempfile``'s characters in older versions.
+_TAG = r"[a-z0-9_]{8}"
 
 
 def try_lock(handle: IO[Any]) -> bool:
-    """Take an exclusive OS lock on an open file without waiting; False when another process holds it.
+    """Take an exclusive OS lock on an open file without waiting; False when another holder has it.
 
     ``flock`` on POSIX, ``msvcrt.locking`` on Windows: the operating system releases the lock when
     its process ends, however it ends, so a held lock always means a live run (the one rule of work
@@ -49,9 +61,23 @@ def try_lock(handle: IO[Any]) -> bool:
         return False
 
 
+def _group_pattern(name: Optional[str]) -> re.Pattern[str]:
+    """Matches a work file; group 1 is its group's stem (the outermost one, for nested names)."""
+    stem_name = re.escape(name) if name is not None else r"[^/\\]+?"  # lazy: the shortest, outermost group
+    return re.compile(rf"^(\.{stem_name}\.{_TAG}\.(?:{'|'.join(KINDS)}))(?:\..+)?$")
+
+
+_ANY_GROUP = _group_pattern(None)
+
+
 def work_stem(folder: str, name: str, kind: str) -> str:
     """A fresh group stem ``<folder>/.<name>.<8 hex>.<kind>`` (append ``.tif``, ``.lock``, ...)."""
     return os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.{kind}")
+
+
+def is_work_file(path: str) -> bool:
+    """True when ``path`` is one of our hidden work files (so writing it is already unpublished)."""
+    return _ANY_GROUP.match(os.path.basename(path)) is not None
 
 
 @contextmanager
@@ -77,8 +103,7 @@ def held(stem: str) -> Iterator[None]:
 
 def _groups(folder: str, name: Optional[str]) -> dict[str, list[str]]:
     """Our work files in ``folder`` by group stem (only those of ``name`` when given)."""
-    stem_name = re.escape(name) if name is not None else r"[^/\\]+"
-    pattern = re.compile(rf"^(\.{stem_name}\.[0-9a-f]{{8}}\.(?:{'|'.join(KINDS)}))(?:\..+)?$")
+    pattern = _group_pattern(name)
     groups: dict[str, list[str]] = {}
     try:
         entries = os.listdir(folder)
@@ -110,7 +135,7 @@ def sweep_stale(folder: str, name: Optional[str] = None) -> list[str]:
         The removed paths (for a log line).
     """
     removed = []
-    for stem, files in _groups(folder, name).items():
+    for stem, files in _groups(folder or ".", name).items():
         if not _is_stale(stem, files):
             continue
         for path in sorted(files, key=lambda item: item.endswith(".lock")):  # the lock file last

@@ -1,8 +1,8 @@
-"""Sweeping work files: only ours, only of the named output, only of runs that are gone."""
+"""Sweeping work files: only ours, only of runs that are gone (of one output when asked, else the whole folder)."""
 import os
 import time
 
-from low2high.low2high_plugin.geo.partials import UNLOCKED_STALE_SECONDS, held, sweep_stale, work_stem
+from low2high.models.work_files import UNLOCKED_STALE_SECONDS, held, sweep_stale, work_stem
 
 
 def _touch(*paths: str) -> None:
