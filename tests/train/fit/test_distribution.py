@@ -51,6 +51,57 @@ def test_mixing_blends_the_merged_label_into_the_target():
     assert targets[0, :, 0, 0].tolist() == pytest.approx([0.0, 0.2, 0.2, 0.6])
 
 
+def _mixed_cells() -> tuple[np.ndarray, dict[str, torch.Tensor], list[list[float]]]:
+    """Four cells at mix 0.3, with their targets worked out by hand: (1 - 0.3) x prior row + 0.3 x one-hot.
+
+    Cell 0: code 22 (prior 0 / 0.4 / 0.4 / 0.2) labelled impervious: 0.7 x row + 0.3 x (0, 0, 0, 1).
+    Cell 1: code 41 (prior 0.1 / 0.6 / 0.3 / 0) labelled forest: 0.7 x row + 0.3 x (0, 1, 0, 0).
+    Cell 2: code 22 without a merged label (255): the prior row alone.
+    Cell 3: code 90, which the prior lacks: no target (ignored).
+    """
+    table = np.full((RAW_NODATA + 1, 4), np.nan, np.float32)
+    table[22] = [0.0, 0.4, 0.4, 0.2]
+    table[41] = [0.1, 0.6, 0.3, 0.0]
+    batch = {"coarse_raw": torch.tensor([[[22, 41], [22, 90]]]), "coarse": torch.tensor([[[3, 1], [255, 2]]])}
+    expected = [[0.0, 0.28, 0.28, 0.44],  # 0.7 x (0, .4, .4, .2) + (0, 0, 0, .3)
+                [0.07, 0.72, 0.21, 0.0],  # 0.7 x (.1, .6, .3, 0) + (0, .3, 0, 0)
+                [0.0, 0.4, 0.4, 0.2],
+                [0.0, 0.0, 0.0, 0.0]]
+    return table, batch, expected
+
+
+def test_an_asymmetric_mix_weighs_the_prior_by_one_minus_the_mix():
+    """At 0.5 the two weights are equal and a swap passes unseen; 0.3 is the demo model's mix (issue 23, bug 4)."""
+    table, batch, expected = _mixed_cells()
+    targets, known = distribution_targets(batch["coarse_raw"], torch.from_numpy(table), batch["coarse"], mix=0.3)
+    assert known.tolist() == [[[True, True], [True, False]]]
+    cells = [targets[0, :, 0, 0], targets[0, :, 0, 1], targets[0, :, 1, 0], targets[0, :, 1, 1]]
+    for cell, hand in zip(cells, expected):
+        assert cell.tolist() == pytest.approx(hand, abs=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["low-dist", "agg-dist"])
+def test_the_training_loss_uses_the_mixed_targets(mode):
+    """label_loss with prior_mix=0.3 (what fit passes) against the loss of the hand targets."""
+    table, batch, expected = _mixed_cells()
+    torch.manual_seed(0)
+    logits = torch.randn(1, 4, 4, 4)  # 2 x 2 cells of 2 x 2 pixels
+    log_p = torch.log_softmax(logits, dim=1)
+    terms = []
+    for index, hand in enumerate(expected[:3]):  # cell 3 has no target
+        row, col = divmod(index, 2)
+        target = torch.tensor(hand)
+        cell = log_p[0, :, 2 * row:2 * row + 2, 2 * col:2 * col + 2]  # (K, 2, 2)
+        if mode == "low-dist":  # every pixel's cross entropy against the cell's target
+            terms += [float(-(target[:, None, None] * cell).sum() / 4)] * 4
+        else:  # KL(target || the cell's mean predicted distribution)
+            mean = cell.exp().mean(dim=(1, 2))
+            present = target > 0
+            terms.append(float((target[present] * (target[present].log() - mean[present].log())).sum()))
+    loss = label_loss(mode, 2, prior=table, prior_mix=0.3)(logits, batch)
+    assert float(loss) == pytest.approx(sum(terms) / len(terms), rel=1e-5)
+
+
 def test_pixel_distribution_loss_is_each_pixels_cross_entropy_against_its_cells_distribution():
     torch.manual_seed(0)
     logits = torch.randn(2, 4, 6, 6)
