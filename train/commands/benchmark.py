@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 
+from ...low2high_plugin.destinations import check_writable_folder
 from ...low2high_plugin.progress import ConsoleProgress
 from ..benchmarks.paper import BenchmarkConfig, benchmark
 from ..config import add_config_arguments, resolve_config
@@ -35,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = resolve_config(BenchmarkConfig, args)
+    check_writable_folder(config.work, "--work folder")  # before minutes of rendering, not after
     results = benchmark(config, ConsoleProgress())
     print(results["table"])
     return 0

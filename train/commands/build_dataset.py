@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import argparse
 
+from ...low2high_plugin.destinations import check_writable_folder
 from ...low2high_plugin.progress import ConsoleProgress
 from ..config import add_config_arguments, resolve_config
 from ..data.builder import BuildDatasetConfig, build_dataset
-from ..outputs import check_writable_folder
 
 HELP = "cut aligned image / fine-label / coarse-label chips into a training dataset (paper, Section 3.1)"
 

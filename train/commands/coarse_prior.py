@@ -11,13 +11,14 @@ counted on its exemplar band only, never on its test region)::
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
 
+from ...low2high_plugin.destinations import check_destination
 from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.progress import ConsoleProgress
 from ..config import add_config_arguments, field, resolve_config
 from ..data.priors import count_prior, write_prior
-from ..outputs import check_output_file
 
 HELP = "p(fine class | coarse code) from overlapping fine and coarse label rasters, as JSON for agg-dist"
 
@@ -49,8 +50,11 @@ def run(args: argparse.Namespace) -> int:
     for name in ("fine_labels", "coarse_labels", "output"):
         if not getattr(config, name):
             raise Low2HighError(f"coarse-prior needs --{name.replace('_', '-')}.")
-    # before the counting: the prior must never replace the rasters it is counted from
-    check_output_file(config.output, "--output", (), [config.fine_labels, config.coarse_labels])
+    # before the counting: the prior must never replace what it is counted from, and is JSON whatever its name
+    files = {"--fine-labels": config.fine_labels, "--coarse-labels": config.coarse_labels,
+             "--fine-mapping": config.fine_mapping, "--coarse-mapping": config.coarse_mapping}
+    check_destination(config.output, "--output", (".json",), create_folder=True,
+                      inputs={flag: path for flag, path in files.items() if path and os.path.isfile(path)})
     progress = ConsoleProgress()
     prior = count_prior(config.fine_labels, config.coarse_labels, config.fine_taxonomy, config.coarse_taxonomy,
                         config.fine_mapping, config.coarse_mapping, config.region, progress, config.fill_missing)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from ...low2high_plugin.destinations import check_writable_folder
 from ...low2high_plugin.progress import ConsoleProgress
 from ..benchmarks.appearances import AppearancesConfig, build_appearances
 from ..config import add_config_arguments, resolve_config
@@ -19,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = resolve_config(AppearancesConfig, args)
+    check_writable_folder(config.work, "--work folder")  # before minutes of rendering, not after
     result = build_appearances(config, ConsoleProgress())
     print(f"{result['dataset']} ({'; '.join(result['appearances'])})")
     return 0

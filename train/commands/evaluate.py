@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 
+from ...low2high_plugin.destinations import check_destination
 from ...low2high_plugin.progress import ConsoleProgress
+from ...models.publication import Publication
 from ..config import add_config_arguments, resolve_config
 from ..data.chips import DATASET_FILE, INDEX_FILE
-from ..outputs import check_output_file
 from ..scoring.evaluate import EvaluateConfig, evaluate_config, write_csv, write_json
 
 HELP = "accuracy / macro F1 / macro mIoU of a checkpoint (or the Oracle) on dataset splits"
@@ -27,17 +28,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = resolve_config(EvaluateConfig, args)
     # what it reads: the checkpoint, and the dataset's description and index (a .json and a .csv, as the outputs)
-    inputs = [config.checkpoint] + ([os.path.join(config.dataset, name) for name in (DATASET_FILE, INDEX_FILE)]
-                                    if config.dataset else [])
+    inputs = {"--checkpoint": config.checkpoint}
+    if config.dataset:
+        inputs.update({f"--dataset's {name}": os.path.join(config.dataset, name)
+                       for name in (DATASET_FILE, INDEX_FILE)})
     # before the scoring: minutes of work must not end in "cannot write"
-    for flag, path, extension in (("--output-json", config.output_json, ".json"),
-                                  ("--output-csv", config.output_csv, ".csv")):
-        if path:
-            check_output_file(path, flag, (extension,), inputs)
+    json_path = check_destination(config.output_json, "--output-json", (".json",), inputs=inputs, required=False,
+                                  create_folder=True)
+    csv_path = check_destination(config.output_csv, "--output-csv", (".csv",), inputs=inputs,
+                                 outputs={"--output-json": json_path}, required=False, create_folder=True)
     evaluation = evaluate_config(config, ConsoleProgress())
     print(evaluation.table())
-    for path, write in ((config.output_json, write_json), (config.output_csv, write_csv)):
-        if path:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            write(path, [evaluation])
+    with Publication() as publication:  # both files or neither
+        if json_path:
+            write_json(publication.stage(json_path), [evaluation])
+        if csv_path:
+            write_csv(publication.stage(csv_path), [evaluation])
     return 0

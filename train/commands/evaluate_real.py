@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from ...low2high_plugin.destinations import check_destination, check_writable_folder
 from ...low2high_plugin.progress import ConsoleProgress
 from ..benchmarks.real import RealConfig, evaluate_real, table
 from ..config import add_config_arguments, resolve_config
@@ -19,5 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = resolve_config(RealConfig, args)
+    # before the scoring: the figures must not end in "cannot write", nor land on a model scored
+    check_destination(config.output_json, "--output-json", (".json",), required=False, create_folder=True,
+                      inputs={f"--checkpoints #{index + 1}": path for index, path in enumerate(config.checkpoints)})
+    if config.rendered:
+        check_writable_folder(config.work, "--work folder")
     print(table(evaluate_real(config, ConsoleProgress())))
     return 0

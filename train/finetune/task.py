@@ -43,8 +43,8 @@ from .agreement import agreement, block_agreement, describe, held_out
 from .areas import read_areas
 from .config import FREEZE_BELOW_BLOCKS, FinetuneConfig, uses_adversarial
 from .data import TRAIN, VALIDATION, BatchSampler, describe_blocks, image_statistics, read_area_chips, split_validation
-from .model import DEMO_MODEL, finetuned_card, load_base_model, set_training_mode, snapshot, trainable_parameters
 from .destinations import check_model_output
+from .model import DEMO_MODEL, finetuned_card, load_base_model, set_training_mode, snapshot, trainable_parameters
 from .outputs import publish_model
 from .plot import plot_finetune
 from .selection import Judge, Verdict

@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
+from ...low2high_plugin.destinations import check_destination
 from ...low2high_plugin.errors import Low2HighError
 from ..config import field
-from ..outputs import check_output_file
 
 
 @dataclass
@@ -40,8 +40,8 @@ def export_checkpoint(config: ExportConfig) -> tuple[str, Optional[float]]:
     if not os.path.isfile(config.checkpoint):
         raise Low2HighError(f"The checkpoint '{config.checkpoint}' does not exist; give the .pt file fit wrote "
                             "(e.g. runs/NAME/best.pt).")
-    output = check_output_file(config.output or os.path.splitext(config.checkpoint)[0] + ".onnx", "--output",
-                               (".onnx",), [config.checkpoint])
+    output = check_destination(config.output or os.path.splitext(config.checkpoint)[0] + ".onnx", "--output",
+                               (".onnx",), inputs={"--checkpoint": config.checkpoint}, create_folder=True)
     try:
         loaded = load_checkpoint(config.checkpoint)
         card = loaded.card
