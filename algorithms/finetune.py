@@ -22,9 +22,10 @@ from qgis.core import (
 
 from ..low2high_plugin.dependencies import require
 from ..low2high_plugin.devices import DEVICES
+from ..low2high_plugin.geo.raster_io import stage_raster
 from ..low2high_plugin.labels.taxonomy import BUILT_IN
 from ..low2high_plugin.progress import check_canceled
-from ..models.file_identity import same_file
+from ..models.publication import Publication
 from .base import FeedbackProgress, Low2HighAlgorithm
 
 #: LOSS choices, read from the training module without importing torch (QGIS loads this file at start).
@@ -133,6 +134,7 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
                 progress: FeedbackProgress) -> dict[str, Any]:
         require("torch", "fine-tuning")
         from ..train.finetune.config import FinetuneConfig
+        from ..train.finetune.destinations import check_finetune_outputs
         from ..train.finetune.task import finetune, write_plot
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
@@ -160,18 +162,18 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
             validation_share=self.parameterAsDouble(parameters, self.VALIDATION_SHARE, context),
             normalisation=self.parameterAsEnumString(parameters, self.NORMALISATION, context) or "image",
         )
-        # before the training: a map or plot written over an input would destroy it after minutes of work
-        inputs = [config.image, config.labels, config.exemplars, config.model, config.prior]
-        for path, what in ((map_path, self.OUTPUT_MAP), (plot_path, self.OUTPUT_PLOT)):
-            if path and any(same_file(source, path) for source in inputs if source):
-                raise QgsProcessingException(self.tr(f"{what} would overwrite an input; choose another file name."))
-        result = finetune(config, progress)
-        if plot_path:
-            write_plot(plot_path, result, f"finetune of {os.path.basename(config.model or 'demo.pt')} on "
-                                          f"{os.path.basename(config.image)}")
-        if map_path:
-            map_path = self._map(config, result.output, map_path, progress)
-        return {self.OUTPUT_MODEL: result.output, self.OUTPUT_MAP: map_path, self.OUTPUT_PLOT: plot_path}
+        # every output against every input and every other output, before the training
+        destinations = check_finetune_outputs(config, map_path, plot_path)
+        with Publication(check=lambda: check_canceled(progress)) as publication:  # every output or none
+            result = finetune(config, progress, publication)
+            if destinations.plot:
+                title = f"finetune of {os.path.basename(config.model or 'demo.pt')} on {os.path.basename(config.image)}"
+                write_plot(publication.stage(destinations.plot), result, title)
+            if destinations.map:
+                self._map(config, publication.staged(result.output), stage_raster(publication, destinations.map),
+                          progress)
+        return {self.OUTPUT_MODEL: result.output, self.OUTPUT_MAP: destinations.map,
+                self.OUTPUT_PLOT: destinations.plot}
 
     def _optional_output(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext,
                          raster: bool) -> Optional[str]:
@@ -181,14 +183,17 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
             return self.parameterAsOutputLayer(parameters, name, context) or None
         return self.parameterAsFileOutput(parameters, name, context) or None
 
-    def _map(self, config: Any, model: str, output: str, progress: FeedbackProgress) -> str:
-        """OUTPUT_MAP: the drawn areas classified by the new model (the segment engine, MASK = AREAS)."""
+    def _map(self, config: Any, model: str, output: str, progress: FeedbackProgress) -> None:
+        """OUTPUT_MAP: the drawn areas classified by the new model (the segment engine, MASK = AREAS).
+
+        ``model`` and ``output`` are the run's hidden files: the map is published with the model.
+        """
         from ..low2high_plugin.inference.segment import SegmentRequest, segment
 
         progress.info("Classifying the areas with the fine-tuned model (OUTPUT_MAP).")
         request = SegmentRequest(input_path=config.image, output_path=output, model_path=model,
                                  mask_wkt=config.areas, device=config.device)
-        return segment(request, progress).output_path
+        segment(request, progress)
 
     def _areas(self, parameters: dict[str, Any], context: QgsProcessingContext, layer,
                progress: FeedbackProgress) -> list[str]:
