@@ -161,3 +161,33 @@ def test_unremapped_or_float_maps_are_refused(folder):
     floats = make_raster(os.path.join(folder, "f.tif"), np.ones((20, 20), np.float32))
     with pytest.raises(Low2HighError, match="REFERENCE holds Float32 values"):
         evaluate(EvaluateRequest(labelled, floats))
+
+
+def test_an_unwritable_html_report_is_refused_before_scoring_and_no_table_is_published(folder, monkeypatch):
+    from read_only import make_read_only
+
+    prediction_path, reference_path, _, _ = _pair(folder)
+    locked = make_read_only(monkeypatch, os.path.join(folder, "ro"))
+    table = os.path.join(folder, "metrics.csv")
+    with pytest.raises(Low2HighError, match=r"The folder of OUTPUT_HTML '.*ro' is not writable"):
+        evaluate(EvaluateRequest(prediction_path, reference_path, table, os.path.join(locked, "report.html")))
+    assert not os.path.exists(table)
+
+
+def test_the_table_and_the_page_are_published_together_or_not_at_all(folder, monkeypatch):
+    """A page that fails after the table is written must not leave the table of the failed run published."""
+    from low2high.low2high_plugin.evaluation import report
+
+    prediction_path, reference_path, _, _ = _pair(folder)
+    table, page = os.path.join(folder, "metrics.csv"), os.path.join(folder, "report.html")
+    with open(table, "w", encoding="utf-8") as handle:
+        handle.write("the previous run's table")
+
+    def failing_page(*args):
+        raise Low2HighError("OUTPUT_HTML cannot be written (a stand-in for a full disk).")
+
+    monkeypatch.setattr(report, "html_text", failing_page)
+    with pytest.raises(Low2HighError, match="stand-in"):
+        evaluate(EvaluateRequest(prediction_path, reference_path, table, page))
+    assert open(table, encoding="utf-8").read() == "the previous run's table"
+    assert sorted(os.listdir(folder)) == ["metrics.csv", "prediction.tif", "reference.tif"]
