@@ -41,7 +41,7 @@ from osgeo import gdal
 from ...models.files import atomic_write_json
 from ..devices import DEVICES
 from ..geo.grid import Window
-from ..geo.raster_io import RasterSource, create_geotiff
+from ..geo.raster_io import RasterSource, atomic_output, create_geotiff
 from ..resources import PACKAGE_ROOT, resource_path
 from .measure import machine, peak_rss_mb
 
@@ -86,15 +86,14 @@ def make_raster(path: str, side: int) -> str:
     sample = RasterSource.open(SAMPLE)
     pixels = sample.read(sample.grid.full_window)
     block = pixels.shape[-1]
-    partial = path + ".partial.tif"
-    target = create_geotiff(partial, sample.grid.subgrid(Window(0, 0, side, side)), BANDS, gdal.GDT_Byte, 0)
-    for row in range(0, side, block):
-        for col in range(0, side, block):
-            piece = pixels[:, :: (-1) ** (row // block), :: (-1) ** (col // block)]
-            height, width = min(block, side - row), min(block, side - col)
-            target.WriteRaster(col, row, width, height, np.ascontiguousarray(piece[:, :height, :width]).tobytes())
-    target = None
-    os.replace(partial, path)
+    with atomic_output(path) as partial:  # a killed run's half mosaic is swept, never taken for the cache
+        target = create_geotiff(partial, sample.grid.subgrid(Window(0, 0, side, side)), BANDS, gdal.GDT_Byte, 0)
+        for row in range(0, side, block):
+            for col in range(0, side, block):
+                piece = pixels[:, :: (-1) ** (row // block), :: (-1) ** (col // block)]
+                height, width = min(block, side - row), min(block, side - col)
+                target.WriteRaster(col, row, width, height, np.ascontiguousarray(piece[:, :height, :width]).tobytes())
+        target = None
     return path
 
 

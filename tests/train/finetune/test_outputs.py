@@ -130,3 +130,29 @@ def test_a_cancel_request_while_renaming_puts_the_previous_files_back(base, tmp_
     with pytest.raises(Cancelled):
         publish_model(base.build_model(), base.card, str(tmp_path / "mine.pt"), True, {}, progress)
     _previous_kept(tmp_path)
+
+
+def test_ctrl_c_while_the_command_exports_stops_it_and_keeps_the_previous_model(tune_scene, tmp_path, monkeypatch,
+                                                                                capsys):
+    """``python -m low2high.train finetune``: a real SIGINT during the .onnx export ends with status 130."""
+    import json
+
+    from low2high.train.cli import main
+
+    output = tmp_path / "mine.pt"
+    output.write_bytes(b"the user's previous model")
+    (tmp_path / "mine.onnx").write_bytes(b"the user's previous export")
+    settings = tmp_path / "settings.json"  # the areas are WKT, which a flag cannot hold
+    settings.write_text(json.dumps({"areas": tune_scene["areas"]}))
+
+    def interrupted(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr("low2high.models.onnx_export.verify_onnx_export", interrupted)
+    code = main(["finetune", "--config", str(settings), "--image", tune_scene["image"], "--labels",
+                 tune_scene["labels"], "--model", tune_scene["model"], "--output", str(output), "--steps", "2",
+                 "--batch-size", "2", "--chip-blocks", "8", "--validation-share", "0", "--device", "cpu"])
+    assert code == 130 and "stopped by the user" in capsys.readouterr().err
+    assert output.read_bytes() == b"the user's previous model"
+    assert (tmp_path / "mine.onnx").read_bytes() == b"the user's previous export"
+    assert sorted(os.listdir(tmp_path)) == ["mine.onnx", "mine.pt", "settings.json"]
