@@ -43,9 +43,9 @@ def sample_windows(region: Window, budget: int = SAMPLE_PIXELS, side: int = SAMP
     across = max(1, round(math.sqrt(count * region.width / region.height)))
     down = max(1, count // across)
     width, height = min(side, region.width), min(side, region.height)
-    cols = np.linspace(region.col, region.col + region.width - width, across).round().astype(int)
-    rows = np.linspace(region.row, region.row + region.height - height, down).round().astype(int)
-    return [Window(int(col), int(row), width, height) for row in rows for col in cols]
+    spread_cols = np.linspace(region.col, region.col + region.width - width, across).round().astype(int)
+    spread_rows = np.linspace(region.row, region.row + region.height - height, down).round().astype(int)
+    return [Window(int(col), int(row), width, height) for row in spread_rows for col in spread_cols]
 
 
 def region_statistics(source_path: str, region: Window, mask: Optional[PolygonMask], progress: Progress,
