@@ -106,6 +106,10 @@ class ModelCard:
         standardisation: "dataset" (the input is normalised with ``mean``/``std``) or "tile" (with
             each tile's own per-band mean/std, :func:`~.contract.model_input`); cards written
             before this field existed mean "dataset".
+        probability_threshold: Pixels whose most probable class is less probable than this get
+            class 0, the rule of the Deepness plugin's ``seg_thresh`` (a model imported from
+            Deepness keeps its threshold, so ``segment`` draws the map its makers tuned). 0, the
+            default, turns it off: a land-cover map has no "background" class to fall back to.
     """
 
     class_names: list[str] = field(default_factory=lambda: list(MERGED_CLASSES))
@@ -119,6 +123,7 @@ class ModelCard:
     description: str = ""
     training: dict = field(default_factory=dict)
     standardisation: str = "dataset"
+    probability_threshold: float = 0.0
 
     def __post_init__(self) -> None:
         if self.standardisation not in STANDARDISATIONS:
@@ -141,6 +146,10 @@ class ModelCard:
         if gsd <= 0:
             raise CheckpointError(f"gsd (metres per pixel) must be greater than 0, got {gsd}")
         self.gsd = gsd
+        threshold = self._numbers([self.probability_threshold], "probability_threshold")[0]
+        if not 0 <= threshold <= 1:
+            raise CheckpointError(f"probability_threshold must be from 0 to 1, got {threshold}")
+        self.probability_threshold = threshold
         self.tile_size = _positive_int(self.tile_size, "tile_size")
         if self.tile_size % INPUT_MULTIPLE:
             raise CheckpointError(

@@ -6,7 +6,9 @@ card says) and one output ``"output"``: softmax probabilities ``(batch, classes,
 
 * Deepness keys: ``model_type`` ("Segmentor"), ``class_names`` ({"0": name, ...}),
   ``resolution`` (centimetres per pixel), ``tile_size``, ``tiles_overlap`` (percent of the
-  tile), ``standardization_mean``, ``standardization_std``.
+  tile, rounded up), ``standardization_mean``, ``standardization_std``, ``seg_thresh``. They are
+  written only for files Deepness can run as they are (:func:`deepness_problem`): a fixed tile
+  size and the card's own statistics.
 * ``low2high``: ``{"format": "low2high.onnx", "format_version": 1, "architecture":
   "unet-resnet18" | "pixel-mlp", "config": {...}, "card": {...}, "output": "probabilities" | "logits",
   "input_size": [tile, tile] | None}`` (None when height and width are dynamic).
@@ -20,17 +22,18 @@ from __future__ import annotations
 import copy
 import io
 import json
+import math
 import os
 import warnings
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
 from torch import nn
 
 from .architectures import architecture_of
-from .card import FORMAT_VERSION, ModelCard, check_card_matches
+from .card import FORMAT_VERSION, CheckpointError, ModelCard, check_card_matches
 from .files import atomic_write
 from .onnx_card import METADATA_KEY, ONNX_FORMAT, OUTPUTS, _read_description, open_onnx_session
 
@@ -52,17 +55,53 @@ class _ExportHead(nn.Module):
         return torch.softmax(logits, dim=1) if self.probabilities else logits
 
 
+def deepness_overlap_percent(card: ModelCard) -> int:
+    """``tiles_overlap`` for Deepness: the card's overlap in whole percent of the tile, rounded up.
+
+    Deepness reads the key as an integer percentage and overlaps ``floor(tile * percent / 100)``
+    pixels; rounding to nearest gave 12 % for 64 of 512 px, so Deepness overlapped 61 px instead
+    of 64. Rounding up overlaps at least the card's pixels.
+    """
+    return math.ceil(100 * card.tile_overlap / card.tile_size)
+
+
 def deepness_metadata(card: ModelCard) -> dict[str, Any]:
-    """The metadata keys the Deepness QGIS plugin reads, as Python values (not yet JSON)."""
+    """The metadata keys the Deepness QGIS plugin reads, as Python values (not yet JSON).
+
+    ``seg_thresh`` is always written: without it Deepness applies its own default of 0.5 and gives
+    class 0 to every pixel less sure than that (61 % of a real patch became "water" with the demo
+    model); the card's ``probability_threshold`` (0: off) is what ``segment`` applies too.
+    """
     return {
         "model_type": "Segmentor",
         "class_names": {str(i): name for i, name in enumerate(card.class_names)},
         "resolution": card.gsd * 100.0,  # Deepness wants centimetres per pixel
         "tile_size": card.tile_size,
-        "tiles_overlap": int(round(100 * card.tile_overlap / card.tile_size)),  # percent
+        "tiles_overlap": deepness_overlap_percent(card),
         "standardization_mean": list(card.mean),
         "standardization_std": list(card.std),
+        "seg_thresh": card.probability_threshold,
     }
+
+
+def deepness_problem(card: ModelCard, dynamic_size: bool, output: str = "probabilities") -> Optional[str]:
+    """Why Deepness cannot run this export as it is (a sentence), or None when it can.
+
+    Deepness puts the graph's input width into its tile-size box, so a dynamic-size graph fails to
+    load there; it standardises every tile with the fixed ``standardization_mean/std``, so a
+    model trained on each tile's own statistics would be fed inputs it never saw; and it compares
+    the raw output with ``seg_thresh``, which means nothing for logits.
+    """
+    if dynamic_size:
+        return ("Deepness cannot load a dynamic-size export (it reads the tile size from the input's width, "
+                "which is then a name, not a number); export with the fixed tile size instead")
+    if card.standardisation == "tile":
+        return ("Deepness cannot run this model: its card standardises each tile by the tile's own mean and std, "
+                "and Deepness feeds every tile the fixed standardization_mean/std, inputs the model never saw")
+    if output == "logits" and card.probability_threshold > 0:
+        return ("Deepness would compare this export's logits with the card's probability threshold; export "
+                "probabilities instead")
+    return None
 
 
 def export_onnx(
@@ -73,6 +112,7 @@ def export_onnx(
     output: str = "probabilities",
     dynamic_size: bool = False,
     opset: int = 17,
+    deepness: Optional[bool] = None,
 ) -> None:
     """Export the network to ONNX with its model card as metadata, atomically.
 
@@ -85,18 +125,26 @@ def export_onnx(
         path: Destination ``.onnx`` file; an existing file is replaced.
         output: ``"probabilities"`` (softmax, for Deepness) or ``"logits"``.
         dynamic_size: Also make height and width dynamic (multiples of 32 at run time).
-            Deepness needs a fixed size, so the default is a fixed ``tile_size`` input.
+            Deepness cannot load such a file, so the default is a fixed ``tile_size`` input.
         opset: ONNX opset version.
+        deepness: True: the file must run in Deepness (refused with the reason otherwise);
+            False: no Deepness keys; None: Deepness keys when Deepness can run the file
+            (:func:`deepness_problem`), so Low2High-only exports (the int8 cache's dynamic graphs,
+            per-tile standardised cards) never mislead Deepness with keys it would misuse.
 
     Raises:
         ValueError: For an unknown ``output``.
-        CheckpointError: If the card's bands or classes do not match the network.
+        CheckpointError: If the card's bands or classes do not match the network, or Deepness
+            was asked for and cannot run the export.
     """
     import onnx
 
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
     check_card_matches(model.config, card, "export_onnx")
+    problem = deepness_problem(card, dynamic_size, output)
+    if deepness and problem:
+        raise CheckpointError(f"{problem}.")
     network = _ExportHead(copy.deepcopy(model).cpu().eval(), output).eval()
     size = card.tile_size
     dummy = torch.zeros(1, model.config.in_channels, size, size)
@@ -130,7 +178,8 @@ def export_onnx(
         "output": output,
         "input_size": None if dynamic_size else [size, size],
     }
-    metadata = {**deepness_metadata(card), METADATA_KEY: description}
+    for_deepness = deepness is not False and problem is None
+    metadata = {**(deepness_metadata(card) if for_deepness else {}), METADATA_KEY: description}
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, json.dumps(value)

@@ -2,8 +2,11 @@
 
 The .onnx file runs in QGIS without PyTorch (ONNX Runtime), and in the Deepness plugin, which
 reads the metadata keys Low2High writes (model_type, class_names, resolution, tile_size,
-tiles_overlap, standardization_mean/std). By default the input has the card's fixed tile size and
-the output is softmax probabilities, as Deepness expects; --dynamic-size and --logits change that.
+tiles_overlap rounded up to whole percent, standardization_mean/std, seg_thresh 0 so Deepness
+does not turn unsure pixels into class 0). By default the input has the card's fixed tile size and
+the output is softmax probabilities, as Deepness expects; --logits changes that. Deepness cannot
+load a --dynamic-size export nor feed a model trained on per-tile standardisation, so those are
+refused unless --deepness false asks for a file for Low2High only.
 After writing, ONNX Runtime runs the file on a random batch and the largest difference from
 PyTorch is printed (an export that differs by more than --atol is an error).
 """

@@ -17,12 +17,16 @@ class ExportConfig:
 
     checkpoint: str = field("", "model checkpoint (.pt), e.g. best.pt of fit")
     output: str = field("", "ONNX file to write (default: the checkpoint's name with .onnx)")
-    dynamic_size: bool = field(False, "accept any height and width (multiples of 32) instead of the fixed tile size")
+    dynamic_size: bool = field(False, "accept any height and width (multiples of 32) instead of the fixed tile size; "
+                               "Deepness cannot load such a file, so it needs --deepness false")
     logits: bool = field(False, "output raw logits instead of softmax probabilities")
     tile_size: Optional[int] = field(None, "fixed input side and card tile size (empty: the checkpoint's)")
     opset: int = field(17, "ONNX opset version")
     verify: bool = field(True, "run the export with ONNX Runtime and compare with PyTorch")
     atol: float = field(1e-3, "largest accepted difference between ONNX and PyTorch outputs")
+    deepness: bool = field(True, "a file the Deepness QGIS plugin runs as it is: its metadata written, and an export "
+                           "it cannot run refused (--dynamic-size, a card with per-tile standardisation); false: a "
+                           "file for Low2High only")
 
 
 def export_checkpoint(config: ExportConfig) -> tuple[str, Optional[float]]:
@@ -50,7 +54,7 @@ def export_checkpoint(config: ExportConfig) -> tuple[str, Optional[float]]:
             card = dataclasses.replace(card, tile_size=config.tile_size, tile_overlap=overlap)
         model = loaded.build_model()
         export_onnx(model, card, output, output="logits" if config.logits else "probabilities",
-                    dynamic_size=config.dynamic_size, opset=config.opset)
+                    dynamic_size=config.dynamic_size, opset=config.opset, deepness=config.deepness)
         difference = verify_onnx_export(model, output, atol=config.atol) if config.verify else None
     except (CheckpointError, OnnxVerificationError) as error:
         raise Low2HighError(str(error)) from None

@@ -89,8 +89,11 @@ def test_export_writes_a_verified_onnx_file(model, tmp_path, capsys):
     assert difference < 1e-3
     config, card, description = read_onnx_card(path)
     assert card.tile_size == 64 and description["input_size"] == [64, 64] and description["output"] == "probabilities"
-    assert main(["export", "--checkpoint", model, "--output", str(tmp_path / "d.onnx"), "--dynamic-size", "true",
-                 "--logits", "true", "--tile-size", "64"]) == 0
+    dynamic = ["export", "--checkpoint", model, "--output", str(tmp_path / "d.onnx"), "--dynamic-size", "true",
+               "--logits", "true", "--tile-size", "64"]
+    assert main(dynamic) == 2  # Deepness cannot load it: asked for only when the file is for Low2High alone
+    assert "Deepness cannot load a dynamic-size export" in capsys.readouterr().err
+    assert main(dynamic + ["--deepness", "false"]) == 0
     assert "max abs difference" in capsys.readouterr().out
     _, _, dynamic = read_onnx_card(str(tmp_path / "d.onnx"))
     assert dynamic["input_size"] is None and dynamic["output"] == "logits"
