@@ -27,7 +27,8 @@ from ..geo.raster_io import RasterSource
 from ..labels.classes import NODATA
 from ..progress import Progress, check_canceled
 from .blending import BlendedBlock, TileBlender
-from .predictor import Predictor
+from .decision import class_map
+from .predictor import ModelInfo, Predictor
 from .tiling import Tile, TileLayout, tile_read_window
 
 #: Batches read ahead of the model, and predictions waiting for the writer.
@@ -95,7 +96,7 @@ def run_tiled_inference(source_path: str, layout: TileLayout, predictor: Predict
     to_model: queue.Queue = queue.Queue(QUEUE_DEPTH)
     to_writer: queue.Queue = queue.Queue(QUEUE_DEPTH)
     reader = _Worker(lambda: _read(source_path, layout, predictor, batch_size, mask, to_model, stop), "low2high-reader")
-    writer = _Worker(lambda: _write(layout, predictor.info.num_classes, classes_band, probabilities, to_writer, stats),
+    writer = _Worker(lambda: _write(layout, predictor.info, classes_band, probabilities, to_writer, stats),
                      "low2high-writer")
     streams = max(1, predictor.streams)
     passes = ThreadPoolExecutor(streams, "low2high-model") if streams > 1 else None
@@ -261,10 +262,10 @@ def _pad(array: np.ndarray, height: int, width: int, constant: bool = False) -> 
     return np.pad(array, widths, mode="constant" if constant else "symmetric")
 
 
-def _write(layout: TileLayout, num_classes: int, classes_band: gdal.Band, probabilities: Optional[gdal.Dataset],
+def _write(layout: TileLayout, info: ModelInfo, classes_band: gdal.Band, probabilities: Optional[gdal.Dataset],
            channel: queue.Queue, stats: InferenceStats) -> None:
     """Writer thread: blend predictions and write every block as soon as it is finished."""
-    blender = TileBlender(layout, num_classes)
+    blender = TileBlender(layout, info.num_classes)
     while True:
         batch = channel.get()
         if batch is _DONE:
@@ -272,13 +273,13 @@ def _write(layout: TileLayout, num_classes: int, classes_band: gdal.Band, probab
         predicted = iter(batch.probabilities if batch.probabilities is not None else ())
         for tile, has_data, valid in batch.tiles:
             for block in blender.add(tile, next(predicted) if has_data else None, valid):
-                _write_block(block, classes_band, probabilities, stats)
+                _write_block(block, classes_band, probabilities, stats, info)
 
 
 def _write_block(block: BlendedBlock, classes_band: gdal.Band, probabilities: Optional[gdal.Dataset],
-                 stats: InferenceStats) -> None:
+                 stats: InferenceStats, info: ModelInfo) -> None:
     window = block.window
-    classes = block.probabilities.argmax(axis=0).astype(np.uint8)
+    classes = class_map(block.probabilities, info.threshold, info.binary)
     classes[~block.valid] = NODATA
     classes_band.WriteArray(classes, window.col, window.row)
     stats.class_counts += np.bincount(classes.ravel(), minlength=256)

@@ -7,6 +7,7 @@ imported only here, when a model is loaded: QGIS without torch still runs ONNX m
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -41,6 +42,11 @@ class ModelInfo:
     precision: str = "fp32"  # what the model really runs at: fp32, bf16 or int8
     network_width: Optional[int] = None  # U-Net width (64: the paper's), for memory estimates
     standardisation: str = "dataset"  # the card's: "tile" standardises each tile by its own statistics
+    threshold: float = 0.0  # the card's probability_threshold: less sure pixels get class 0 (Deepness's seg_thresh)
+    binary: bool = False  # one sigmoid map (a Deepness model): class 1 where it reaches the threshold
+    resolution_known: bool = True  # False: a Deepness model without 'resolution'; no pixel-size check
+    resizable: bool = True  # a fixed-size graph may run through a resizable copy (Low2High exports only)
+    notes: tuple[str, ...] = ()  # sentences to warn about when the model is used (missing Deepness metadata)
 
     @property
     def num_classes(self) -> int:
@@ -51,8 +57,10 @@ class ModelInfo:
         return len(self.band_names)
 
     def describe(self) -> str:
+        scale = f"trained at {self.gsd:g} m per pixel" if self.resolution_known else "pixel size not stated"
+        threshold = f", class 0 below {self.threshold:g} probability" if self.threshold else ""
         return (f"{os.path.basename(self.path)}: {self.num_bands} bands ({', '.join(self.band_names)}), "
-                f"classes {', '.join(self.class_names)}, trained at {self.gsd:g} m per pixel; "
+                f"classes {', '.join(self.class_names)}, {scale}{threshold}; "
                 f"{self.backend} {self.precision} on {self.device}")
 
 
@@ -106,13 +114,11 @@ def read_model_info(model: Optional[str]) -> ModelInfo:
             config, card, _ = read_checkpoint_card(path)
             return _info_from_card(path, "torch", "cpu", card, config=config)
         require("onnxruntime", "run .onnx models")
-        from ...models.onnx_card import read_onnx_card
+        from ...models.onnx_card import open_onnx_session
 
-        config, card, description = read_onnx_card(path)
+        return _onnx_info(open_onnx_session(path), path, "cpu")
     except CheckpointError as error:
         raise _model_error(path, error) from error
-    input_size = description.get("input_size")
-    return _info_from_card(path, "onnx", "cpu", card, input_size[0] if input_size else None, config=config)
 
 
 def load_predictor(model: Optional[str], device: str = "auto", precision: str = "fp32",
@@ -143,7 +149,33 @@ def _info_from_card(path: str, backend: str, device: str, card, fixed_tile_size:
     width = getattr(config, "width", None)
     return ModelInfo(path, backend, device, tuple(card.class_names), tuple(card.band_names), tuple(card.mean),
                      tuple(card.std), float(card.gsd), int(card.tile_size), int(card.tile_overlap), fixed_tile_size,
-                     precision, int(width) if width else None, standardisation=card.standardisation)
+                     precision, int(width) if width else None, standardisation=card.standardisation,
+                     threshold=float(card.probability_threshold))
+
+
+def _onnx_info(session: Any, shown: str, device: str, precision: str = "fp32") -> ModelInfo:
+    """What an open ONNX model says about itself: a Low2High export's description, or Deepness's metadata.
+
+    Raises:
+        CheckpointError: neither describes the file, or the description is unusable.
+    """
+    from ...models.card import CheckpointError
+    from ...models.onnx_card import METADATA_KEY, describe_onnx_session
+    from .deepness import describe_deepness_session, is_deepness_model
+
+    metadata = session.get_modelmeta().custom_metadata_map
+    if is_deepness_model(metadata):
+        model = describe_deepness_session(session, shown)
+        info = _info_from_card(shown, "onnx", device, model.card, model.fixed_tile_size, precision)
+        return dataclasses.replace(info, binary=model.binary, resolution_known=model.resolution_known,
+                                   resizable=False, notes=model.notes)
+    if METADATA_KEY not in metadata:
+        raise CheckpointError(f"{shown} is not a Low2High model nor a Deepness one: it carries neither the Low2High "
+                              f"description (ONNX metadata '{METADATA_KEY}') nor Deepness metadata (model_type, "
+                              "class_names, ...), so its bands, classes and normalisation are unknown")
+    config, card, description = describe_onnx_session(session, shown)
+    input_size = description.get("input_size")
+    return _info_from_card(shown, "onnx", device, card, input_size[0] if input_size else None, precision, config)
 
 
 def _model_error(path: str, error: Exception) -> Low2HighError:
@@ -225,7 +257,7 @@ class OnnxPredictor:
     def __init__(self, path: str, device: str, shown_path: Optional[str] = None, precision: str = "fp32") -> None:
         ort = require("onnxruntime", "run .onnx models")
         from ...models.card import CheckpointError
-        from ...models.onnx_card import describe_onnx_session, open_onnx_session
+        from ...models.onnx_card import open_onnx_session
 
         has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
         resolved = choose_device(device, has_cuda, "install onnxruntime-gpu or choose 'cpu'")
@@ -235,22 +267,86 @@ class OnnxPredictor:
         shown = shown_path or path
         try:
             self._session = open_onnx_session(path, providers)
-            config, card, metadata = describe_onnx_session(self._session, shown)
+            self.info = _onnx_info(self._session, shown, resolved, precision)
         except CheckpointError as error:
             raise _model_error(shown, error) from error
         self.streams = 1  # one session.run at a time: ONNX Runtime already spreads a pass over the cores
-        self._input = self._session.get_inputs()[0].name
-        self._outputs_logits = metadata.get("output") == "logits"
-        input_size = metadata.get("input_size")  # [side, side] for fixed-size exports
-        self.info = _info_from_card(shown, "onnx", resolved, card, input_size[0] if input_size else None,
-                                    precision, config)
+        graph_input = self._session.get_inputs()[0]
+        self._input = graph_input.name
+        metadata = self._session.get_modelmeta().custom_metadata_map
+        self._stated_output = _low2high_output(metadata)  # None: a Deepness model, which does not say
+        batch = graph_input.shape[0] if graph_input.shape else None
+        self._batch = batch if isinstance(batch, int) and batch > 0 else None  # a graph made for N tiles at a time
 
     def running(self) -> ContextManager[None]:
         return nullcontext()
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        (output,) = self._session.run(None, {self._input: batch})
-        if self._outputs_logits:
-            output = np.exp(output - output.max(axis=1, keepdims=True))
-            output /= output.sum(axis=1, keepdims=True)
-        return output.astype(np.float32, copy=False)
+        output = self._run(batch)
+        if self._stated_output == "logits":
+            return _softmax(output)
+        if self._stated_output == "probabilities":
+            return output.astype(np.float32, copy=False)
+        return foreign_probabilities(output, batch.shape, os.path.basename(self.info.path))
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        """One pass, or passes of the graph's fixed batch size (the last one padded) for a graph made for it."""
+        if self._batch is None or self._batch == len(batch):
+            (output,) = self._session.run(None, {self._input: batch})
+            return output
+        parts = []
+        for start in range(0, len(batch), self._batch):
+            part = batch[start:start + self._batch]
+            padded = np.concatenate([part, np.zeros((self._batch - len(part), *part.shape[1:]), part.dtype)])
+            (output,) = self._session.run(None, {self._input: padded})
+            parts.append(output[:len(part)])
+        return np.concatenate(parts)
+
+
+def _low2high_output(metadata: dict) -> Optional[str]:
+    """The ``output`` kind a Low2High description states (None for other models)."""
+    import json
+
+    from ...models.onnx_card import METADATA_KEY
+
+    try:
+        return json.loads(metadata[METADATA_KEY]).get("output") if METADATA_KEY in metadata else None
+    except (ValueError, AttributeError):
+        return None
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    """Class probabilities of (B, C, H, W) scores, along the class axis."""
+    output = np.exp(scores - scores.max(axis=1, keepdims=True))
+    output /= output.sum(axis=1, keepdims=True)
+    return output.astype(np.float32, copy=False)
+
+
+#: How far a foreign model's per-pixel class scores may sum from 1 and still count as probabilities.
+PROBABILITY_TOLERANCE = 1e-2
+
+
+def foreign_probabilities(output: np.ndarray, input_shape: tuple, name: str) -> np.ndarray:
+    """Class probabilities from a model that does not say what it outputs (a Deepness model).
+
+    Deepness models give softmax probabilities, or one sigmoid map for a single class; some give
+    raw scores (logits). Scores in 0-1 that sum to 1 per pixel are probabilities as they are;
+    other scores become probabilities by softmax (one map: by the sigmoid), so tiles blend on
+    one scale. One map ``p`` becomes the two classes ``(1 - p, p)``.
+
+    Raises:
+        Low2HighError: the output is not one score map per class and input pixel.
+    """
+    batch, _, height, width = input_shape
+    if output.ndim != 4 or output.shape[0] != batch or output.shape[2:] != (height, width):
+        raise Low2HighError(f"The model '{name}' gives an output of shape {tuple(output.shape)} for input tiles of "
+                            f"{tuple(input_shape)}: not a class score per input pixel, so it cannot draw a map.")
+    scores = output.astype(np.float32, copy=False)
+    if scores.shape[1] == 1:
+        if scores.min() < 0 or scores.max() > 1:
+            scores = 1 / (1 + np.exp(-scores))
+        return np.concatenate([1 - scores, scores], axis=1)
+    sums = scores.sum(axis=1)
+    if scores.min() >= 0 and scores.max() <= 1 and np.abs(sums - 1).max() <= PROBABILITY_TOLERANCE:
+        return scores
+    return _softmax(scores)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from typing import Any, Callable, Sequence
 
@@ -51,7 +52,7 @@ def int8_model(model_path: str, model_kind: str, calibration: Callable[[], Seque
             if model_kind == "torch":
                 export_checkpoint(model_path, fp32)
             else:
-                make_resizable(model_path, fp32)
+                copy_for_quantisation(model_path, fp32)
             quantise_static(fp32, calibration(), target, work)
 
     return cached_file("int8", ".onnx", settings, build)
@@ -117,6 +118,17 @@ def export_checkpoint(checkpoint_path: str, target: str) -> None:
     export_onnx(loaded.build_model(), loaded.card, target, output="logits", dynamic_size=True)
 
 
+def copy_for_quantisation(source: str, target: str) -> None:
+    """The fp32 graph to quantise: a Low2High export made resizable (its int8 model then takes any
+    tile), another model (a Deepness one) as it is, since its graph may hold size-dependent
+    constants and it keeps the tile size it was made for."""
+    onnx = require("onnx", "quantise models to int8")
+    if any(entry.key == METADATA_KEY for entry in onnx.load(source, load_external_data=False).metadata_props):
+        make_resizable(source, target)
+    else:
+        shutil.copyfile(source, target)
+
+
 def make_resizable(source: str, target: str) -> None:
     """Copy an ONNX model with its input and output height and width made dynamic.
 
@@ -168,13 +180,17 @@ def quantise_static(source: str, tiles: Sequence[np.ndarray], target: str, work:
     if not tiles:
         raise ValueError("no calibration tiles")
 
+    graph = onnx.load(source, load_external_data=False).graph
+    weights = {initializer.name for initializer in graph.initializer}
+    input_name = next(value.name for value in graph.input if value.name not in weights)  # "input" in our exports
+
     class Tiles(CalibrationDataReader):
         def __init__(self) -> None:
             self._pending = iter(tiles)
 
         def get_next(self) -> Any:
             tile = next(self._pending, None)
-            return None if tile is None else {"input": np.ascontiguousarray(tile[None], np.float32)}
+            return None if tile is None else {input_name: np.ascontiguousarray(tile[None], np.float32)}
 
     prepared, quantised = os.path.join(work, "prepared.onnx"), os.path.join(work, "int8.onnx")
     quant_pre_process(source, prepared, skip_symbolic_shape=True)

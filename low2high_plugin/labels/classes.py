@@ -24,14 +24,37 @@ _EXTRA_COLOURS = ((255, 190, 0), (150, 90, 190), (120, 120, 120), (0, 200, 200),
 
 
 def class_colours(class_names: Sequence[str]) -> list[tuple[int, int, int]]:
-    """Display colours for a list of class names: the merged ones keep their colours."""
+    """Display colours for a list of class names: the merged ones keep their colours.
+
+    Other classes (a model of another taxonomy, a Deepness model with its own classes) take the
+    few hand-picked extra colours, then generated ones, so every class of a long list is told apart.
+    """
     colours = []
     for index, name in enumerate(class_names):
         if name in MERGED_NAMES:
             colours.append(MERGED_COLOURS[MERGED_NAMES.index(name)])
+        elif index < len(_EXTRA_COLOURS):
+            colours.append(_EXTRA_COLOURS[index])
         else:
-            colours.append(_EXTRA_COLOURS[index % len(_EXTRA_COLOURS)])
+            colours.append(generated_colour(index))
     return colours
+
+
+def generated_colour(index: int) -> tuple[int, int, int]:
+    """A colour for class ``index``: hues a golden angle apart, three brightness levels in turn.
+
+    Neighbouring codes get far-apart hues, and no two codes below 256 get the same colour.
+    """
+    hue = (index * 0.381966) % 1.0
+    saturation, value = (0.75, 0.9), (0.55, 0.95, 0.7)
+    return _rgb(hue, saturation[index % 2], value[index % 3])
+
+
+def _rgb(hue: float, saturation: float, value: float) -> tuple[int, int, int]:
+    import colorsys
+
+    red, green, blue = colorsys.hsv_to_rgb(hue, saturation, value)
+    return round(red * 255), round(green * 255), round(blue * 255)
 
 
 def check_class_codes(codes: np.ndarray, what: str, advice: str, num_classes: int = len(MERGED_NAMES),
