@@ -16,9 +16,11 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
 )
 
 from ..low2high_plugin.devices import DEVICES
+from ..low2high_plugin.inference.bands import parse_bands
 from ..low2high_plugin.inference.precision import PRECISIONS
 from ..low2high_plugin.inference.segment import SegmentRequest, segment
 from ..low2high_plugin.progress import check_canceled
@@ -37,6 +39,7 @@ class SegmentAlgorithm(Low2HighAlgorithm):
     DEVICE = "DEVICE"
     PRECISION = "PRECISION"
     INPUT_STATISTICS = "INPUT_STATISTICS"
+    BANDS = "BANDS"
     OUTPUT = "OUTPUT"
     OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
 
@@ -52,9 +55,13 @@ class SegmentAlgorithm(Low2HighAlgorithm):
     def initAlgorithm(self, config: Optional[dict] = None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input image (RGB or RGBN, 8-bit)")))
         self.addParameter(QgsProcessingParameterFile(
-            self.MODEL, self.tr("Model (.pt or .onnx; empty: the bundled demo model)"),
-            behavior=QgsProcessingParameterFile.File, fileFilter=self.tr("Low2High models (*.pt *.onnx)"),
+            self.MODEL,
+            self.tr("Model (.pt or .onnx, Low2High or Deepness segmentation; empty: the bundled demo model)"),
+            behavior=QgsProcessingParameterFile.File, fileFilter=self.tr("Low2High and Deepness models (*.pt *.onnx)"),
             optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.BANDS, self.tr("Input bands feeding the model, in its order (e.g. 1,2,3; empty: the raster's first "
+                                "bands)"), optional=True))
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, self.tr("Only this extent"), optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.MASK, self.tr("Only inside these polygons"), [QgsProcessing.TypeVectorPolygon], optional=True))
@@ -108,6 +115,7 @@ class SegmentAlgorithm(Low2HighAlgorithm):
             precision=self.parameterAsEnumString(parameters, self.PRECISION, context) or "auto",
             input_statistics=self.parameterAsEnumString(parameters, self.INPUT_STATISTICS, context) or "auto",
             probabilities_path=probabilities,
+            bands=parse_bands(self.parameterAsString(parameters, self.BANDS, context)),
         )
         result = segment(request, progress)
         return {self.OUTPUT: result.output_path, self.OUTPUT_PROBABILITIES: result.probabilities_path}

@@ -19,7 +19,10 @@ map; the share of the wall time the model was busy. Each run is a fresh process 
 is its own). The one-off costs of ``auto`` and ``int8`` (quantisation and the precision trial,
 paid once per model and machine and kept in the cache) are paid by an untimed warm-up run on the
 1 Mpx sample image, and printed. Models: the paper's U-Net/ResNet-18 at width 64 with random weights,
-the bundled demo model, and a trained width-64 checkpoint when one is given (``--trained``).
+the bundled demo model, a trained width-64 checkpoint when one is given (``--trained``), and
+``deepness``: the width-64 network taking 3 bands as a Deepness-style ONNX file (Deepness metadata
+only, no Low2High description, no .pt; its rows are the reference and the .onnx ones, and both it
+and segment feed it the raster's first three bands).
 The machine is shared, so quote ratios within one run, not absolute rates.
 """
 from __future__ import annotations
@@ -65,7 +68,8 @@ def parse_arguments(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument("--side", type=int, default=2048,
                         help="raster side in pixels (a square mosaic of the sample); 5000 is the issue's raster")
     parser.add_argument("--models", default="random64,demo,trained",
-                        help="comma-separated: random64 (width 64, random weights), demo, trained")
+                        help="comma-separated: random64 (width 64, random weights), demo, trained, deepness (a "
+                             "Deepness-style .onnx of the width-64 network on 3 bands)")
     parser.add_argument("--trained", default=TRAINED_DEFAULT,
                         help="a trained .pt checkpoint (e.g. `python -m low2high.train fit --width 64 ...`'s best.pt)")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of {', '.join(ROWS)}")
@@ -105,6 +109,8 @@ def model_files(name: str, work: str, trained: str) -> Optional[dict]:
     from ...models.onnx_export import export_onnx
     from ...models.unet import UNet, UNetConfig
 
+    if name == "deepness":
+        return {"fixed": deepness_style_model(os.path.join(work, "deepness_w64_rgb512.onnx"))}
     if name == "random64":
         checkpoint = os.path.join(work, "random_w64.pt")
         if not os.path.exists(checkpoint):
@@ -123,6 +129,34 @@ def model_files(name: str, work: str, trained: str) -> Optional[dict]:
         sized = dataclasses.replace(loaded.card, tile_size=512, tile_overlap=64)
         export_onnx(loaded.build_model(), sized, files["fixed"])
     return files
+
+
+def deepness_style_model(path: str) -> str:
+    """The width-64 U-Net on 3 bands (random weights) as a model from Deepness's zoo looks: a fixed
+    512-px input, softmax output, Deepness's metadata and no Low2High description (cached)."""
+    if os.path.exists(path):
+        return path
+    import onnx
+    import torch
+
+    from ...models.checkpoint import ModelCard
+    from ...models.onnx_card import METADATA_KEY
+    from ...models.onnx_export import export_onnx
+    from ...models.unet import UNet, UNetConfig
+
+    torch.manual_seed(0)
+    model = UNet(UNetConfig(in_channels=3, num_classes=4, width=64)).eval()
+    card = ModelCard(band_names=["red", "green", "blue"], mean=[0.45] * 3, std=[0.2] * 3, tile_size=512,
+                     tile_overlap=64, class_names=["background", "trees", "fields", "roofs"])
+    partial = path + ".partial.onnx"
+    export_onnx(model, card, partial, deepness=True)
+    proto = onnx.load(partial)
+    kept = [entry for entry in proto.metadata_props if entry.key != METADATA_KEY]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    onnx.save(proto, partial)
+    os.replace(partial, path)
+    return path
 
 
 def run_child(args: argparse.Namespace) -> None:
@@ -177,12 +211,13 @@ def agreement(path: str, reference: str) -> float:
 def bench_model(name: str, files: dict, raster: str, warm_raster: str, rows: list, device: str, folder: str) -> list:
     """Every row for one model; returns dicts with the table's figures."""
     results = []
-    for kind in ("fixed", "pt"):
+    rows = [row for row in rows if "pt" in files or row not in CHECKPOINT_ROWS]  # no .pt: the .onnx rows only
+    for kind in [kind for kind in ("fixed", "pt") if kind in files]:
         warm = child(device, warm_raster, files[kind], os.path.join(folder, f"{name}-warm-{kind}.tif"), "auto")
         print(f"[{name}] one-off warm-up of {os.path.basename(files[kind])} on {warm['megapixels']:.0f} Mpx "
               f"(quantisation + precision trial, then cached): {warm['process_seconds']:.1f} s; "
               + " ".join(warm["log"][:2]), file=sys.stderr)
-    if "bf16" in rows:  # its agreement with fp32 is measured once, outside the timed run
+    if "bf16" in rows and "pt" in files:  # its agreement with fp32 is measured once, outside the timed run
         child(device, warm_raster, files["pt"], os.path.join(folder, f"{name}-warm-bf16.tif"), "bf16")
     for row in rows:
         output = os.path.join(folder, f"{name}-{row}.tif")
@@ -243,7 +278,8 @@ def main(argv: Optional[list] = None) -> int:
                       f"--width 64 ... then pass --trained runs/x/best.pt)")
                 continue
             results = bench_model(name, files, raster, warm_raster, rows, args.device, folder)
-            print(table(f"{name} ({os.path.basename(files['pt'])}), {side} × {side} px raster", results), flush=True)
+            shown = os.path.basename(files.get("pt", files["fixed"]))
+            print(table(f"{name} ({shown}), {side} × {side} px raster", results), flush=True)
             report.append({"model": name, "rows": [{k: v for k, v in r.items() if k not in ("log", "output")}
                                                    for r in results]})
             if args.flatness and name == args.models.split(",")[0]:

@@ -1,9 +1,11 @@
 """The yardstick of ``make bench``: a plain fp32 ONNX Runtime tiling loop, as Deepness does it.
 
 Fixed 512-px tiles stepped by ``tile - overlap`` (448 px), the last row and column padded with
-zeros past the raster's edge; each tile is read, normalised by the model card's contract, run
-alone, and the centre of its class map (half the overlap trimmed from each inner side) written
-into the output. No blending, no pipeline, no precision choice: what a careful user of a generic
+zeros past the raster's edge; each tile is read (the raster's first bands, as many as the model
+takes), normalised by the model card's contract, run alone, and the centre of its class map (half
+the overlap trimmed from each inner side, the card's probability threshold applied, as Deepness
+applies ``seg_thresh``) written into the output. Low2High exports and Deepness models alike.
+No blending, no pipeline, no precision choice: what a careful user of a generic
 QGIS deep-learning plugin gets. Used only to measure against; segment never calls it.
 """
 from __future__ import annotations
@@ -33,12 +35,14 @@ def reference_loop(source_path: str, model_path: str, output_path: str, tile: in
     """Classify the whole raster at ``source_path`` with a fixed-size .onnx model into ``output_path``."""
     import onnxruntime as ort
 
-    from ...models.onnx_card import describe_onnx_session
+    from .decision import class_map
+    from .predictor import foreign_probabilities, read_model_info
 
     started = time.perf_counter()
     providers = (["CUDAExecutionProvider"] if device == "cuda" else []) + ["CPUExecutionProvider"]
     session = ort.InferenceSession(model_path, providers=providers)
-    _, card, _ = describe_onnx_session(session, model_path)
+    card = read_model_info(model_path)
+    bands = list(range(1, card.num_bands + 1))
     name = session.get_inputs()[0].name
     source = RasterSource.open(source_path, require_crs=False)
     height, width = source.grid.height, source.grid.width
@@ -49,12 +53,16 @@ def reference_loop(source_path: str, model_path: str, output_path: str, tile: in
     for row in rows:
         for col in cols:
             window = Window(col, row, min(tile, width - col), min(tile, height - row))
-            pixels = source.read(window)
+            pixels = source.read(window, bands)
             batch = np.zeros((1, pixels.shape[0], tile, tile), np.float32)
             inputs = model_input(pixels, None, card.mean, card.std, card.standardisation)
             batch[0, :, :window.height, :window.width] = inputs
             (scores,) = session.run(None, {name: batch})
-            classes = scores[0].argmax(axis=0).astype(np.uint8)  # the same class for logits or probabilities
+            if card.threshold or card.binary:
+                classes = class_map(foreign_probabilities(scores, batch.shape, model_path)[0], card.threshold,
+                                    card.binary)
+            else:
+                classes = scores[0].argmax(axis=0).astype(np.uint8)  # the same class for logits or probabilities
             top = 0 if row == 0 else margin
             left = 0 if col == 0 else margin
             bottom = window.height if row == rows[-1] else min(window.height, tile - margin)

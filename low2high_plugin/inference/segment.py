@@ -20,6 +20,7 @@ from ...models.contract import INPUT_STATISTICS
 from ...models.publication import Publication
 from ..destinations import RASTER_EXTENSIONS, check_destination
 from ..errors import Low2HighError
+from ..geo.band_view import band_view
 from ..geo.gdal_scope import with_gdal
 from ..geo.grid import Grid, Window
 from ..geo.mask import PolygonMask, optional_mask
@@ -35,6 +36,7 @@ from ..labels.classes import NODATA, class_colours
 from ..labels.rasters import iter_windows
 from ..progress import Progress, SilentProgress, check_canceled
 from ..signals import cancels_on_termination
+from .bands import choose_bands
 from .calibration import CALIBRATION_SIDE, calibration_tiles
 from .pipeline import InferenceStats, run_tiled_inference
 from .planning import TilePlan, describe_layout, plan_tiles
@@ -60,6 +62,7 @@ class SegmentRequest:
     precision: str = "auto"  # auto, fp32, bf16, int8
     input_statistics: str = "auto"  # auto, image, model (models.contract.INPUT_STATISTICS)
     probabilities_path: Optional[str] = None
+    bands: Optional[Sequence[int]] = None  # raster bands feeding the model, 1-based, in its order (None: its first)
 
 
 @dataclass
@@ -106,6 +109,9 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
                             f"(got '{request.input_statistics}').")
     source = RasterSource.open(request.input_path)
     card = read_model_info(model_path)
+    for note in card.notes:  # e.g. what a Deepness model's metadata leaves out, and the defaults used
+        progress.warn(note)
+    bands = choose_bands(source.band_count, card, request.bands, progress)
     _check_bands(source, card)
 
     mask = optional_mask(request.mask_wkt, source.grid.crs_wkt)
@@ -113,25 +119,26 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
     progress.info(f"Classifying {region.width} × {region.height} pixels of {os.path.basename(request.input_path)}.")
 
     gsd = ground_sample_distance(source.grid)
-    mismatch = abs(gsd / card.gsd - 1)
+    mismatch = abs(gsd / card.gsd - 1) if card.resolution_known else 0.0  # unknown: the raster's own pixels
     with ExitStack() as stack:
         publication = stack.enter_context(Publication(check=lambda: check_canceled(progress)))  # both or none
         final_classes = stage_raster(publication, output)
         final_probabilities = stage_raster(publication, probabilities_path) if probabilities_path else None
+        input_path = stack.enter_context(band_view(request.input_path, bands)) if bands else request.input_path
         if mismatch <= GSD_TOLERANCE:
-            source_path, grid, model_region = request.input_path, source.grid, region
+            source_path, grid, model_region = input_path, source.grid, region
         else:
             progress.warn(f"The raster's pixels are {gsd:.3g} m but the model was trained at {card.gsd:.3g} m; "
                           f"the image is resampled to {card.gsd:.3g} m for the model and the map back to {gsd:.3g} m.")
             source_path, grid, model_region = stack.enter_context(
-                resampled_view(request.input_path, source.grid, region, card.gsd))
+                resampled_view(input_path, source.grid, region, card.gsd))
         fed = with_input_statistics(card, request.input_statistics, source_path, model_region, mask, progress)
         predictor = prepare_predictor(
             model_path, request.device, request.precision,
             lambda: calibration_tiles(source_path, model_region, fed.mean, fed.std,
                                       side=fed.fixed_tile_size or CALIBRATION_SIDE,
                                       fixed_size=bool(fed.fixed_tile_size), standardisation=fed.standardisation),
-            progress, fixed_size=bool(card.fixed_tile_size))
+            progress, fixed_size=bool(card.fixed_tile_size) and card.resizable)
         predictor.info = dataclasses.replace(predictor.info, mean=fed.mean, std=fed.std,
                                              standardisation=fed.standardisation)
         info = predictor.info
@@ -166,12 +173,7 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
 
 
 def _check_bands(source: RasterSource, info: ModelInfo) -> None:
-    if source.band_count != info.num_bands:
-        raise Low2HighError(
-            f"The model expects {info.num_bands} bands ({', '.join(info.band_names)}) but the input raster has "
-            f"{source.band_count}. Choose imagery with those bands in that order, or a model made for "
-            f"{source.band_count}-band imagery."
-        )
+    """8-bit imagery only: every model's normalisation divides by 255 (the band count: :func:`choose_bands`)."""
     if source.data_type_name != "Byte":
         raise Low2HighError(
             f"The model expects 8-bit imagery (values 0–255, as NAIP) but the input raster is {source.data_type_name}. "

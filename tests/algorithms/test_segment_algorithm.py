@@ -169,3 +169,18 @@ def test_precision_parameter_reaches_the_engine(low2high_provider, image, folder
     processing.run("low2high:segment", {"INPUT": image, "MODEL": tiny_models[1], "PRECISION": "int8",
                                         "TILE_SIZE": 128, "OUTPUT": target})
     assert read(target, 1).shape == (160, 200)
+
+
+def test_segment_runs_a_deepness_model_on_the_bands_chosen(low2high_provider, image, folder):
+    import processing
+    from deepness_models import deepness_model
+    from qgis.core import QgsProcessing, QgsRasterLayer
+
+    model = deepness_model(os.path.join(folder, "deepness.onnx"))
+    result = processing.run("low2high:segment", {"INPUT": image, "MODEL": model, "BANDS": "3,2,1",
+                                                 "OUTPUT": QgsProcessing.TEMPORARY_OUTPUT})
+    layer = QgsRasterLayer(result["OUTPUT"], "map")
+    assert [c.label for c in layer.renderer().classes()] == ["background", "trees", "crops", "roofs"]
+    with pytest.raises(Exception, match="BANDS names band 7"):
+        processing.run("low2high:segment", {"INPUT": image, "MODEL": model, "BANDS": "1,2,7",
+                                            "OUTPUT": QgsProcessing.TEMPORARY_OUTPUT})

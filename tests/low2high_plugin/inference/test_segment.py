@@ -169,9 +169,14 @@ def test_wrong_band_count(folder, tiny_models):
                  "has 3")
 
 
-def test_model_for_another_number_of_bands(image, folder):
+def test_a_model_taking_fewer_bands_gets_the_first_ones_with_a_warning(image, folder):
     rgb_model = make_model(os.path.join(folder, "rgb.pt"), bands=3)
-    expect_error(folder, SegmentRequest(image, os.path.join(folder, "o.tif"), rgb_model), "expects 3 bands", "has 4")
+    progress = SilentProgress()
+    result = segment(SegmentRequest(image, os.path.join(folder, "o.tif"), rgb_model, precision="fp32"), progress)
+    assert any("raster bands 1, 2, 3 feed it as red, green, blue" in warning for warning in progress.warnings)
+    rgb = make_raster(os.path.join(folder, "rgb.tif"), read(image)[:3])
+    alone = segment(SegmentRequest(rgb, os.path.join(folder, "rgb-map.tif"), rgb_model, precision="fp32"))
+    assert (read(result.output_path) == read(alone.output_path)).all()
 
 
 def test_no_crs(folder, tiny_models):
