@@ -6,7 +6,8 @@ card says) and one output ``"output"``: softmax probabilities ``(batch, classes,
 
 * Deepness keys: ``model_type`` ("Segmentor"), ``class_names`` ({"0": name, ...}),
   ``resolution`` (centimetres per pixel), ``tile_size``, ``tiles_overlap`` (percent of the
-  tile, rounded up), ``standardization_mean``, ``standardization_std``, ``seg_thresh``. They are
+  tile, rounded up), ``standardization_mean``, ``standardization_std``, ``seg_thresh``,
+  ``seg_small_segment`` (0: no smoothing). They are
   written only for files Deepness can run as they are (:func:`deepness_problem`): a fixed tile
   size and the card's own statistics.
 * ``low2high``: ``{"format": "low2high.onnx", "format_version": 1, "architecture":
@@ -70,7 +71,9 @@ def deepness_metadata(card: ModelCard) -> dict[str, Any]:
 
     ``seg_thresh`` is always written: without it Deepness applies its own default of 0.5 and gives
     class 0 to every pixel less sure than that (61 % of a real patch became "water" with the demo
-    model); the card's ``probability_threshold`` (0: off) is what ``segment`` applies too.
+    model); the card's ``probability_threshold`` (0: off) is what ``segment`` applies too. So is
+    ``seg_small_segment`` 0: Deepness's panel otherwise smooths the finished map with a 9-pixel
+    median filter, which ``segment`` does not.
     """
     return {
         "model_type": "Segmentor",
@@ -81,6 +84,7 @@ def deepness_metadata(card: ModelCard) -> dict[str, Any]:
         "standardization_mean": list(card.mean),
         "standardization_std": list(card.std),
         "seg_thresh": card.probability_threshold,
+        "seg_small_segment": 0,
     }
 
 

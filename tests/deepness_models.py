@@ -14,7 +14,7 @@ from typing import Any, Optional
 #: Deepness metadata of the models below unless a test changes it.
 METADATA = {"model_type": "Segmentor", "class_names": {"0": "background", "1": "trees", "2": "crops", "3": "roofs"},
             "resolution": 100, "tiles_overlap": 10, "standardization_mean": [0.45, 0.42, 0.40],
-            "standardization_std": [0.25, 0.24, 0.26], "seg_thresh": 0.5}
+            "standardization_std": [0.25, 0.24, 0.26], "seg_thresh": 0.5, "seg_small_segment": 0}
 
 
 #: Mean colours (red, green, blue) of the four classes of ``helpers.scene``.

@@ -41,6 +41,7 @@ def test_deepness_panel_gets_what_the_card_says(tmp_path):
     assert settings.resolution_cm == pytest.approx(60.0) and settings.tile_size == 512
     assert settings.overlap_px >= 64  # 13 %: 66 px (rounding to 12 % gave 61)
     assert settings.threshold == 0.0  # not the panel's 0.5, which turned unsure pixels into class 0 "water"
+    assert settings.small_segment == 0  # not the panel's 9-px smoothing of the map
     np.testing.assert_allclose(settings.mean, [0.45] * 4)
     np.testing.assert_allclose(settings.std, [0.2] * 4)
 
