@@ -66,8 +66,10 @@ def plan_tiles(region: Window, info: ModelInfo, tile_size: Optional[int], overla
     budget = memory_budget_mb()
     if info.fixed_tile_size:
         if tile_size and tile_size != info.fixed_tile_size:
+            remedy = (" (re-export it with a resizable input, or use PRECISION int8, which does)" if info.resizable
+                      else "")  # a Deepness model's graph may hold size-dependent constants: never resized
             progress.warn(f"This ONNX model only takes {info.fixed_tile_size}-pixel tiles; TILE_SIZE {tile_size} is "
-                          "ignored (re-export it with a resizable input, or use PRECISION int8, which does).")
+                          f"ignored{remedy}.")
         tile_size = info.fixed_tile_size
     elif tile_size is None:
         largest = int((budget * 2 ** 20 / per_pixel) ** 0.5) if info.device == "cpu" else LARGEST_DEFAULT_TILE

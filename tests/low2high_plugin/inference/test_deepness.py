@@ -202,3 +202,10 @@ def test_the_benchmarks_plain_loop_runs_deepness_models_by_deepness_rules(folder
     output = os.path.join(folder, "loop.tif")
     reference_loop(image, model, output, tile=256, overlap=25)
     assert (read(output) == deepness_map(model, pixels[:3], load_default_parameters(model))).all()
+
+
+def test_tile_size_is_the_graphs(folder, model):
+    _, image = rgbn_image(folder, (300, 400))
+    result, _, warnings = run(image, folder, model, tile_size=128)
+    assert "only takes 256-pixel tiles; TILE_SIZE 128 is ignored." in " ".join(warnings)
+    assert result.model.fixed_tile_size == 256
