@@ -38,6 +38,18 @@ def _losses() -> tuple[str, ...]:
     return LOSSES
 
 
+class _Defaults:
+    """FinetuneConfig's defaults, read when a parameter is built (the dataclass is the one place they are set)."""
+
+    def __getattr__(self, name: str) -> Any:
+        from ..train.finetune.config import FinetuneConfig
+
+        return getattr(FinetuneConfig(), name)
+
+
+_DEFAULTS = _Defaults()
+
+
 class FinetuneAlgorithm(Low2HighAlgorithm):
     INPUT = "INPUT"
     LOW_RES_LABELS = "LOW_RES_LABELS"
@@ -57,6 +69,7 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
     AUGMENT = "AUGMENT"
     VALIDATION_SHARE = "VALIDATION_SHARE"
     NORMALISATION = "NORMALISATION"
+    TEACHER = "TEACHER"
     OUTPUT_MODEL = "OUTPUT_MODEL"
     OUTPUT_MAP = "OUTPUT_MAP"
     OUTPUT_PLOT = "OUTPUT_PLOT"
@@ -91,15 +104,15 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
             self.MODEL, self.tr("Model to start from (.pt; empty: the bundled demo model)"),
             behavior=QgsProcessingParameterFile.File, fileFilter=self.tr("Low2High checkpoints (*.pt)"),
             optional=True))
-        self._enum(self.LOSS, self.tr("Loss"), _losses(), "agg")
+        self._enum(self.LOSS, self.tr("Loss"), _losses(), _DEFAULTS.loss)
         self.addParameter(QgsProcessingParameterFile(
-            self.PRIOR, self.tr("Coarse prior p(class | code), JSON (agg-dist losses only)"),
+            self.PRIOR, self.tr("Coarse prior p(class | code), JSON (empty: the bundled one for NLCD)"),
             behavior=QgsProcessingParameterFile.File, fileFilter=self.tr("JSON (*.json)"), optional=True))
-        self._integer(self.STEPS, self.tr("Steps"), 200, 1, 100000)
+        self._integer(self.STEPS, self.tr("Steps"), _DEFAULTS.steps, 1, 100000)
         self.addParameter(QgsProcessingParameterNumber(
-            self.LEARNING_RATE, self.tr("Learning rate"), QgsProcessingParameterNumber.Double, defaultValue=1e-4,
-            minValue=1e-7, maxValue=1.0))
-        self._integer(self.BATCH_SIZE, self.tr("Chips per step"), 4, 1, 256)
+            self.LEARNING_RATE, self.tr("Learning rate"), QgsProcessingParameterNumber.Double,
+            defaultValue=_DEFAULTS.lr, minValue=1e-7, maxValue=1.0))
+        self._integer(self.BATCH_SIZE, self.tr("Chips per step"), _DEFAULTS.batch_size, 1, 256)
         self._enum(self.DEVICE, self.tr("Device"), DEVICES, "auto")
         self._integer(self.SEED, self.tr("Seed"), 0, 0, 2 ** 31 - 1)
         self._enum(self.FREEZE_ENCODER, self.tr("Freeze the encoder (auto: when the areas hold fewer than 400 "
@@ -108,9 +121,13 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
                                                         defaultValue=True))
         self.addParameter(QgsProcessingParameterNumber(
             self.VALIDATION_SHARE, self.tr("Share of blocks held out to keep the best step and stop early"),
-            QgsProcessingParameterNumber.Double, defaultValue=0.2, minValue=0.0, maxValue=0.9))
+            QgsProcessingParameterNumber.Double, defaultValue=_DEFAULTS.validation_share, minValue=0.0, maxValue=0.9))
         self._enum(self.NORMALISATION, self.tr("Input statistics (image: the areas' own, undoing a new flight's "
-                                               "radiometry; model: the base model's)"), ("image", "model"), "image")
+                                               "radiometry; model: the base model's)"), ("image", "model"),
+                   _DEFAULTS.normalisation)
+        self.addParameter(QgsProcessingParameterNumber(
+            self.TEACHER, self.tr("Weight of the base model's own predictions as a second target (0: off)"),
+            QgsProcessingParameterNumber.Double, defaultValue=_DEFAULTS.teacher, minValue=0.0, maxValue=1000.0))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_MODEL, self.tr("Fine-tuned model (.pt; an .onnx export is written beside it)"),
             fileFilter=self.tr("Low2High checkpoints (*.pt)")))
@@ -150,7 +167,7 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
             mapping=self.parameterAsString(parameters, self.LABEL_MAPPING, context) or "",
             model=self.parameterAsFile(parameters, self.MODEL, context) or "",
             exemplars=self.raster_path(parameters, self.EXEMPLARS, context, optional=True) or "",
-            loss=self.parameterAsEnumString(parameters, self.LOSS, context) or "agg",
+            loss=self.parameterAsEnumString(parameters, self.LOSS, context) or _DEFAULTS.loss,
             prior=self.parameterAsFile(parameters, self.PRIOR, context) or "",
             steps=self.parameterAsInt(parameters, self.STEPS, context),
             lr=self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
@@ -160,7 +177,9 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
             freeze_encoder=None if freeze == "auto" else freeze == "yes",
             augment=self.parameterAsBool(parameters, self.AUGMENT, context),
             validation_share=self.parameterAsDouble(parameters, self.VALIDATION_SHARE, context),
-            normalisation=self.parameterAsEnumString(parameters, self.NORMALISATION, context) or "image",
+            normalisation=(self.parameterAsEnumString(parameters, self.NORMALISATION, context)
+                           or _DEFAULTS.normalisation),
+            teacher=self.parameterAsDouble(parameters, self.TEACHER, context),
         )
         # every output against every input and every other output, before the training
         destinations = check_finetune_outputs(config, map_path, plot_path)

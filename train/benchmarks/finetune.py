@@ -62,6 +62,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "dist-model-norm": {"loss": "agg-dist", "normalisation": "model"},
     "dist-adv": {"loss": "agg-dist+adv"},
     # The base model fed with the areas' own input statistics, weights unchanged (1 step at a negligible rate):
+    "no-teacher": {"teacher": 0.0},
+    "teacher-5": {"teacher": 5.0},
+    "low-dist": {"loss": "low-dist"},
+    "low-dist-t5": {"loss": "low-dist", "teacher": 5.0},
+    "frozen-lr1e-5": {"freeze_encoder": True, "lr": 1e-5},
     "image-norm-only": {"normalisation": "image", "freeze_encoder": True, "steps": 1, "lr": 1e-12,
                         "validation_share": 0.0},
 }

@@ -47,7 +47,7 @@ from .destinations import check_model_output
 from .model import DEMO_MODEL, finetuned_card, load_base_model, set_training_mode, snapshot, trainable_parameters
 from .outputs import publish_model
 from .plot import plot_finetune
-from .selection import Judge, Verdict
+from .selection import Judge
 from .teacher import frozen_copy, with_teacher
 
 BUNDLED_EXEMPLARS = resource_path("exemplars", "chesapeake_merged.tif")
@@ -224,9 +224,9 @@ class _Run:
         if validating:
             base_held = held_out(self.network, self.chips, (VALIDATION,), self.card, config.amp)
             best_state = snapshot(self.network)
-            progress.info(f"Steps are judged on {self.chips.blocks(VALIDATION):,} held-out blocks by the "
-                          f"{self.judge.measure}; a step is kept only if it beats the base model by more than "
-                          "their noise (two standard errors).")
+            progress.info(f"Steps are judged on {self.chips.blocks(VALIDATION):,} held-out blocks by "
+                          f"{self.judge.measure}: a step is kept only if it beats the base model by each, by more "
+                          "than their noise (two standard errors).")
         sums: dict[str, float] = {}
         counted, started, step = 0, time.perf_counter(), 0
         interval = config.evaluation_interval()
@@ -251,14 +251,14 @@ class _Run:
                 verdict = self.judge.verdict(held, base_held, config.seed)
                 metrics = agreement(held)
                 record.update({"val_accuracy": metrics.accuracy, "val_macro_iou": metrics.macro_iou,
-                               "val_score": verdict.score, "val_gain": verdict.gain, "val_margin": verdict.margin})
-                if verdict.better and verdict.score > best_score:
-                    best_step, best_score, best_state, stale = step, verdict.score, snapshot(self.network), 0
+                               "val_strength": verdict.strength})
+                if verdict.better and verdict.strength > best_score:
+                    best_step, best_score, best_state, stale = step, verdict.strength, snapshot(self.network), 0
                 else:
                     stale += 1
-                progress.info(f"step {step}: held-out score {verdict.score:.4f} ({_signed(verdict)} against the "
-                              f"base model; agreement with the coarse labels {metrics.macro_iou:.1%} mIoU); kept so "
-                              f"far: step {best_step}")
+                progress.info(f"step {step}, held-out blocks against the base model: {verdict.describe()}; "
+                              f"{'better by every reading' if verdict.better else 'not better by every reading'}; "
+                              f"kept so far: step {best_step}")
             if record:
                 self.history.append({"step": step, **record})
             if validating and config.patience and stale >= config.patience:
@@ -323,10 +323,6 @@ def finetune(config: FinetuneConfig, progress: Optional[Progress] = None,
                             time.perf_counter() - started, per_step, run.history, early)
     progress.set_fraction(1.0)
     return result
-
-
-def _signed(verdict: Verdict) -> str:
-    return f"{verdict.gain:+.4f}, noise margin {verdict.margin:.4f}"
 
 
 def write_plot(path: str, result: FinetuneResult, title: str) -> None:

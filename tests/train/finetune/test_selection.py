@@ -8,7 +8,7 @@ import torch
 from low2high.models.checkpoint import load_checkpoint
 from low2high.train.finetune import task as task_module
 from low2high.train.finetune.config import FinetuneConfig
-from low2high.train.finetune.selection import HeldOut, Judge, Verdict
+from low2high.train.finetune.selection import HeldOut, Judge, Reading, Verdict, agreement_score, code_mix_score
 from low2high.train.finetune.task import finetune
 from low2high.train.finetune.teacher import frozen_copy, pixel_kl, with_teacher
 
@@ -26,32 +26,43 @@ def same_weights(first: dict, second: dict) -> bool:
 
 
 def test_each_codes_mix_is_judged_against_what_the_code_means_not_its_merged_label():
-    judge = Judge(PRIOR)
     codes = np.array([1, 1, 2, 2])
     coarse = np.array([3, 3, 1, 1])  # Table S1 merges code 1 into impervious
+    everything = np.arange(4)
     forest = [0, 1, 0, 0]
     lawn_and_trees = HeldOut(np.array([[0, 0.2, 0.7, 0.1], [0, 0.8, 0.1, 0.1], forest, forest]), np.array([2, 1, 1, 1]),
                              coarse, codes)
     paved = HeldOut(np.array([[0, 0, 0, 1], [0, 0, 0, 1], forest, forest]), np.array([3, 3, 1, 1]), coarse, codes)
     all_forest = HeldOut(np.array([forest] * 4, float), np.array([1, 1, 1, 1]), coarse, codes)
-    assert judge.score(lawn_and_trees) > judge.score(paved)
-    assert judge.score(lawn_and_trees) > judge.score(all_forest)
-    assert Judge(None).score(paved) > Judge(None).score(lawn_and_trees)  # agreement alone prefers the pavement
+    assert code_mix_score(lawn_and_trees, everything, PRIOR) > code_mix_score(paved, everything, PRIOR)
+    assert code_mix_score(lawn_and_trees, everything, PRIOR) > code_mix_score(all_forest, everything, PRIOR)
+    assert agreement_score(paved, everything) > agreement_score(lawn_and_trees, everything)
     exact = HeldOut(np.array([[0, 0.5, 0.4, 0.1]] * 2 + [[0, 0.9, 0.1, 0]] * 2), np.array([1, 1, 1, 1]), coarse, codes)
-    assert judge.score(exact) == pytest.approx(0.0)
+    assert code_mix_score(exact, everything, PRIOR) == pytest.approx(0.0)
 
 
-def test_a_step_must_beat_the_base_model_by_more_than_the_noise_of_the_held_out_blocks():
+def blocks(codes: np.ndarray, shares: np.ndarray) -> HeldOut:
+    """Held-out blocks whose merged class is the prior's argmax and whose argmax is the shares'."""
+    return HeldOut(shares, shares.argmax(axis=1).astype(np.uint8), PRIOR[codes].argmax(axis=1).astype(np.uint8),
+                   codes)
+
+
+def test_a_step_must_beat_the_base_model_by_every_reading_and_by_more_than_noise():
     judge = Judge(PRIOR)
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 3, 60)
-    base_shares = np.full((60, 4), 0.25)
-    base = HeldOut(base_shares, np.zeros(60, np.uint8), np.zeros(60, np.uint8), codes)
+    base = blocks(codes, np.full((60, 4), 0.25) + np.eye(4)[rng.integers(0, 4, 60)] * 0.01)
     assert not judge.verdict(base, base).better  # the same predictions: no gain, no reason to change
-    noisy = np.clip(base_shares + rng.normal(0, 0.01, base_shares.shape), 0, 1)
-    assert not judge.verdict(HeldOut(noisy, base.classes, base.coarse, codes), base).better
-    verdict = judge.verdict(HeldOut(PRIOR[codes], base.classes, base.coarse, codes), base)
-    assert verdict.better and verdict.gain > verdict.margin > 0
+    noisy = blocks(codes, np.clip(base.shares + rng.normal(0, 0.002, base.shares.shape), 0, 1))
+    assert not judge.verdict(noisy, base).better
+    right = blocks(codes, PRIOR[codes] + 1e-3)
+    verdict = judge.verdict(right, base)
+    assert verdict.better and [reading.name for reading in verdict.readings] == ["agreement", "code mix"]
+    assert all(reading.gain > reading.margin > 0 for reading in verdict.readings)
+    collapsed = blocks(codes, np.tile([0.0, 1.0, 0.0, 0.0], (60, 1)))  # all forest: agreement falls
+    mixed_up = judge.verdict(collapsed, base)
+    assert not mixed_up.better and "agreement" in mixed_up.describe()
+    assert Judge(None).verdict(right, base).better  # without a prior, agreement alone decides
 
 
 def test_teacher_term_is_zero_at_the_teacher_and_pulls_towards_it():
@@ -84,7 +95,7 @@ def scripted(winning_step: int):
         def verdict(self, held, base, seed=0):
             calls["step"] += 3  # eval_every in the settings
             won = calls["step"] == winning_step
-            return Verdict(1.0 if won else 0.0, 1.0 if won else 0.0, 0.5)
+            return Verdict([Reading("scripted", 1.0, 1.0 if won else 0.0, 0.5)])
 
     return Scripted
 
