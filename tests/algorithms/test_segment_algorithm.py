@@ -181,6 +181,15 @@ def test_segment_runs_a_deepness_model_on_the_bands_chosen(low2high_provider, im
                                                  "OUTPUT": QgsProcessing.TEMPORARY_OUTPUT})
     layer = QgsRasterLayer(result["OUTPUT"], "map")
     assert [c.label for c in layer.renderer().classes()] == ["background", "trees", "crops", "roofs"]
+
+
+def test_segment_refuses_bands_the_raster_lacks(low2high_provider, image, folder):
+    """(Its own test: a layer alive in the frame a failed run's traceback holds crashed the exit.)"""
+    import processing
+    from deepness_models import deepness_model
+    from qgis.core import QgsProcessing
+
+    model = deepness_model(os.path.join(folder, "deepness.onnx"))
     with pytest.raises(Exception, match="BANDS names band 7"):
         processing.run("low2high:segment", {"INPUT": image, "MODEL": model, "BANDS": "1,2,7",
                                             "OUTPUT": QgsProcessing.TEMPORARY_OUTPUT})
