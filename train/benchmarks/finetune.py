@@ -67,6 +67,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "low-dist": {"loss": "low-dist"},
     "low-dist-t5": {"loss": "low-dist", "teacher": 5.0},
     "frozen-lr1e-5": {"freeze_encoder": True, "lr": 1e-5},
+    "image-stats": {"normalisation": "image"},
     "image-norm-only": {"normalisation": "image", "freeze_encoder": True, "steps": 1, "lr": 1e-12,
                         "validation_share": 0.0},
 }

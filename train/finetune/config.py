@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ...low2high_plugin.errors import Low2HighError
+from ...models.contract import INPUT_STATISTICS
 from ..config import field
 from ..fit.config import MODES, FitConfig, needs_prior
 
@@ -26,7 +27,8 @@ MIN_BLOCKS = 8
 """Fewest usable blocks fine-tuning accepts (8 NLCD cells are 0.7 ha): fewer cannot teach anything."""
 MIN_TRAIN_BLOCKS = 6
 """Fewest blocks left for training after the validation share is set aside."""
-NORMALISATIONS = ("model", "image")
+NORMALISATIONS = INPUT_STATISTICS
+"""auto, image, model: segment's INPUT_STATISTICS, resolved by its one rule (models.contract.statistics_source)."""
 _DEFAULTS = FitConfig()
 
 
@@ -66,9 +68,11 @@ class FinetuneConfig:
     augment: bool = field(True, "AUGMENT: random flips and quarter turns of every chip")
     validation_share: float = field(0.2, "VALIDATION_SHARE: share of the drawn blocks held out to keep the best "
                                          "step and stop early (0: keep the last step)")
-    normalisation: str = field("image", "input statistics: image (the drawn areas' own per-band mean and std, "
-                                         "stored in the new model's card: a new flight's gain and offset are "
-                                         "undone before any step) or model (the base model's, as trained)")
+    normalisation: str = field("auto", "NORMALISATION, input statistics: image (the drawn areas' own per-band mean "
+                                        "and std, stored in the new model's card: a new flight's gain and offset "
+                                        "are undone before any step), model (the base model's, as trained) or "
+                                        "auto (what the base model was trained with: segment's INPUT_STATISTICS "
+                                        "rule)")
     factor: Optional[int] = field(None, "block side in image pixels; empty: label pixel size / image pixel size")
     chip_blocks: Optional[int] = field(None, "chip side in blocks; empty: about 256 px (8 blocks of 30 m)")
     eval_every: Optional[int] = field(None, "steps between validations; empty: STEPS / 20 (at least 5)")

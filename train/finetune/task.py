@@ -32,6 +32,7 @@ from ...low2high_plugin.labels.taxonomy import load_taxonomy
 from ...low2high_plugin.progress import Progress, SilentProgress, check_canceled
 from ...low2high_plugin.resources import resource_path
 from ...low2high_plugin.signals import cancels_on_termination
+from ...models.contract import statistics_source
 from ...models.discriminator import Discriminator
 from ...models.publication import Publication
 from ..data.exemplars import ExemplarSource
@@ -103,11 +104,7 @@ class _Run:
         progress.info(describe_blocks(self.chips, self.block_metres))
         self.freeze = self._freeze_rule()
         self.freeze_bn = self.freeze if config.freeze_batchnorm is None else config.freeze_batchnorm
-        self.card = card  # what feeds the network: the base card, or its copy with the areas' statistics
-        if config.normalisation == "image":
-            mean, std = image_statistics(self.chips)
-            self.card = dataclasses.replace(card, mean=mean, std=std)
-            progress.info("Input statistics: the drawn areas' own (stored in the new model's card).")
+        self.card = self._fed_card(card)  # the base card, or its copy with the areas' statistics
         self.device = resolve_device(config.device)
         seed_everything(config.seed)
         network = self.base.build_model(self.device)
@@ -121,6 +118,22 @@ class _Run:
         self.step = self._make_step()
         self.sampler = BatchSampler(self.chips, self.card, config.batch_size, config.augment, config.seed)
         self.history: list[dict[str, Any]] = []
+
+    def _fed_card(self, card):
+        """The card the network is fed by: NORMALISATION resolved by segment's rule (one rule, models.contract)."""
+        requested = self.config.normalisation
+        if card.standardisation == "tile":
+            self.progress.info("Input statistics: each chip's own, as the base model was trained (its card says "
+                               f"per-tile standardisation; NORMALISATION {requested} changes nothing), and segment "
+                               "feeds its maps the image's own.")
+            return card
+        if statistics_source(requested, card.standardisation) == "model":
+            self.progress.info(f"Input statistics: the base model's, as trained (NORMALISATION {requested}).")
+            return card
+        mean, std = image_statistics(self.chips)
+        self.progress.info(f"Input statistics: the drawn areas' own (NORMALISATION {requested}; stored in the new "
+                           "model's card, so segment feeds it the same way).")
+        return dataclasses.replace(card, mean=mean, std=std)
 
     def _check_gsd(self, grid, model_gsd: float) -> None:
         gsd = ground_sample_distance(grid)

@@ -16,7 +16,7 @@ from low2high.train.finetune.task import finetune, write_plot
 
 
 def test_finetune_writes_a_self_describing_model_and_onnx(settings, tune_scene):
-    settings.update(onnx=True, steps=4)
+    settings.update(onnx=True, steps=4, normalisation="image")
     progress = SilentProgress()
     result = finetune(FinetuneConfig(**settings), progress)
     loaded = load_checkpoint(result.output)
@@ -28,6 +28,14 @@ def test_finetune_writes_a_self_describing_model_and_onnx(settings, tune_scene):
     assert result.onnx == os.path.splitext(result.output)[0] + ".onnx" and os.path.exists(result.onnx)
     assert any("before" in line for line in progress.messages) and any("s/step" in line for line in progress.messages)
     assert not [name for name in os.listdir(os.path.dirname(result.output)) if "partial" in name]
+
+
+def test_auto_statistics_follow_segments_rule_and_keep_a_dataset_cards_own(settings, tune_scene):
+    """NORMALISATION auto = INPUT_STATISTICS auto: a model trained on its dataset's statistics keeps them."""
+    result = finetune(FinetuneConfig(**{**settings, "steps": 2}))
+    base, tuned = load_checkpoint(tune_scene["model"]).card, load_checkpoint(result.output).card
+    assert FinetuneConfig().normalisation == "auto"
+    assert tuned.mean == base.mean and tuned.std == base.std and tuned.standardisation == "dataset"
 
 
 def test_the_rule_freezes_the_encoder_of_small_areas_and_keeps_its_weights(settings, tune_scene):
