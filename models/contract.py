@@ -86,7 +86,7 @@ def statistics_source(requested: str, standardisation: str) -> str:
     ``auto`` feeds a model what it learnt from: a model trained on each chip's own statistics
     (card ``tile``) gets the region's own, measured once (the seam-free form of what it saw), and a
     model trained on its dataset's statistics gets those. Measured on the width-16 demo trained on
-    dataset statistics (README "Input statistics"): the image's own statistics won on 2 of 5 scenes
+    dataset statistics (docs/quality.md, "Input statistics"): the image's own statistics won on 2 of 5 scenes
     and lost up to 10 mIoU on the others (a scene's class mix moves its mean as much as a flight
     does), so they are not forced on a model that never saw them.
 

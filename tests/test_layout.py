@@ -50,7 +50,7 @@ def test_package_zip_holds_the_plugin_folder(tmp_path):
     assert not any(name.startswith("low2high/tests/") for name in names)
 
 
-# Which top-level parts of the package each part may import (see README, "Map of the code"):
+# Which top-level parts of the package each part may import (see docs/architecture.md, "Map of the code"):
 # the training module reuses the engine's raster I/O, alignment and metrics (so `train evaluate`
 # is the same code as low2high:evaluate), hence train → low2high_plugin, never the reverse.
 ALLOWED_IMPORTS = {

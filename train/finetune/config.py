@@ -3,7 +3,8 @@
 Fine-tuning starts from a trained model (the bundled demo model by default) and adapts it to the
 user's imagery with the training module's own coarse-label losses and steps, on the n × n blocks
 of the coarse labels that lie wholly inside the polygons the user drew. The defaults are the ones
-measured best on the 2-core CPU (``python -m low2high.train.benchmarks.finetune``; README).
+measured on the 2-core CPU (``python -m low2high.train.benchmarks.finetune``; docs/quality.md): the
+guard and TEACHER make a run never worse than its base model; no loss was measured to gain on real imagery.
 """
 from __future__ import annotations
 
