@@ -113,3 +113,26 @@ def test_the_kept_step_in_the_middle_of_a_run_is_the_one_written(settings, tmp_p
     assert same_weights(weights(middle.output), weights(short.output))
     assert not same_weights(weights(middle.output), weights(settings["model"]))
     assert not same_weights(weights(middle.output), weights(last.output))
+
+
+def test_the_code_mix_weighs_codes_alike_and_skips_codes_the_prior_does_not_know():
+    prior = np.vstack([PRIOR, np.full((1, 4), np.nan)])  # code 3: unknown to the prior
+    codes = np.array([1, 1, 1, 2, 3])
+    shares = np.array([[0, 0.5, 0.4, 0.1]] * 3 + [[0, 0.5, 0.5, 0.0], [1, 0, 0, 0]])
+    held = HeldOut(shares, shares.argmax(axis=1), np.zeros(5, np.int64), codes)
+    row = PRIOR[2]  # code 2's mix (0.5 / 0.5 / 0) against its row (0.9 / 0.1 / 0)
+    code_2 = sum(p * (np.log(p) - np.log(m)) for p, m in zip(row, [0, 0.5, 0.5, 0.0]) if p > 0)
+    expected = -(0.0 + code_2) / 2  # code 1 matches exactly; two known codes, each weighing a half
+    assert code_mix_score(held, np.arange(5), prior) == pytest.approx(expected)
+
+
+def test_a_gain_inside_the_noise_margin_does_not_count():
+    assert not Reading("agreement", 0.5, 0.01, 0.05).better and Reading("agreement", 0.5, 0.06, 0.05).better
+    assert not Verdict([Reading("a", 0, 0.2, 0.1), Reading("b", 0, 0.01, 0.05)]).better
+    assert not Verdict([]).better
+    judge = Judge(PRIOR)
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 3, 40)
+    base = blocks(codes, rng.dirichlet(np.ones(4), 40))
+    verdict = judge.verdict(blocks(codes, np.clip(base.shares + rng.normal(0, 0.05, (40, 4)), 0.001, 1)), base)
+    assert all(reading.margin > 0 for reading in verdict.readings)  # the bootstrap measured some noise
