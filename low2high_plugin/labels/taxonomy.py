@@ -9,13 +9,14 @@ there is.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -129,6 +130,12 @@ def read_table_text(path: str) -> tuple[str, tuple[str, ...]]:
     except OSError as error:
         raise Low2HighError(f"The MAPPING file '{path}' cannot be read ({error.strerror}); check the path and its "
                             "permissions.") from error
+    unicode = _decode_wide_unicode(data)
+    if unicode is not None:
+        return unicode, ()
+    if _looks_binary(data):
+        raise Low2HighError(f"The MAPPING file '{name}' is not a text table (it holds binary data, e.g. an image or a "
+                            "spreadsheet); save the table as 'CSV UTF-8' and give that file.")
     try:
         return data.decode("utf-8-sig"), ()
     except UnicodeDecodeError as error:
@@ -143,6 +150,43 @@ def read_table_text(path: str) -> tuple[str, tuple[str, ...]]:
                     "'CSV UTF-8'.")
             return text, (note,)
     raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+#: Byte-order marks of the wide encodings Excel's "Unicode text" and Notepad's "Unicode" save in.
+_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+              (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _decode_wide_unicode(data: bytes) -> Optional[str]:
+    """The text of a UTF-16/32 file (with a byte-order mark, or UTF-16 without one), else None.
+
+    A table saved as "Unicode text" has a NUL byte beside every ASCII character, which the CSV
+    reader otherwise rejects with a bare ``_csv.Error``; its codes and classes are plain text.
+    """
+    for bom, encoding in _WIDE_BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+    if len(data) >= 4 and len(data) % 2 == 0:
+        # No mark: UTF-16 of ASCII text puts its NULs on every other byte, all odd (LE) or all even (BE).
+        for encoding, nuls in (("utf-16-le", data[1::2]), ("utf-16-be", data[0::2])):
+            if nuls.count(0) >= 0.9 * len(nuls):
+                try:
+                    return data.decode(encoding)
+                except UnicodeDecodeError:
+                    return None
+    return None
+
+
+def _looks_binary(data: bytes) -> bool:
+    """Whether bytes are no text table at all: a NUL, or many control characters other than tab and line breaks."""
+    if b"\x00" in data:
+        return True
+    sample = data[:65536]
+    control = sum(1 for byte in sample if byte < 32 and byte not in (9, 10, 12, 13))
+    return control > 0.01 * max(len(sample), 1)
 
 
 def parse_merged_class(text: object) -> Optional[int]:
@@ -258,7 +302,7 @@ def _taxonomy_from_csv(path: str) -> Taxonomy:
     lines: dict[int, int] = {}
     name = os.path.basename(path)
     first_row = True
-    for line, row in enumerate(csv.reader(io.StringIO(text), dialect), start=1):
+    for line, row in _csv_rows(text, dialect, name):
         cells = [cell.strip() for cell in row]
         if not any(cells) or cells[0].startswith("#"):
             continue
@@ -286,6 +330,20 @@ def _taxonomy_from_csv(path: str) -> Taxonomy:
         label = cells[2] if len(cells) > 2 and cells[2] else f"code {code}"
         classes.append(SourceClass(code, label, merged, colour))
     return _build("custom", classes, f"'{name}'", notes=notes)
+
+
+def _csv_rows(text: str, dialect: Any, name: str) -> Iterator[tuple[int, list[str]]]:
+    """Numbered rows of a CSV text; the reader's own errors (a stray quote, a NUL) as one sentence."""
+    reader = csv.reader(io.StringIO(text), dialect)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise Low2HighError(f"The MAPPING file '{name}' cannot be read as CSV on line {reader.line_num} ({error}); "
+                                "save the table as 'CSV UTF-8' with one code,class row per line.") from error
+        yield reader.line_num, row
 
 
 def _reject_duplicate_keys(text: str, where: str):

@@ -144,3 +144,33 @@ def test_unknown_taxonomy_and_mapping_with_a_built_in_one_are_refused():
         load_taxonomy("corine")
     with pytest.raises(Low2HighError, match="MAPPING is only used with the custom taxonomy"):
         load_taxonomy("nlcd", "11:water")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_a_table_saved_as_unicode_text_is_read(tmp_path, encoding):
+    """Excel's "Unicode text" (UTF-16 with a mark, tab-separated) and BOM-less UTF-16 read like UTF-8."""
+    path = tmp_path / "mine.csv"
+    path.write_bytes("code\tclass\tname\r\n11\twater\tEau\r\n41\tforest\tForêt\r\n".encode(encoding))
+    taxonomy = load_taxonomy("custom", str(path))
+    assert taxonomy.mapping == {11: 0, 41: 1}
+    assert [item.name for item in taxonomy.classes] == ["Eau", "Forêt"]
+
+
+@pytest.mark.parametrize("content", [
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,  # an image renamed .csv
+    b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256)) * 8,  # an .xlsx renamed .csv
+    bytes((index * 37 + 11) % 256 for index in range(4000)),  # arbitrary bytes
+])
+def test_a_binary_file_given_as_a_table_is_one_sentence(tmp_path, content):
+    path = tmp_path / "table.csv"
+    path.write_bytes(content)
+    with pytest.raises(Low2HighError, match=r"^The MAPPING file 'table.csv' is not a text table \(it holds binary "
+                                            r"data.*save the table as 'CSV UTF-8'"):
+        load_taxonomy("custom", str(path))
+
+
+def test_a_csv_the_reader_cannot_split_is_one_sentence(tmp_path):
+    path = tmp_path / "table.csv"
+    path.write_text('11,water\n41,"' + "a" * 200_000 + '"\n')
+    with pytest.raises(Low2HighError, match=r"^The MAPPING file 'table.csv' cannot be read as CSV on line 2 "):
+        load_taxonomy("custom", str(path))
