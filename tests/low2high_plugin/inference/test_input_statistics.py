@@ -14,15 +14,6 @@ from low2high.models.checkpoint import load_checkpoint, save_checkpoint
 from low2high.models.contract import statistics_source, tile_statistics
 
 
-class Log(SilentProgress):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def info(self, message: str) -> None:
-        self.lines.append(message)
-
-
 def run(image: str, output: str, model: str, log=None, **options) -> np.ndarray:
     options.setdefault("tile_size", 128)
     options.setdefault("overlap", 32)
@@ -70,11 +61,11 @@ def test_image_statistics_undo_a_new_flights_gain_and_offset(flights, tmp_path):
 
 def test_auto_uses_the_images_statistics_for_a_tile_card_and_logs_them(flights, tmp_path):
     model = tile_card_model(str(tmp_path / "t.pt"))
-    log = Log()
+    log = SilentProgress()
     auto = run(flights[0], str(tmp_path / "auto.tif"), model, log)
     image = run(flights[0], str(tmp_path / "image.tif"), model, input_statistics="image")
     assert (auto == image).all()
-    line = next(line for line in log.lines if line.startswith("Input statistics"))
+    line = next(line for line in log.messages if line.startswith("Input statistics"))
     assert "the image's own, measured on 52,000 pixels" in line and "standardisation being 'tile'" in line
     mean, _ = tile_statistics(read(flights[0]), None)
     assert f"mean {'/'.join(f'{value:.3f}' for value in mean)}" in line
@@ -99,9 +90,9 @@ def test_statistics_honour_the_extent_and_leave_nodata_out(tmp_path):
     pixels[:, :, 96:] = 0  # the right half has no data
     image = make_raster(str(tmp_path / "half.tif"), pixels, nodata=0)
     model = make_model(str(tmp_path / "m.pt"))
-    log = Log()
+    log = SilentProgress()
     run(image, str(tmp_path / "out.tif"), model, log, input_statistics="image")
-    line = next(line for line in log.lines if line.startswith("Input statistics"))
+    line = next(line for line in log.messages if line.startswith("Input statistics"))
     assert "measured on 12,288 pixels" in line  # 128 × 96 valid pixels, none of the nodata half
     with pytest.raises(Low2HighError, match="INPUT_STATISTICS image: no pixel .* holds data"):
         run(image, str(tmp_path / "none.tif"), model, input_statistics="image",

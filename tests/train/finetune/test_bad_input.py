@@ -110,18 +110,10 @@ def test_a_distribution_loss_without_a_prior_falls_back_to_agg_and_says_why(sett
     """Custom labels have no p(class | code): the loss that needs none is used, with a warning naming why."""
     from low2high.low2high_plugin.progress import SilentProgress
 
-    class Warnings(SilentProgress):
-        def __init__(self) -> None:
-            super().__init__()
-            self.said: list[str] = []
-
-        def warn(self, message: str) -> None:
-            self.said.append(message)
-
-    log = Warnings()
+    log = SilentProgress()
     result = finetune(FinetuneConfig(**{**settings, "loss": "agg-dist", "taxonomy": "custom", "steps": 2,
                                         "mapping": "11:water,41:forest,82:field,22:impervious"}), log)
-    warning = next(message for message in log.said if "LOSS agg-dist" in message)
+    warning = next(message for message in log.warnings if "LOSS agg-dist" in message)
     assert "no PRIOR is known for LABEL_TAXONOMY custom" in warning and "LOSS agg is used instead" in warning
     from low2high.models.checkpoint import load_checkpoint
 
