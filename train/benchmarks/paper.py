@@ -70,6 +70,21 @@ class BenchmarkConfig:
     device: str = field("auto", "auto (GPU when there is one), cpu or cuda")
     progress: bool = field(True, "show progress bars while training")
 
+    def __post_init__(self) -> None:
+        """Refuse settings no row can train with now, not after minutes of rendering and building chips."""
+        for name in ("width", "epochs", "batch_size", "exemplar_crop", "pretrain_epochs"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
+        for name in ("lr", "d_lr"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be positive (got {value})")
+        if not 0 <= self.ema < 1 or not 0 <= self.prior_mix <= 1 or self.logit_adjust < 0:
+            raise ValueError("--ema must be in [0, 1), --prior-mix in [0, 1] and --logit-adjust at least 0")
+        if self.select not in ("best", "last"):
+            raise ValueError(f"--select must be best or last (got {self.select!r})")
+
     def preset(self) -> dict[str, Any]:
         """The budget in force: the preset with the values given explicitly on top."""
         values = dict(PRESETS["quick" if self.quick else "full"])

@@ -49,3 +49,20 @@ def test_mean_and_sample_sd_over_seeds_in_the_table():
                   "gap_closed": {}, "seconds": 60.0, "seeds": 2, "ema": 0.99, "select": "last"})
     assert "| Agg-Dist+Adv (ours) | 60.00 ± 14.14 | 50.00 ± 14.14 | 40.00 ± 14.14 | 40.00 ± 14.14 / 30.00 |" in text
     assert "mean ± sd over 2 training seeds" in text and "EMA 0.99" in text
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--epochs", "0"], "--epochs must be at least 1 (got 0)"),
+    (["--width", "-4"], "--width must be at least 1 (got -4)"),
+    (["--lr", "0"], "--lr must be positive (got 0.0)"),
+    (["--select", "first"], "--select must be best or last"),
+])
+def test_settings_no_row_can_train_with_are_refused_before_rendering(tmp_path, capsys, flags, message):
+    """`benchmark --epochs 0` failed with a ValueError after 100 s of rendering; now nothing is made."""
+    from low2high.train.cli import main
+
+    work = tmp_path / "work"
+    assert main(["benchmark", "--quick", "--work", str(work), "--shared", str(tmp_path / "absent"), *flags]) == 2
+    error = capsys.readouterr().err
+    assert message in error and "Traceback" not in error
+    assert not work.exists()
