@@ -45,7 +45,7 @@ from ..geo.resample import GSD_TOLERANCE, ground_sample_distance
 from ..geo.views import check_overlap, nearest_view
 from ..progress import Progress, SilentProgress, check_canceled
 from .classes import MERGED_COLOURS, MERGED_NAMES, NODATA
-from .rasters import WINDOW_SIZE, count_windows, iter_windows, require_integer_labels
+from .rasters import WINDOW_SIZE, count_windows, iter_windows, require_integer_labels, require_single_band
 
 METHODS = ("nearest", "majority")
 #: A pixel-size ratio within this many image pixels of a whole number counts as whole (30 / 0.6).
@@ -223,10 +223,7 @@ def check_aggregable(fine: RasterSource, factor: int) -> None:
     Raises:
         Low2HighError: naming the band count or the sizes, and what to choose instead.
     """
-    if fine.band_count > 1:
-        raise Low2HighError(f"The input has {fine.band_count} bands, but a class raster has one band of class codes "
-                            "(several bands suggest imagery). Choose the land-cover raster, or extract its class band "
-                            "first (Raster ▸ Conversion ▸ Translate, one band).")
+    require_single_band(fine, "The input")
     width, height = fine.grid.width, fine.grid.height
     if factor > min(width, height):
         raise Low2HighError(f"FACTOR {factor} is larger than the input raster ({width} × {height} pixels): not one "

@@ -50,6 +50,18 @@ def require_integer_labels(source: RasterSource, what: str) -> None:
             "layer.")
 
 
+def require_single_band(source: RasterSource, what: str) -> None:
+    """Refuse a label raster with several bands: imagery or probabilities given where class codes belong.
+
+    An image's first band read as codes gives nonsense that looks like a result (a prior "counted"
+    on the few pixels whose brightness happens to be a known code), so it is refused up front.
+    """
+    if source.band_count > 1:
+        raise Low2HighError(f"{what} has {source.band_count} bands, but a class raster has one band of class codes "
+                            "(several bands suggest imagery or probabilities). Choose the land-cover raster, or "
+                            "extract its class band first (Raster ▸ Conversion ▸ Translate, one band).")
+
+
 def thousands(count: int) -> str:
     return f"{count:,}"
 

@@ -26,7 +26,7 @@ from ...low2high_plugin.geo.resample import ground_sample_distance
 from ...low2high_plugin.geo.views import check_overlap, nearest_view
 from ...low2high_plugin.labels.alignment import block_majority, label_type, resolve_factor
 from ...low2high_plugin.labels.classes import MERGED_NAMES, NODATA
-from ...low2high_plugin.labels.rasters import LabelRemapper, read_labels, require_integer_labels
+from ...low2high_plugin.labels.rasters import LabelRemapper, read_labels, require_integer_labels, require_single_band
 from ...low2high_plugin.labels.taxonomy import Taxonomy, load_taxonomy
 from ...low2high_plugin.progress import Progress, SilentProgress
 from ...models.files import atomic_write_json
@@ -243,6 +243,7 @@ def _open_sources(config: BuildDatasetConfig, progress: Progress) -> _Sources:
     for path, what in ((config.fine_labels, "fine label raster"), (config.coarse_labels, "coarse label raster")):
         labels[what] = RasterSource.open(path, what)
         require_integer_labels(labels[what], f"The {what}")
+        require_single_band(labels[what], f"The {what}")
         check_overlap(labels[what].grid, image.grid, f"The {what}", "the image")
     coarse = labels["coarse label raster"]
     factor = resolve_factor(ground_sample_distance(coarse.grid), ground_sample_distance(image.grid), config.factor,

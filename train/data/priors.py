@@ -174,7 +174,12 @@ def count_prior(fine_labels: str, coarse_labels: str, fine_taxonomy: str = "ches
     from ...low2high_plugin.geo.raster_io import RasterSource
     from ...low2high_plugin.geo.views import check_overlap, nearest_view
     from ...low2high_plugin.labels.alignment import label_type
-    from ...low2high_plugin.labels.rasters import LabelRemapper, read_labels, require_integer_labels
+    from ...low2high_plugin.labels.rasters import (
+        LabelRemapper,
+        read_labels,
+        require_integer_labels,
+        require_single_band,
+    )
     from ...low2high_plugin.labels.taxonomy import load_taxonomy
     from .splits import parse_regions
 
@@ -183,6 +188,7 @@ def count_prior(fine_labels: str, coarse_labels: str, fine_taxonomy: str = "ches
     coarse = RasterSource.open(coarse_labels, "coarse label raster")
     for source, what in ((fine, "fine label raster"), (coarse, "coarse label raster")):
         require_integer_labels(source, f"The {what}")
+        require_single_band(source, f"The {what}")
     check_overlap(coarse.grid, fine.grid, "The coarse label raster", "the fine label raster")
     area = parse_regions(f"prior:{region}", fine.grid)[0].window if region else fine.grid.full_window
     remappers = (LabelRemapper(load_taxonomy(fine_taxonomy, fine_mapping), "the fine labels"),
@@ -207,12 +213,33 @@ def count_prior(fine_labels: str, coarse_labels: str, fine_taxonomy: str = "ches
     if not found.size:
         raise Low2HighError("No pixel is labelled in both rasters (inside the region); a prior needs fine and coarse "
                             "labels of the same place.")
+    _warn_thin_rows(table, found, _cell_pixels(fine.grid, coarse.grid), progress)
     rows = {int(code): (table[code] / table[code].sum()).tolist() for code in found}
     pixels = {int(code): table[code].tolist() for code in found}
     origin = (f"{os.path.basename(fine_labels)} ({fine_taxonomy}) under {os.path.basename(coarse_labels)} "
               f"({coarse_taxonomy})" + (f", region {region}" if region else ""))
     prior = CoarsePrior(list(MERGED_NAMES), rows, pixels, origin)
     return fill_from_taxonomy(prior, remappers[1].taxonomy.mapping, progress) if fill_missing else prior
+
+
+def _cell_pixels(fine: Any, coarse: Any) -> float:
+    """Fine pixels in one coarse cell (900 for 30 m NLCD over 1 m labels)."""
+    from ...low2high_plugin.geo.resample import ground_sample_distance
+
+    return max(1.0, (ground_sample_distance(coarse) / ground_sample_distance(fine)) ** 2)
+
+
+def _warn_thin_rows(table: np.ndarray, found: np.ndarray, cell_pixels: float, progress: Progress) -> None:
+    """Warn about codes counted on less than one whole coarse cell: such a row is a few pixels' accident.
+
+    A 4-band image taken for labels once gave "41 forest → 100 % impervious" from 2 pixels; a row
+    that does not cover a single cell of its own code says nothing about what the code means.
+    """
+    thin = [f"{int(code)} ({int(table[code].sum())} px)" for code in found if table[code].sum() < cell_pixels]
+    if thin:
+        progress.warn(f"Code(s) {', '.join(thin)} were counted on less than one coarse cell ({cell_pixels:,.0f} fine "
+                      "pixels), so their rows are unreliable; count over a larger --region, or check that "
+                      "--fine-labels and --coarse-labels are the label rasters of the same place.")
 
 
 def fill_from_taxonomy(prior: CoarsePrior, mapping: dict[int, int], progress: Progress) -> CoarsePrior:

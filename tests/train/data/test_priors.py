@@ -122,3 +122,27 @@ def test_training_samples_carry_the_raw_codes_cropped_and_turned_with_the_labels
     assert sample["coarse_raw"].shape == sample["coarse"].shape == (8, 8)
     labelled = sample["coarse"] != 255
     assert (NLCD[sample["coarse"][labelled]] == sample["coarse_raw"][labelled]).all()
+
+
+def test_an_image_given_as_labels_is_refused_with_a_sentence(tmp_path, capsys):
+    """A 4-band image as --fine-labels was accepted and gave a prior "counted" on 2 pixels."""
+    _, coarse = _labels(tmp_path)
+    image = make_raster(str(tmp_path / "naip.tif"), np.full((4, 16, 16), 41, np.uint8))
+    output = tmp_path / "prior.json"
+    assert main(["coarse-prior", "--fine-labels", image, "--coarse-labels", coarse, "--output", str(output)]) == 2
+    error = capsys.readouterr().err
+    assert "The fine label raster has 4 bands, but a class raster has one band of class codes" in error
+    assert "Traceback" not in error and not output.exists()
+
+
+def test_a_code_counted_on_less_than_one_coarse_cell_is_warned_about(tmp_path):
+    fine = np.full((16, 16), 255, np.uint8)  # unlabelled but for two pixels
+    fine[0, :2] = 5
+    coarse = np.array([[41, 21], [21, 21]], np.uint8)
+    recorder = Recorder()
+    prior = count_prior(make_raster(str(tmp_path / "lc.tif"), fine, nodata=255),
+                        make_raster(str(tmp_path / "nlcd.tif"), coarse, pixel_size=8.0), progress=recorder)
+    assert prior.rows[41] == pytest.approx([0, 0, 0, 1])
+    assert recorder.warnings == ["Code(s) 41 (2 px) were counted on less than one coarse cell (64 fine pixels), so "
+                                 "their rows are unreliable; count over a larger --region, or check that "
+                                 "--fine-labels and --coarse-labels are the label rasters of the same place."]
