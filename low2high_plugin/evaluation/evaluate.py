@@ -3,7 +3,8 @@
 The whole operation behind ``low2high:evaluate``. The two maps may lie on different grids and in
 different CRSs — the paper's Oracle compares 30 m NLCD (Albers) with 1 m labels (UTM): the
 prediction is then seen on the reference's grid by nearest neighbour through an in-memory warped
-VRT (nothing is written), so every reference pixel is scored once, at the reference's resolution.
+VRT (nothing is written), so each reference pixel is scored at most once, at the reference's resolution
+(a warning says what share was scored when the prediction covers only part of the reference).
 Both are streamed over windows of the reference into a :class:`~.metrics.ConfusionMatrix`;
 pixels nodata (255) in either map are ignored. The figures are fractions in 0–1 (the reports
 show them as percentages).
@@ -24,7 +25,14 @@ from ..geo.raster_io import RasterSource, crs_name
 from ..geo.resample import ground_sample_distance
 from ..geo.views import check_overlap, nearest_view, same_grid
 from ..labels.classes import NODATA
-from ..labels.rasters import WINDOW_SIZE, count_windows, iter_windows, read_labels, require_integer_labels
+from ..labels.rasters import (
+    WINDOW_SIZE,
+    count_windows,
+    iter_windows,
+    read_labels,
+    require_integer_labels,
+    require_single_band,
+)
 from ..progress import Progress, SilentProgress, check_canceled
 from .metrics import ConfusionMatrix, Metrics
 from .report import Comparison, log_lines, write_html, write_table
@@ -66,6 +74,8 @@ def evaluate(request: EvaluateRequest, progress: Optional[Progress] = None) -> E
     reference = RasterSource.open(request.reference_path, "REFERENCE raster", require_crs=False)
     require_integer_labels(prediction, "PREDICTION")
     require_integer_labels(reference, "REFERENCE")
+    require_single_band(prediction, "PREDICTION")
+    require_single_band(reference, "REFERENCE")
     aligned = same_grid(prediction.grid, reference.grid)
     if not aligned:
         check_overlap(prediction.grid, reference.grid, "PREDICTION", "REFERENCE")
@@ -89,6 +99,7 @@ def evaluate(request: EvaluateRequest, progress: Optional[Progress] = None) -> E
             progress.set_fraction(0.95 * (done + 1) / total)
     metrics = matrix.compute()
     _check_something_compared(metrics, comparison)
+    _warn_partial_cover(metrics, comparison, progress)
 
     for line in log_lines(metrics, comparison):
         progress.info(line)
@@ -117,6 +128,24 @@ def _check_something_compared(metrics: Metrics, comparison: Comparison) -> None:
                         "so nothing could be compared. Check that both layers cover the same area.")
 
 
+#: Below this share of the labelled reference scored, the figures describe a part of it: a warning says which.
+FULL_COVER = 0.95
+
+
+def _warn_partial_cover(metrics: Metrics, comparison: Comparison, progress: Progress) -> None:
+    """Say how much of the reference was scored when the prediction covers only part of it.
+
+    A prediction over half the reference is scored on that half alone; the figures are right for
+    it, but a reader of "every pixel is scored" took them for the whole reference.
+    """
+    labelled = metrics.total + comparison.prediction_nodata
+    share = metrics.total / labelled
+    if share < FULL_COVER:
+        progress.warn(f"Only {share:.1%} of the labelled REFERENCE pixels were scored ({metrics.total:,} of "
+                      f"{labelled:,}): PREDICTION is nodata or absent over the rest, so the figures describe that "
+                      "part only. Classify the whole reference area to score all of it.")
+
+
 def _describe(prediction: RasterSource, reference: RasterSource, aligned: bool) -> str:
     """One sentence on how the two grids were matched."""
     ref = reference.grid
@@ -126,4 +155,4 @@ def _describe(prediction: RasterSource, reference: RasterSource, aligned: bool) 
     pred_gsd, ref_gsd = ground_sample_distance(pred), ground_sample_distance(ref)
     return (f"PREDICTION ({pred_gsd:.3g} m pixels, {crs_name(pred.crs_wkt)}) was resampled by nearest neighbour onto "
             f"the REFERENCE grid ({ref_gsd:.3g} m pixels, {crs_name(ref.crs_wkt)}, {ref.width} × {ref.height}); "
-            f"every reference pixel is scored once.")
+            f"each labelled reference pixel is compared with the prediction pixel under its centre.")
