@@ -50,13 +50,22 @@ def open_raster(path: str, what: str = "input raster") -> gdal.Dataset:
 @with_gdal
 def dataset_grid(dataset: gdal.Dataset, what: str = "input raster", require_crs: bool = True) -> Grid:
     """The pixel grid of an open dataset; a missing CRS is an error unless allowed."""
+    geotransform = dataset.GetGeoTransform(can_return_null=True)
+    name = os.path.basename(dataset.GetDescription())
+    if geotransform is None:
+        raise Low2HighError(f"The {what} '{name}' has no georeferencing (no pixel size or position), so it cannot be "
+                            "placed on the map. Georeference it first (Raster ▸ Georeferencer), or choose a "
+                            "georeferenced raster.")
+    if geotransform[2] != 0 or geotransform[4] != 0 or geotransform[1] <= 0 or geotransform[5] >= 0:
+        raise Low2HighError(f"The {what} '{name}' is not north-up (its pixel rows are rotated or flipped); warp it "
+                            "first (Raster ▸ Projections ▸ Warp) and choose the warped raster.")
     crs_wkt = dataset.GetProjection() or ""
     if require_crs and not crs_wkt:
         raise Low2HighError(
             f"The {what} has no coordinate reference system. Assign one first "
             "(Raster ▸ Projections ▸ Assign Projection) so that it can be placed on the map."
         )
-    return Grid(tuple(dataset.GetGeoTransform()), dataset.RasterXSize, dataset.RasterYSize, crs_wkt)
+    return Grid(tuple(geotransform), dataset.RasterXSize, dataset.RasterYSize, crs_wkt)
 
 
 @with_gdal
