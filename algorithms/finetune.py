@@ -222,7 +222,9 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
 
     def _areas(self, parameters: dict[str, Any], context: QgsProcessingContext, layer,
                progress: FeedbackProgress) -> list[str]:
-        """AREAS polygons as WKT in the image's CRS."""
+        """AREAS polygons as WKT in the image's CRS, invalid ones (a bow-tie) repaired with a log line."""
+        from ..train.finetune.repair import repair_polygons
+
         source = self.parameterAsSource(parameters, self.AREAS, context)
         if source is None:
             raise QgsProcessingException(self.tr("The AREAS layer could not be read."))
@@ -235,4 +237,4 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
                 continue
             geometry.transform(transform)
             polygons.append(geometry.asWkt())
-        return polygons
+        return repair_polygons(polygons, progress)

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ...low2high_plugin.geo.gdal_scope import gdal_session
     from ...low2high_plugin.progress import ConsoleProgress
     from ..finetune.areas import read_area_file
+    from ..finetune.repair import repair_polygons
     from ..finetune.task import finetune
 
     config = resolve_config(FinetuneConfig, args)
@@ -45,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
             wkt, crs = read_area_file(args.areas_file, args.areas_layer)
         # the file's own CRS; --areas-crs only for a file that carries none
         config = dataclasses.replace(config, areas=wkt, areas_crs=crs or config.areas_crs)
-    result = finetune(config, ConsoleProgress())
+    progress = ConsoleProgress()
+    config = dataclasses.replace(config, areas=repair_polygons(config.areas, progress))
+    result = finetune(config, progress)
     print(f"{result.output} (+ {result.onnx}): kept step {result.best_step} of {result.steps}; aggregated "
           f"agreement with the coarse labels {result.before['macro_iou']:.1%} -> {result.after['macro_iou']:.1%} mIoU, "
           f"{result.seconds:.0f} s")
