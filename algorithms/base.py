@@ -17,6 +17,7 @@ from qgis.PyQt.QtGui import QIcon
 from ..low2high_plugin.errors import Low2HighError
 from ..low2high_plugin.geo.raster_io import open_raster
 from ..low2high_plugin.resources import resource_path
+from .enums import enum_numbers_as_names
 
 #: What an integer parameter given as text may look like (QGIS turns anything else into 0).
 WHOLE_NUMBER = re.compile(r"\s*[+-]?\d+(\.0*)?\s*")
@@ -76,7 +77,7 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
         try:
-            return self.process(parameters, context, FeedbackProgress(feedback))
+            return self.process(enum_numbers_as_names(self, parameters), context, FeedbackProgress(feedback))
         except Low2HighError as error:
             message = str(error)
         # The error's traceback holds the failed run's GDAL datasets in a reference cycle: free them
@@ -128,7 +129,12 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
 
     def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802
                              context: QgsProcessingContext) -> tuple[bool, str]:
-        """QGIS's checks, with GDAL's reason where QGIS says a raster file that exists is "not found"."""
+        """QGIS's checks, with GDAL's reason where QGIS says a raster file that exists is "not found".
+
+        Enum options given by number (``DEVICE=1``, the form ``qgis_process help`` advertises) are
+        read as the option they number, as QGIS does for enums without static strings.
+        """
+        parameters = enum_numbers_as_names(self, parameters)
         ok, message = super().checkParameterValues(parameters, context)
         if ok:
             return ok, message
