@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import shutil
 import sys
 import sysconfig
 from types import ModuleType
@@ -33,10 +32,21 @@ def pinned_requirements(path: str = REQUIREMENTS_FILE) -> dict[str, str]:
 
 
 def _python_executable() -> str:
-    """The Python interpreter running this code (inside QGIS, sys.executable is QGIS itself)."""
-    if os.path.basename(sys.executable).startswith("python"):
+    """The Python interpreter running this code, also inside QGIS, where sys.executable is QGIS itself.
+
+    The embedded Python's own interpreter lies in its installation prefix; ``python3`` found on
+    PATH may be another Python altogether (a pyenv shim, conda), and packages installed there are
+    invisible to QGIS.
+    """
+    if os.path.basename(sys.executable).lower().startswith("python"):
         return sys.executable
-    return shutil.which("python3") or "python3"
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    prefix = sys.base_exec_prefix
+    for candidate in (os.path.join(prefix, "python.exe"), os.path.join(prefix, "bin", f"python{version}"),
+                      os.path.join(prefix, "bin", "python3")):
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return f"python{version}"
 
 
 def install_command(module: str) -> str:
