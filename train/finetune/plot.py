@@ -7,14 +7,29 @@ from typing import Any, Optional, Sequence
 from ..plots import _pyplot, _save
 
 
+def loss_series(history: Sequence[dict[str, Any]]) -> dict[str, tuple[list[int], list[float]]]:
+    """Each training loss as (steps, values) over the records that hold a finite value of it.
+
+    Losses are reported between validation records, so a record of every other step lacks them:
+    drawn with NaN in the gaps, a line without markers has no two neighbouring points and the
+    panel came out empty.
+    """
+    keys = list(dict.fromkeys(key for record in history for key in record if key.startswith("train_")))
+    series = {}
+    for key in keys:
+        points = [(record["step"], float(record[key])) for record in history
+                  if isinstance(record.get(key), (int, float)) and math.isfinite(record[key])]
+        if points:
+            series[key[len("train_"):]] = ([step for step, _ in points], [value for _, value in points])
+    return series
+
+
 def plot_finetune(path: str, history: Sequence[dict[str, Any]], best_step: Optional[int], title: str) -> None:
     """Training losses (left) and agreement with the validation blocks' coarse labels (right) per step."""
     plt = _pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
-    losses = [key for key in history[-1] if key.startswith("train_")] if history else []
-    steps = [record["step"] for record in history]
-    for key in losses:
-        left.plot(steps, [record.get(key, math.nan) for record in history], label=key[len("train_"):])
+    for label, (steps, values) in loss_series(history).items():
+        left.plot(steps, values, label=label, marker="o" if len(steps) < 50 else None, markersize=3)
     left.set(xlabel="step", ylabel="training loss (mean since the last point)", title="Training")
     checked = [record for record in history if "val_macro_iou" in record]
     for key, label, colour in (("val_macro_iou", "mIoU", "tab:green"), ("val_accuracy", "accuracy", "tab:blue")):
