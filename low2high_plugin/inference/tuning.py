@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..errors import Low2HighError
+from ..errors import Cancelled, Low2HighError
 from ..progress import Progress, check_canceled
 from .calibration import CalibrationSet, class_agreement
 from .model_cache import cache_folder, file_digest, key_of, read_json, write_json
@@ -219,18 +219,38 @@ class _Session:
                                "and machine).")
             for option in [candidates[0]] + [o for o in missing if o.precision != "fp32"]:
                 check_canceled(self.progress)
-                loaded[option.precision] = self.load(option)
+                predictor = self._try_load(option) if option is not candidates[0] else self.load(option)
+                if predictor is None:
+                    candidates = [o for o in candidates if o is not option]
+                    continue
+                loaded[option.precision] = predictor
             self._measure(loaded)
             self._save()
             when = "measured now"
         else:
-            when = f"measured earlier on this machine, kept in {self._record_path}"
+            when = (f"measured earlier on this machine, kept in {self._record_path}; delete that file to measure "
+                    "again, e.g. after a run on a busy machine")
         best, reason = choose_fastest([self.trials[o.precision] for o in candidates])
         note = f"; not tried: {'; '.join(skipped)}" if skipped else ""
         self.progress.info(f"PRECISION auto: {best.precision} on {self.hardware.describe()} ({reason}; {when}{note}).")
         chosen = loaded.pop(best.precision, None)
         loaded.clear()  # frees the predictors that lost
         return chosen or self.load(next(o for o in candidates if o.precision == best.precision))
+
+    def _try_load(self, option: Option) -> Optional[Predictor]:
+        """A candidate other than fp32, or None with a warning when it cannot be made here.
+
+        An int8 model is built into the cache folder; a read-only or full cache (a shared
+        installation, a locked-down home) left PRECISION auto failing outright, although fp32 and
+        bf16 need no cache at all.
+        """
+        try:
+            return self.load(option)
+        except Cancelled:
+            raise
+        except Low2HighError as error:
+            self.progress.warn(f"PRECISION auto: {option.precision} left out ({error}); choosing among the others.")
+            return None
 
     def _measure(self, predictors: dict[str, Predictor]) -> None:
         """Time each predictor over the calibration tiles and compare its classes with fp32's.

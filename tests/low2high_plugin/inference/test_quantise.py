@@ -102,7 +102,7 @@ def test_auto_says_what_it_chose_and_why_then_reuses_the_measurement(image, fold
         segment(SegmentRequest(image, os.path.join(folder, name), fresh_onnx, tile_size=128, overlap=32), progress)
         said.append(next(m for m in progress.messages if m.startswith("PRECISION auto: ") and "measuring" not in m))
     assert "agreement with fp32" in said[0] and "measured now" in said[0]
-    assert "measured earlier on this machine" in said[1]
+    assert "measured earlier on this machine" in said[1] and "delete that file to measure again" in said[1]
 
 
 def test_a_fixed_size_export_made_resizable_computes_the_same_function(tiny_models, tmp_path):
@@ -135,3 +135,21 @@ def test_runtime_copies_keep_the_deepness_metadata_and_the_model_file_stays_fixe
     original = ort.InferenceSession(tiny_models[1], providers=["CPUExecutionProvider"])
     assert original.get_inputs()[0].shape[2:] == [256, 256]  # what Deepness reads as the tile size
     assert result.model.fixed_tile_size is None
+
+
+def test_auto_with_a_cache_that_cannot_be_written_falls_back_with_a_warning(image, folder, fresh_onnx, tmp_path,
+                                                                            monkeypatch):
+    """PRECISION auto failed outright when the cold cache folder could not be written (int8 is built there)."""
+    from low2high.low2high_plugin.inference import tuning
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("LOW2HIGH_CACHE_DIR", str(blocker / "cache"))  # under a file: unwritable even for root
+    monkeypatch.setattr(tuning, "cpu_flags", lambda: frozenset({"avx512_vnni", "avx512f", "avx2"}))
+    progress = SilentProgress()
+    segment(SegmentRequest(image, os.path.join(folder, "auto.tif"), fresh_onnx, tile_size=128, overlap=32), progress)
+    assert np.isin(read(os.path.join(folder, "auto.tif"), 1), [0, 1, 2, 3]).all()
+    assert any(warning.startswith("PRECISION auto: int8 left out (Cannot create the model cache folder")
+               for warning in progress.warnings), progress.warnings
+    chosen = next(m for m in progress.messages if m.startswith("PRECISION auto: fp32"))
+    assert "measured now" in chosen
