@@ -193,29 +193,17 @@ def test_the_table_and_the_page_are_published_together_or_not_at_all(folder, mon
     assert sorted(os.listdir(folder)) == ["metrics.csv", "prediction.tif", "reference.tif"]
 
 
-class _Recorder(SilentProgress):
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def info(self, message):
-        self.lines.append(message)
-
-    def warn(self, message):
-        self.lines.append("WARNING " + message)
-
-
 def test_a_prediction_over_half_the_reference_says_how_much_was_scored(folder):
     """It said "every reference pixel is scored once" while half of them lay outside the prediction."""
     reference = make_raster(os.path.join(folder, "r.tif"), np.ones((20, 40), np.uint8), nodata=255)
     half = make_raster(os.path.join(folder, "p.tif"), np.ones((10, 10), np.uint8), nodata=255, pixel_size=2.0)
-    progress = _Recorder()
+    progress = SilentProgress()
     result = evaluate(EvaluateRequest(half, reference), progress)
     assert result.metrics.total == 400
-    assert "WARNING Only 50.0% of the labelled REFERENCE pixels were scored (400 of 800): PREDICTION is nodata or " \
+    assert "Only 50.0% of the labelled REFERENCE pixels were scored (400 of 800): PREDICTION is nodata or " \
            "absent over the rest, so the figures describe that part only. Classify the whole reference area to " \
-           "score all of it." in progress.lines
-    assert not any("every reference pixel" in line for line in progress.lines)
+           "score all of it." in progress.warnings
+    assert not any("every reference pixel" in line for line in progress.messages)
 
 
 def test_probabilities_or_an_image_as_a_class_map_are_refused(folder):

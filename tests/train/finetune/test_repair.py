@@ -11,11 +11,6 @@ BOW_TIE = "POLYGON ((500000 4000000,500010 3999990,500010 4000000,500000 3999990
 SQUARE = "POLYGON ((500000 4000000,500004 4000000,500004 3999996,500000 3999996,500000 4000000))"
 
 
-class Log(SilentProgress):
-    def info(self, message):
-        self.messages.append(message)
-
-
 def _grid() -> Grid:
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(UTM18N)
@@ -23,7 +18,7 @@ def _grid() -> Grid:
 
 
 def test_a_bow_tie_becomes_its_two_lobes_and_the_log_says_so():
-    log = Log()
+    log = SilentProgress()
     repaired = repair_polygons([SQUARE, BOW_TIE, "POINT (500001 3999999)"], log)
     assert repaired[0] == SQUARE and repaired[2] == "POINT (500001 3999999)"  # valid ones and non-polygons untouched
     assert repaired[1].startswith("MULTIPOLYGON")
@@ -35,5 +30,5 @@ def test_a_bow_tie_becomes_its_two_lobes_and_the_log_says_so():
 
 
 def test_valid_polygons_leave_no_log_line():
-    log = Log()
+    log = SilentProgress()
     assert repair_polygons([SQUARE], log) == [SQUARE] and log.messages == []
