@@ -72,3 +72,11 @@ def assert_refused_and_unchanged(run: Callable[[], object], input_path: str, err
         run()
     assert snapshot(folder) == before, "the refused run changed the input's folder"
     return str(raised.value)
+
+
+def refused_case(cases: dict[str, Callable], case: str, kind: str, folder: str, error: type[BaseException]) -> str:
+    """Make ``cases[case]``'s inputs in a fresh ``folder``, run it with its output given as an input the ``kind`` way,
+    and return the refusal's message (the input's folder unchanged)."""
+    os.makedirs(folder)
+    target, run = cases[case](folder, kind)
+    return assert_refused_and_unchanged(run, target, error)

@@ -26,3 +26,28 @@ def make_tune_scene(folder: str) -> dict:
             "model": make_model(os.path.join(folder, "base.pt"), width=8, tile_size=128, tile_overlap=16),
             "areas": [square(ORIGIN[0] + 4, ORIGIN[1] - 4, 112.0)], "classes": classes, "pixels": pixels,
             "folder": folder}
+
+
+def polygon_layer(wkts: list[str], epsg: int = 26918):
+    """A memory polygon layer of the drawn areas (WKT in EPSG:26918, the test image's CRS), stored in ``epsg``."""
+    from qgis.core import (
+        QgsCoordinateReferenceSystem,
+        QgsCoordinateTransform,
+        QgsFeature,
+        QgsGeometry,
+        QgsProject,
+        QgsVectorLayer,
+    )
+
+    layer = QgsVectorLayer(f"Polygon?crs=EPSG:{epsg}", "areas", "memory")
+    transform = QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:26918"),
+                                       QgsCoordinateReferenceSystem(f"EPSG:{epsg}"), QgsProject.instance())
+    features = []
+    for wkt in wkts:
+        geometry = QgsGeometry.fromWkt(wkt)
+        geometry.transform(transform)
+        feature = QgsFeature()
+        feature.setGeometry(geometry)
+        features.append(feature)
+    layer.dataProvider().addFeatures(features)
+    return layer

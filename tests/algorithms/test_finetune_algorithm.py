@@ -4,7 +4,7 @@ import os
 import subprocess
 
 import pytest
-from finetune_helpers import make_tune_scene
+from finetune_helpers import make_tune_scene, polygon_layer
 from helpers import ORIGIN, REPO_ROOT, read
 
 FAST = {"STEPS": 3, "BATCH_SIZE": 2, "DEVICE": "cpu", "VALIDATION_SHARE": 0.0}
@@ -15,29 +15,6 @@ def tune(folder):
     return make_tune_scene(folder)
 
 
-def polygon_layer(wkts, epsg=26918):
-    """A memory polygon layer holding ``wkts`` (given in EPSG:26918), stored in ``epsg``."""
-    from qgis.core import (
-        QgsCoordinateReferenceSystem,
-        QgsCoordinateTransform,
-        QgsFeature,
-        QgsGeometry,
-        QgsProject,
-        QgsVectorLayer,
-    )
-
-    layer = QgsVectorLayer(f"Polygon?crs=EPSG:{epsg}", "areas", "memory")
-    transform = QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:26918"),
-                                       QgsCoordinateReferenceSystem(f"EPSG:{epsg}"), QgsProject.instance())
-    features = []
-    for wkt in wkts:
-        geometry = QgsGeometry.fromWkt(wkt)
-        geometry.transform(transform)
-        feature = QgsFeature()
-        feature.setGeometry(geometry)
-        features.append(feature)
-    layer.dataProvider().addFeatures(features)
-    return layer
 
 
 def test_finetune_with_processing_run_areas_in_wgs84_map_and_plot(low2high_provider, tune, folder):

@@ -11,7 +11,7 @@ import os
 
 import pytest
 from aliases import snapshot
-from finetune_helpers import make_tune_scene
+from finetune_helpers import make_tune_scene, polygon_layer
 from helpers import make_raster, scene
 from read_only import make_read_only
 
@@ -33,22 +33,8 @@ def tune(folder):
     return files
 
 
-def _areas(wkts: list[str]):
-    """A memory polygon layer in the image's CRS (EPSG:26918) holding ``wkts``."""
-    from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
-
-    layer = QgsVectorLayer("Polygon?crs=EPSG:26918", "areas", "memory")
-    features = []
-    for wkt in wkts:
-        feature = QgsFeature()
-        feature.setGeometry(QgsGeometry.fromWkt(wkt))
-        features.append(feature)
-    layer.dataProvider().addFeatures(features)
-    return layer
-
-
 def _parameters(tune: dict, **outputs: str) -> dict:
-    return {"INPUT": tune["image"], "LOW_RES_LABELS": tune["labels"], "AREAS": _areas(tune["areas"]),
+    return {"INPUT": tune["image"], "LOW_RES_LABELS": tune["labels"], "AREAS": polygon_layer(tune["areas"]),
             "MODEL": tune["model"], "EXEMPLARS": tune["exemplars"], "PRIOR": tune["prior"],
             "OUTPUT_MODEL": os.path.join(tune["folder"], "tuned.pt"), **FAST, **outputs}
 

@@ -13,24 +13,10 @@ import shutil
 import numpy as np
 import pytest
 from aliases import ALIAS_KINDS, alias, assert_refused_and_unchanged
-from finetune_helpers import make_tune_scene
+from finetune_helpers import make_tune_scene, polygon_layer
 from helpers import make_raster
 
 FAST = {"STEPS": 2, "BATCH_SIZE": 2, "DEVICE": "cpu", "VALIDATION_SHARE": 0.0}
-
-
-def polygon_layer(wkts: list[str]):
-    """A memory layer of the drawn areas, in the image's CRS."""
-    from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
-
-    layer = QgsVectorLayer("Polygon?crs=EPSG:26918", "areas", "memory")
-    features = []
-    for wkt in wkts:
-        feature = QgsFeature()
-        feature.setGeometry(QgsGeometry.fromWkt(wkt))
-        features.append(feature)
-    layer.dataProvider().addFeatures(features)
-    return layer
 
 
 @pytest.fixture

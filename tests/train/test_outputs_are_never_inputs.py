@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from aliases import ALIAS_KINDS, alias, assert_refused_and_unchanged
+from aliases import ALIAS_KINDS, alias, assert_refused_and_unchanged, refused_case
 from finetune_helpers import make_tune_scene
 from helpers import make_model, make_raster
 from train_helpers import synthetic_chip, write_dataset
@@ -106,10 +106,7 @@ CASES = {case.__name__: case for case in (
 @pytest.mark.parametrize("kind", ALIAS_KINDS)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_a_file_naming_an_input_another_way_is_refused_and_the_input_kept(case, kind, tmp_path):
-    folder = str(tmp_path / "inputs")
-    os.makedirs(folder)
-    target, run = CASES[case](folder, kind)
-    message = assert_refused_and_unchanged(run, target, CommandFailed)
+    message = refused_case(CASES, case, kind, str(tmp_path / "inputs"), CommandFailed)
     assert message.startswith("exit 2:") and "input" in message, message
 
 
