@@ -80,6 +80,33 @@ def tile_statistics(pixels: np.ndarray, valid: np.ndarray | None) -> tuple[np.nd
     return scaled.mean(axis=1), np.maximum(scaled.std(axis=1), MIN_TILE_STD)
 
 
+def byte_histograms(pixels: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """(bands, 256) counts of each Byte value over the valid pixels of (bands, H, W) uint8 ``pixels``.
+
+    Summed over chips, these give :func:`histogram_statistics` without holding a float copy of them all.
+    """
+    counts = np.zeros((pixels.shape[0], 256), np.int64)
+    for band in range(pixels.shape[0]):
+        values = pixels[band] if valid is None else pixels[band][valid]
+        counts[band] = np.bincount(values.ravel(), minlength=256)
+    return counts
+
+
+def histogram_statistics(histograms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`tile_statistics`'s numbers (the same std floor) from (bands, 256) counts of Byte values.
+
+    Exact and constant in memory: the statistics of a large region are the sums of its parts'
+    histograms, with no float64 copy of the pixels (which over a 20 km drawn area took 13 GB).
+    """
+    total = histograms.sum(axis=1)
+    if histograms.shape[1] == 0 or not total.all():
+        return np.zeros(histograms.shape[0]), np.ones(histograms.shape[0])
+    levels = np.arange(histograms.shape[1], dtype=np.float64) / 255.0
+    mean = histograms @ levels / total
+    variance = (histograms * (levels[None, :] - mean[:, None]) ** 2).sum(axis=1) / total
+    return mean, np.maximum(np.sqrt(variance), MIN_TILE_STD)
+
+
 def statistics_source(requested: str, standardisation: str) -> str:
     """``image`` or ``model``: where a run's input statistics come from (INPUT_STATISTICS, resolved).
 
