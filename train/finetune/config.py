@@ -76,6 +76,10 @@ class FinetuneConfig:
                                         "rule)")
     factor: Optional[int] = field(None, "block side in image pixels; empty: label pixel size / image pixel size")
     chip_blocks: Optional[int] = field(None, "chip side in blocks; empty: about 256 px (8 blocks of 30 m)")
+    chip_memory_mb: Optional[float] = field(None, "megabytes of chips held in memory; empty: the environment "
+                                                  "variable LOW2HIGH_FINETUNE_CHIP_MB, else 256. Areas holding "
+                                                  "more are sampled (seeded, over every polygon in proportion to "
+                                                  "its blocks)")
     eval_every: Optional[int] = field(None, "steps between validations; empty: STEPS / 20 (at least 5)")
     patience: int = field(6, "validations without improvement before stopping early (0: never stop early)")
     log_every: int = field(10, "steps between log lines of the loss")
@@ -100,6 +104,8 @@ class FinetuneConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise Low2HighError(f"{name} must be at least 1 (got {value}).")
+        if self.chip_memory_mb is not None and not 0 < self.chip_memory_mb < float("inf"):
+            raise Low2HighError(f"chip_memory_mb must be a number of MB above 0 (got {self.chip_memory_mb}).")
         if not self.lr > 0 or (self.d_lr is not None and not self.d_lr > 0):
             raise Low2HighError(f"LEARNING_RATE must be greater than 0 (got {self.lr}).")
         if not 0 <= self.validation_share < 1:

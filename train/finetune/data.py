@@ -7,6 +7,9 @@ labels under its pixels (the rule of ``low2high:alignlabels``, the same :func:`b
 the label raster is seen on the image's pixels by nearest neighbour through a lazily warped view,
 so it may be in any CRS and its cells need not line up with the image.
 
+The chips are held in memory within a budget, all of them or a seeded sample when the areas hold
+more (:mod:`.budget`, which says why a sample and not streaming).
+
 A share of the usable blocks, in seeded 2 × 2-block groups (so a validation block rarely has a
 training block on every side), is set aside for validation.
 """
@@ -30,9 +33,10 @@ from ...low2high_plugin.labels.rasters import LabelRemapper, read_labels, requir
 from ...low2high_plugin.labels.taxonomy import Taxonomy
 from ...low2high_plugin.progress import Progress, check_canceled
 from ...models.card import ModelCard
-from ...models.contract import tile_statistics
+from ...models.contract import byte_histograms, histogram_statistics
 from ..data.datasets import augment_arrays
-from .areas import Areas, chip_side_blocks, chip_windows
+from .areas import Areas, chip_side_blocks
+from .budget import plan_chips
 from .config import MIN_BLOCKS, MIN_TRAIN_BLOCKS
 
 IGNORED, TRAIN, VALIDATION = 0, 1, 2
@@ -47,7 +51,7 @@ RAW_NODATA = 65535
 
 @dataclass
 class AreaChips:
-    """The drawn areas cut into square chips of whole blocks (all held in memory, as uint8).
+    """The drawn areas cut into square chips of whole blocks, held in memory within a budget (:mod:`.budget`).
 
     Attributes:
         pixels: (N, bands, S, S) raw image values (0 where there is no data).
@@ -88,13 +92,18 @@ class AreaChips:
 
 
 def read_area_chips(image_path: str, labels_path: str, taxonomy: Taxonomy, areas: Areas, factor: Optional[int],
-                    chip_blocks: Optional[int], bands: int, progress: Progress, raw_codes: bool = False) -> AreaChips:
+                    chip_blocks: Optional[int], bands: int, progress: Progress, raw_codes: bool = False,
+                    budget_mb: Optional[float] = None, seed: int = 0) -> AreaChips:
     """Cut the chips of the drawn areas and label their blocks (see the module docstring).
+
+    The chips held fit ``budget_mb`` (:mod:`.budget`: all of them, or a sample seeded by ``seed``);
+    the estimate is logged before any pixel is read, and chips are written straight into arrays
+    of the planned size, so memory never holds a second copy of them.
 
     Raises:
         Low2HighError: labels that are not whole-number codes, do not overlap the areas, are finer than
-            the image (or of the same pixel size without ``factor``), an image of another band count, or
-            fewer than :data:`MIN_BLOCKS` usable blocks.
+            the image (or of the same pixel size without ``factor``), an image of another band count, a
+            budget below one chip, or fewer than :data:`MIN_BLOCKS` usable blocks.
     """
     image = RasterSource.open(image_path, "INPUT raster")
     if image.band_count != bands:
@@ -112,30 +121,50 @@ def read_area_chips(image_path: str, labels_path: str, taxonomy: Taxonomy, areas
     factor = resolve_factor(ground_sample_distance(labels.grid), ground_sample_distance(image.grid), factor,
                             progress, "LOW_RES_LABELS", "INPUT")
     side = chip_side_blocks(factor, chip_blocks) * factor
-    windows = chip_windows(image.grid, areas, side)
-    progress.info(f"Blocks of {factor} × {factor} pixels ({factor * ground_sample_distance(image.grid):.4g} m), "
-                  f"chips of {side} px: {len(windows)} chip(s) touch the areas.")
+    block_metres = factor * ground_sample_distance(image.grid)
+    plan = plan_chips(image.grid, areas, side, factor, bands, raw_codes, budget_mb, seed)
+    progress.info(f"Blocks of {factor} × {factor} pixels ({block_metres:.4g} m), chips of {side} px: "
+                  f"{plan.touching} chip(s) touch the areas.")
+    progress.info(plan.describe(side, block_metres))
+    chips = _empty_chips(len(plan.windows), bands, side, factor, image.grid, raw_codes)
     remapper = LabelRemapper(taxonomy, "LOW_RES_LABELS")
-    kept: list[tuple[Window, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    windows: list[Window] = []
     _, nodata = label_type(labels)
     with ExitStack() as stack:
         stack.enter_context(gdal_session())
         view = stack.enter_context(nearest_view(labels_path, block_pixels_grid(image.grid, factor), nodata,
                                                 labels.nodata[0], "LOW_RES_LABELS"))
-        for window in windows:
+        for window in plan.windows:
             check_canceled(progress)
             chip = _cut(image, view, remapper, areas, window, factor)
-            if chip is not None:
-                kept.append((window, *chip))
+            if chip is None:
+                continue
+            index = len(windows)
+            chips.pixels[index], chips.valid[index], chips.coarse[index] = chip[0], chip[1], chip[2]
+            if chips.raw is not None:
+                chips.raw[index] = chip[3]
+            windows.append(window)
     remapper.report(False, progress)
-    usable = sum(int(np.count_nonzero(chip[3] != NODATA)) for chip in kept)
-    _check_enough(usable, factor * ground_sample_distance(image.grid))
-    pixels = np.stack([chip[1] for chip in kept])
-    valid = np.stack([chip[2] for chip in kept])
-    coarse = np.stack([chip[3] for chip in kept])
+    chips = _first(chips, windows)
+    _check_enough(chips.usable_blocks, block_metres)
+    return chips
+
+
+def _empty_chips(count: int, bands: int, side: int, factor: int, grid: Grid, raw_codes: bool) -> AreaChips:
+    """Arrays for ``count`` chips, filled as they are read (pages never written are never resident)."""
+    blocks = side // factor
+    return AreaChips(np.zeros((count, bands, side, side), np.uint8), np.zeros((count, side, side), bool),
+                     np.full((count, blocks, blocks), NODATA, np.uint8), np.zeros((count, blocks, blocks), np.uint8),
+                     [], factor, grid, np.zeros((count, blocks, blocks), np.uint16) if raw_codes else None)
+
+
+def _first(chips: AreaChips, windows: list[Window]) -> AreaChips:
+    """The chips actually kept (views of the first rows, no copy), their roles TRAIN where a block has a class."""
+    count = len(windows)
+    coarse = chips.coarse[:count]
     role = np.where(coarse != NODATA, TRAIN, IGNORED).astype(np.uint8)
-    raw = np.stack([chip[4] for chip in kept]) if raw_codes else None
-    return AreaChips(pixels, valid, coarse, role, [chip[0] for chip in kept], factor, image.grid, raw)
+    raw = chips.raw[:count] if chips.raw is not None else None
+    return AreaChips(chips.pixels[:count], chips.valid[:count], coarse, role, windows, chips.factor, chips.grid, raw)
 
 
 def _check_covers(labels: Grid, crs_wkt: str, areas: Areas) -> None:
@@ -289,10 +318,14 @@ class BatchSampler:
 def image_statistics(chips: AreaChips) -> tuple[list[float], list[float]]:
     """Per-band mean and std of pixel / 255 over the chips' valid pixels (the 'image' normalisation).
 
-    The same rule (and std floor) as ``segment``'s INPUT_STATISTICS image:
-    :func:`~low2high.models.contract.tile_statistics`.
+    The same rule (and std floor) as ``segment``'s INPUT_STATISTICS image
+    (:func:`~low2high.models.contract.tile_statistics`), summed chip by chip as Byte histograms: a
+    float64 copy of every chip took 8 times the chips' own memory.
     """
-    mean, std = tile_statistics(chips.pixels.transpose(1, 0, 2, 3), chips.valid)  # pixels (bands, N, H, W)
+    counts = np.zeros((chips.pixels.shape[1], 256), np.int64)
+    for pixels, valid in zip(chips.pixels, chips.valid):
+        counts += byte_histograms(pixels, valid)
+    mean, std = histogram_statistics(counts)
     return mean.tolist(), std.tolist()
 
 

@@ -98,7 +98,8 @@ class _Run:
         self._check_gsd(image_grid, card.gsd)
         self.prior_path = self._prior_path()
         self.chips = read_area_chips(config.image, config.labels, taxonomy, self.areas, config.factor,
-                                     config.chip_blocks, len(card.band_names), progress, bool(self.prior_path))
+                                     config.chip_blocks, len(card.band_names), progress, bool(self.prior_path),
+                                     config.chip_memory_mb, config.seed)
         split_validation(self.chips, config.validation_share, config.seed, progress)
         self.block_metres = self.chips.factor * ground_sample_distance(image_grid)
         progress.info(describe_blocks(self.chips, self.block_metres))
