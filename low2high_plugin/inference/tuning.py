@@ -228,11 +228,13 @@ class _Session:
             self._save()
             when = "measured now"
         else:
-            when = (f"measured earlier on this machine, kept in {self._record_path}; delete that file to measure "
-                    "again, e.g. after a run on a busy machine")
-        best, reason = choose_fastest([self.trials[o.precision] for o in candidates])
+            when = (f"measured earlier on this machine (delete {self._record_path} to measure again, e.g. after a "
+                    "run on a busy machine)")
+        best, reason, figures = choose_fastest([self.trials[o.precision] for o in candidates])
         note = f"; not tried: {'; '.join(skipped)}" if skipped else ""
-        self.progress.info(f"PRECISION auto: {best.precision} on {self.hardware.describe()} ({reason}; {when}{note}).")
+        # Two short lines, not one of ~400 characters: the choice and why, then the figures behind it.
+        self.progress.info(f"PRECISION auto: {best.precision} on {self.hardware.describe()}: {reason}.")
+        self.progress.info(f"PRECISION auto, {when} on the calibration tiles: {figures}{note}.")
         chosen = loaded.pop(best.precision, None)
         loaded.clear()  # frees the predictors that lost
         return chosen or self.load(next(o for o in candidates if o.precision == best.precision))

@@ -70,9 +70,12 @@ def test_unknown_precision_is_refused():
 
 def test_auto_keeps_the_fastest_precision_that_holds_the_agreement_target():
     trials = [Trial("fp32", 1.0, 1.0), Trial("bf16", 0.6, 0.995), Trial("int8", 0.4, 0.97)]
-    best, reason = choose_fastest(trials)
+    best, reason, figures = choose_fastest(trials)
     assert best.precision == "bf16"
-    assert "int8 below the 99% agreement target" in reason and "0.60× fp32's CPU time" in reason
+    assert "(int8 below that target)" in reason and "0.60× fp32's CPU time" in reason
+    assert "keeping 99% class agreement with fp32" in reason
+    assert "int8 2.50 Mpx per CPU-second, 97.00% agreement with fp32" in figures
+    assert "fp32 1.00 Mpx per CPU-second" in figures and "bf16 1.67 Mpx per CPU-second" in figures
 
 
 def test_auto_falls_back_to_fp32_when_nothing_cheaper_agrees_or_is_faster():

@@ -100,9 +100,12 @@ def test_auto_says_what_it_chose_and_why_then_reuses_the_measurement(image, fold
     for name in ("a.tif", "b.tif"):
         progress = SilentProgress()
         segment(SegmentRequest(image, os.path.join(folder, name), fresh_onnx, tile_size=128, overlap=32), progress)
-        said.append(next(m for m in progress.messages if m.startswith("PRECISION auto: ") and "measuring" not in m))
-    assert "agreement with fp32" in said[0] and "measured now" in said[0]
-    assert "measured earlier on this machine" in said[1] and "delete that file to measure again" in said[1]
+        said.append([m for m in progress.messages if m.startswith("PRECISION auto") and "measuring" not in m])
+    for lines in said:  # the choice and why, then the figures: two short lines, not one of ~400 characters
+        assert len(lines) == 2 and len(lines[0]) < 160, lines
+        assert "class agreement with fp32" in lines[0] and "Mpx per CPU-second" in lines[1]
+    assert "measured now" in said[0][1]
+    assert "measured earlier on this machine" in said[1][1] and "to measure again" in said[1][1]
 
 
 def test_a_fixed_size_export_made_resizable_computes_the_same_function(tiny_models, tmp_path):
@@ -151,5 +154,5 @@ def test_auto_with_a_cache_that_cannot_be_written_falls_back_with_a_warning(imag
     assert np.isin(read(os.path.join(folder, "auto.tif"), 1), [0, 1, 2, 3]).all()
     assert any(warning.startswith("PRECISION auto: int8 left out (Cannot create the model cache folder")
                for warning in progress.warnings), progress.warnings
-    chosen = next(m for m in progress.messages if m.startswith("PRECISION auto: fp32"))
-    assert "measured now" in chosen
+    chosen = next(i for i, m in enumerate(progress.messages) if m.startswith("PRECISION auto: fp32"))
+    assert "measured now" in progress.messages[chosen + 1]  # the figures' line follows the choice's
