@@ -63,3 +63,28 @@ def check_canceled(progress: Progress) -> None:
     """Raise :class:`Cancelled` if the user asked to stop."""
     if progress.is_canceled():
         raise Cancelled()
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as a person reads it in a log ("42 s", "1 min 39 s", "2 h 05 min").
+
+    Seconds alone stop being readable past a minute or so, and a precision finer than the
+    estimate's own (tenths of seconds in an hour-long ETA) would only suggest false accuracy.
+    """
+    whole = max(0, int(round(seconds)))
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def time_left(done: float, total: float, elapsed: float) -> str:
+    """``"about 1 min 39 s left"`` at the rate so far, or ``""`` before there is a rate to go on.
+
+    Shared by every long loop (segment's tiles, finetune's steps) so that their log lines estimate
+    and word the remaining time alike.
+    """
+    if done <= 0 or total <= done or elapsed <= 0:
+        return ""
+    return f"about {format_duration(elapsed / done * (total - done))} left"

@@ -29,7 +29,7 @@ from ...low2high_plugin.geo.gdal_scope import with_gdal
 from ...low2high_plugin.geo.raster_io import RasterSource, crs_name
 from ...low2high_plugin.geo.resample import ground_sample_distance
 from ...low2high_plugin.labels.taxonomy import load_taxonomy
-from ...low2high_plugin.progress import Progress, SilentProgress, check_canceled
+from ...low2high_plugin.progress import Progress, SilentProgress, check_canceled, time_left
 from ...low2high_plugin.resources import resource_path
 from ...low2high_plugin.signals import cancels_on_termination
 from ...models.contract import statistics_source
@@ -255,10 +255,12 @@ class _Run:
             record: dict[str, Any] = {}
             if step % config.log_every == 0 or step == config.steps:
                 record.update({f"train_{key}": value / counted for key, value in sums.items()})
-                per_step = (time.perf_counter() - started) / step
+                elapsed = time.perf_counter() - started
+                per_step = elapsed / step
                 terms = ", ".join(f"{key} {value / counted:.4f}" for key, value in sums.items() if key != "loss")
+                left = time_left(step, config.steps, elapsed)  # held-out checks included: they recur alike
                 progress.info(f"step {step}/{config.steps}: loss {sums['loss'] / counted:.4f}"
-                              f"{f' ({terms})' if terms else ''}, {per_step:.2f} s/step")
+                              f"{f' ({terms})' if terms else ''}, {per_step:.2f} s/step{f', {left}' if left else ''}")
                 sums, counted = {}, 0
             if base_held is not None and (step % interval == 0 or step == config.steps):
                 held = held_out(self.network, self.chips, (VALIDATION,), self.card, config.amp)

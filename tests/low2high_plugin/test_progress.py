@@ -1,0 +1,35 @@
+"""The duration wording and ETA shared by segment's and finetune's progress lines."""
+from low2high.low2high_plugin.progress import format_duration, time_left
+
+
+def test_durations_read_as_a_person_writes_them():
+    assert format_duration(0.4) == "0 s"
+    assert format_duration(42) == "42 s"
+    assert format_duration(99) == "1 min 39 s"
+    assert format_duration(3599.6) == "1 h 00 min"
+    assert format_duration(7500) == "2 h 05 min"
+    assert format_duration(-3) == "0 s"  # a clock step backwards never prints a negative time
+
+
+def test_time_left_extrapolates_the_rate_so_far_and_says_nothing_without_one():
+    assert time_left(10, 200, 5.2) == "about 1 min 39 s left"  # 0.52 s/step, 190 steps to go
+    assert time_left(0, 200, 5.0) == ""
+    assert time_left(200, 200, 104.0) == ""
+
+
+def test_segment_logs_tiles_done_and_time_left_on_long_runs(folder, tiny_models, monkeypatch):
+    import os
+
+    from helpers import make_raster, scene
+
+    from low2high.low2high_plugin.inference import pipeline
+    from low2high.low2high_plugin.inference.segment import SegmentRequest, segment
+    from low2high.low2high_plugin.progress import SilentProgress
+
+    monkeypatch.setattr(pipeline, "ETA_EVERY_S", 0.0)  # every batch counts as "long" here
+    image = make_raster(os.path.join(folder, "image.tif"), scene(512, 512)[0])
+    progress = SilentProgress()
+    segment(SegmentRequest(image, os.path.join(folder, "map.tif"), model_path=tiny_models[1], tile_size=128,
+                           overlap=32, batch_size=1), progress)
+    lines = [m for m in progress.messages if " tiles, about " in m and m.endswith(" left.")]
+    assert lines, progress.messages
