@@ -59,7 +59,7 @@ def region_statistics(source_path: str, region: Window, mask: Optional[PolygonMa
         Low2HighError: no pixel of the region holds data (all nodata, or outside MASK).
     """
     source = RasterSource.open(source_path, require_crs=False)
-    parts, valids = [], []
+    parts, measured = [], 0
     for window in sample_windows(region, budget):
         check_canceled(progress)
         pixels = source.read(window)
@@ -67,8 +67,7 @@ def region_statistics(source_path: str, region: Window, mask: Optional[PolygonMa
         if mask is not None:
             valid &= mask.rasterize(source.grid, window)
         parts.append(pixels[:, valid])  # (bands, N)
-        valids.append(int(valid.sum()))
-    measured = sum(valids)
+        measured += int(valid.sum())
     if measured == 0:
         raise Low2HighError("INPUT_STATISTICS image: no pixel of the area to classify holds data (all nodata, or "
                             "outside MASK), so the image's statistics cannot be measured. Check the extent, the "

@@ -145,30 +145,35 @@ def predict_scene(model: Any, card: Any, scene: Scene, statistics: str = "auto")
     """
     import torch
 
-    from ...models.contract import statistics_source, tile_statistics
     from ..scoring.predict import predict_logits
 
-    if statistics == "tile":
-        card = dataclasses.replace(card, standardisation="tile")
-    elif statistics_source(statistics, card.standardisation) == "image":
-        if scene.one_raster:
-            whole = np.concatenate([pixels.reshape(pixels.shape[0], -1) for pixels in scene.images], axis=1)
-            shared = tile_statistics(whole, whole.max(axis=0) > 0)
-        card = dataclasses.replace(card, standardisation="dataset")
-    else:
-        statistics = "model"
     maps = []
-    for pixels in scene.images:
+    for pixels, fed in zip(scene.images, _fed_cards(card, scene, statistics)):
         valid = pixels.max(axis=0) > 0
-        fed = card
-        if statistics not in ("tile", "model"):
-            mean, std = shared if scene.one_raster else tile_statistics(pixels, valid)
-            fed = dataclasses.replace(card, mean=mean.tolist(), std=std.tolist())
         batch = torch.from_numpy(fed.normalise(pixels, valid)[None])
         classes = predict_logits(model, batch, amp=False)[0].argmax(dim=0).numpy().astype(np.uint8)
         classes[~valid] = 255
         maps.append(classes)
     return maps
+
+
+def _fed_cards(card: Any, scene: Scene, statistics: str) -> list[Any]:
+    """The card each patch is standardised by: the model's, each patch's own (``tile``), or its raster's own."""
+    from ...models.contract import statistics_source, tile_statistics
+
+    if statistics == "tile":
+        return [dataclasses.replace(card, standardisation="tile")] * len(scene.images)
+    if statistics_source(statistics, card.standardisation) == "model":
+        return [card] * len(scene.images)
+
+    def own(rasters: list[np.ndarray]) -> Any:
+        pixels = np.concatenate([raster.reshape(raster.shape[0], -1) for raster in rasters], axis=1)  # (bands, N)
+        mean, std = tile_statistics(pixels, pixels.max(axis=0) > 0)
+        return dataclasses.replace(card, mean=mean.tolist(), std=std.tolist(), standardisation="dataset")
+
+    if scene.one_raster:  # the tiles of one raster share its statistics
+        return [own(scene.images)] * len(scene.images)
+    return [own([pixels]) for pixels in scene.images]
 
 
 def score(predictions: Sequence[np.ndarray], references: Sequence[np.ndarray]) -> Metrics:

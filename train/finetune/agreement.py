@@ -14,12 +14,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...low2high_plugin.evaluation.metrics import ConfusionMatrix, Metrics
+from ...low2high_plugin.evaluation.metrics import Metrics
 from ...models.card import ModelCard
 from ..fit.losses import block_probabilities
 from ..scoring.predict import aggregated_classes, predict_logits
 from .data import AreaChips
-from .selection import HeldOut
+from .selection import HeldOut, agreement
 
 EVAL_BATCH = 8
 
@@ -49,13 +49,6 @@ def held_out(network: nn.Module, chips: AreaChips, roles: Sequence[int], card: M
     return HeldOut(np.concatenate(shares) if shares else np.zeros((0, 0)),
                    np.concatenate(classes) if classes else np.zeros(0, np.uint8),
                    chips.coarse[chosen][selected], raw)
-
-
-def agreement(held: HeldOut) -> Metrics:
-    """Accuracy / F1 / mIoU of the aggregated prediction against the blocks' coarse labels."""
-    matrix = ConfusionMatrix()
-    matrix.update(held.classes, held.coarse)
-    return matrix.compute()
 
 
 def block_agreement(network: nn.Module, chips: AreaChips, roles: Sequence[int], card: ModelCard,

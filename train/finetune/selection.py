@@ -27,7 +27,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ...low2high_plugin.evaluation.metrics import ConfusionMatrix
+from ...low2high_plugin.evaluation.metrics import ConfusionMatrix, Metrics
 
 MARGIN_STANDARD_ERRORS = 2.0
 """How many standard errors a step must beat the base model by, by each reading (about a one-sided 2 % chance that
@@ -123,11 +123,19 @@ class Judge:
         return verdict
 
 
-def agreement_score(held: HeldOut, chosen: np.ndarray) -> float:
-    """Macro mIoU of the aggregated prediction against the merged classes of the blocks ``chosen``."""
+def agreement(held: HeldOut, chosen: Optional[np.ndarray] = None) -> Metrics:
+    """Accuracy / F1 / mIoU of the aggregated prediction against the merged classes of the blocks ``chosen``
+    (all by default): agreement with the coarse labels, not accuracy."""
+    if chosen is None:
+        chosen = np.arange(len(held.coarse))
     matrix = ConfusionMatrix()
     matrix.update(held.classes[chosen], held.coarse[chosen])
-    return matrix.compute().macro_iou
+    return matrix.compute()
+
+
+def agreement_score(held: HeldOut, chosen: np.ndarray) -> float:
+    """Macro mIoU of :func:`agreement` over the blocks ``chosen`` (the judge's first reading)."""
+    return agreement(held, chosen).macro_iou
 
 
 def code_mix_score(held: HeldOut, chosen: np.ndarray, prior: np.ndarray) -> float:

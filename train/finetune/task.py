@@ -40,7 +40,7 @@ from ..fit.config import needs_prior
 from ..fit.steps import AdversarialSettings, AdversarialStep, SupervisedStep, label_loss
 from ..fit.task import discriminator_crop
 from ..runner.runtime import memory_format_for, resolve_device, seed_everything
-from .agreement import agreement, block_agreement, describe, held_out
+from .agreement import block_agreement, describe, held_out
 from .areas import read_areas
 from .config import FREEZE_BELOW_BLOCKS, FinetuneConfig, uses_adversarial
 from .data import TRAIN, VALIDATION, BatchSampler, describe_blocks, image_statistics, read_area_chips, split_validation
@@ -48,7 +48,7 @@ from .destinations import check_model_output
 from .model import DEMO_MODEL, finetuned_card, load_base_model, set_training_mode, snapshot, trainable_parameters
 from .outputs import publish_model
 from .plot import plot_finetune
-from .selection import Judge
+from .selection import Judge, agreement
 from .teacher import frozen_copy, with_teacher
 
 BUNDLED_EXEMPLARS = resource_path("exemplars", "chesapeake_merged.tif")

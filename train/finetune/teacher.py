@@ -12,15 +12,14 @@ Li & Hoiem 2016).
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..fit.steps import LabelLoss
 from ..scoring.predict import predict_logits
-
-LabelLoss = Callable[[torch.Tensor, dict[str, Any]], torch.Tensor]
 
 
 def frozen_copy(network: nn.Module) -> nn.Module:
