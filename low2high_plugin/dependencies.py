@@ -11,6 +11,7 @@ import re
 import sys
 import sysconfig
 from types import ModuleType
+from typing import Optional
 
 from .errors import MissingDependencyError
 from .resources import resource_path
@@ -32,14 +33,20 @@ def pinned_requirements(path: str = REQUIREMENTS_FILE) -> dict[str, str]:
 
 
 def _python_executable() -> str:
-    """The Python interpreter running this code, also inside QGIS, where sys.executable is QGIS itself.
+    """The Python interpreter running this code, also inside QGIS, where sys.executable is no guide.
 
-    The embedded Python's own interpreter lies in its installation prefix; ``python3`` found on
-    PATH may be another Python altogether (a pyenv shim, conda), and packages installed there are
-    invisible to QGIS.
+    Inside QGIS desktop the embedded Python guesses ``sys.executable`` by looking for ``python3``
+    on PATH, so it may name a pyenv shim or a conda Python whose packages QGIS never sees (and
+    under qgis_process or on Windows it is QGIS itself). So ``sys.executable`` is trusted only
+    where it lies in this Python's own installation (a venv's ``bin/`` included); otherwise the
+    interpreter of the installation prefix is named.
     """
-    if os.path.basename(sys.executable).lower().startswith("python"):
-        return sys.executable
+    own_folders = {os.path.normcase(os.path.abspath(os.path.join(prefix, sub)))
+                   for prefix in {sys.prefix, sys.exec_prefix, sys.base_exec_prefix} for sub in ("bin", "Scripts", "")}
+    executable = sys.executable or ""
+    if (os.path.basename(executable).lower().startswith("python")
+            and os.path.normcase(os.path.dirname(os.path.abspath(executable))) in own_folders):
+        return executable
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     prefix = sys.base_exec_prefix
     for candidate in (os.path.join(prefix, "python.exe"), os.path.join(prefix, "bin", f"python{version}"),
@@ -74,7 +81,20 @@ def require(module: str, purpose: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        raise MissingDependencyError(
-            f"The Python package '{module}' is needed to {purpose}, but it cannot be imported "
-            f"({error}). Install it with: {install_command(module)}"
-        ) from error
+        raise _missing(module, purpose, error) from error
+
+
+def missing_package(error: ImportError, purpose: str) -> Optional[MissingDependencyError]:
+    """The install sentence for an ImportError of a pinned package raised by a module-level import
+    deep inside a command (``import torch`` at the top of a training module), or None when the
+    missing module is not one of ours to install (a genuine bug, left to its traceback).
+    """
+    name = (error.name or "").split(".")[0].lower()
+    if not name or name not in pinned_requirements():
+        return None
+    return _missing(name, purpose, error)
+
+
+def _missing(module: str, purpose: str, error: ImportError) -> MissingDependencyError:
+    return MissingDependencyError(f"The Python package '{module}' is needed to {purpose}, but it cannot be imported "
+                                  f"({error}). Install it with: {install_command(module)}")

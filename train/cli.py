@@ -11,6 +11,7 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
+from ..low2high_plugin.dependencies import missing_package
 from ..low2high_plugin.errors import Cancelled, Low2HighError
 
 #: command name → module (relative to this package) implementing it.
@@ -60,6 +61,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
     except Low2HighError as error:
         print(f"error: {user_sentence(error)}", file=sys.stderr)
+        return 2
+    except ImportError as error:  # a training module's top-level ``import torch``, when torch is missing
+        missing = missing_package(error, f"run 'python -m low2high.train {args.command}'")
+        if missing is None:
+            raise
+        print(f"error: {missing}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stopped by the user", file=sys.stderr)

@@ -42,3 +42,18 @@ def test_module_entry_point_lists_the_commands():
     assert result.returncode == 0
     for command in ("pretrain", "fit", "evaluate", "export"):
         assert command in result.stdout
+
+
+def test_a_command_without_torch_says_what_to_install_once(tmp_path):
+    """Training modules import torch at their top: a missing torch was an ImportError traceback."""
+    script = ("import sys; sys.modules['torch'] = None\n"
+              "from low2high.train.cli import main\n"
+              "sys.exit(main(sys.argv[1:]))")
+    completed = subprocess.run([sys.executable, "-c", script, "fit", "--dataset", str(tmp_path / "data"),
+                                "--output", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2, completed.stderr
+    assert "Traceback" not in completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: The Python package 'torch' is needed to run "
+                                                   "'python -m low2high.train fit'")
+    assert "pip install" in lines[0] and not (tmp_path / "run").exists()
