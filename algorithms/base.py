@@ -14,7 +14,7 @@ from qgis.core import QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessin
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
-from ..low2high_plugin.errors import Low2HighError
+from ..low2high_plugin.errors import USER_ERRORS, Low2HighError
 from ..low2high_plugin.geo.raster_io import open_raster
 from ..low2high_plugin.resources import resource_path
 from .enums import enum_numbers_as_names
@@ -78,7 +78,7 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
         try:
             return self.process(enum_numbers_as_names(self, parameters), context, FeedbackProgress(feedback))
-        except Low2HighError as error:
+        except USER_ERRORS as error:
             message = str(error)
         # The error's traceback holds the failed run's GDAL datasets in a reference cycle: free them
         # now, not at some later collection (which may come after QGIS has shut GDAL down).

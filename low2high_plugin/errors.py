@@ -5,6 +5,7 @@ parameter out of range, a missing package). The QGIS algorithms turn it into a
 ``QgsProcessingException`` and the command-line tools print it, so a user's mistake never
 ends in a Python traceback.
 """
+from ..models.publication import PublishError
 
 
 class Low2HighError(Exception):
@@ -20,3 +21,9 @@ class Cancelled(Low2HighError):
 
 class MissingDependencyError(Low2HighError):
     """A Python package the requested operation needs is not installed."""
+
+
+#: What a run ends with as its sentence for the user (never a traceback): the engine's errors, and
+#: an output the file system refused to put in place (:class:`~low2high.models.publication.PublishError`,
+#: raised below the engine, where this module cannot be imported). QGIS algorithms and commands catch these.
+USER_ERRORS: tuple[type[Exception], ...] = (Low2HighError, PublishError)

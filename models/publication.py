@@ -21,6 +21,7 @@ publication to rename.
 """
 from __future__ import annotations
 
+import errno
 import os
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -67,6 +68,33 @@ class _Moved:
     destination: str
     backup: Optional[str]  # the previous file, kept until the publication stands
     created: bool  # a new file now lies at ``destination``
+
+
+class PublishError(OSError):
+    """The file system refused to put an output in place (disk full, folder made read-only or
+    replaced meanwhile); everything renamed before it was put back. ``str()`` is the whole sentence
+    for the user: the output, the reason and what to do.
+    """
+
+    def __init__(self, destination: str, error: OSError, kept: list[str]) -> None:
+        super().__init__(error.errno, error.strerror)
+        folder = os.path.dirname(destination)
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            remedy = f"free some space on the disk of {folder} or choose another folder, then run again"
+        elif error.errno == errno.EISDIR:
+            remedy = "move that folder away or choose another name for the output, then run again"
+        else:
+            remedy = (f"check that {folder} is writable and that nothing else (a folder, a file open elsewhere) "
+                      "holds that name, or choose another folder, then run again")
+        outcome = ("nothing of this run was published and earlier files are as they were" if not kept else
+                   "nothing of this run was published, but earlier files could not all be put back: they are kept "
+                   f"as {', '.join(kept)}")
+        self.sentence = (f"Could not put the output {destination} in place ({error.strerror or error}); {outcome}. "
+                         f"{remedy[0].upper()}{remedy[1:]}.")
+        self.destination = destination
+
+    def __str__(self) -> str:
+        return self.sentence
 
 
 @dataclass
@@ -152,10 +180,15 @@ class Publication:
                 try:
                     for entry in outer:
                         for index, (written, destination) in enumerate(entry.moves()):
-                            moved.append(_move(written, destination, f"{entry.stem}.previous-{index}"))
+                            try:
+                                moved.append(_move(written, destination, f"{entry.stem}.previous-{index}"))
+                            except OSError as error:
+                                raise PublishError(entry.destination, error, _undo(moved)) from error
                     if self.check is not None:
                         self.check()
                     deliver()  # a stop request that arrived while renaming raises here
+                except PublishError:
+                    raise
                 except BaseException:
                     _undo(moved)
                     raise
@@ -191,6 +224,10 @@ def _flush(paths: list[str]) -> None:
 def _move(written: str, destination: str, backup: str) -> _Moved:
     """Put ``written`` at ``destination`` (or remove an old sidecar there), keeping the old file as ``backup``."""
     exists = os.path.lexists(destination)
+    if exists and os.path.isdir(destination) and not os.path.islink(destination):
+        # A folder made under that name since the run was checked: never moved aside (the fallback
+        # below would carry a user's folder off under a hidden name).
+        raise IsADirectoryError(errno.EISDIR, "a folder now has that name", destination)
     if not os.path.exists(written):
         if not exists:
             return _Moved(destination, None, False)
@@ -205,13 +242,23 @@ def _move(written: str, destination: str, backup: str) -> _Moved:
     return _Moved(destination, backup if exists else None, True)
 
 
-def _undo(moved: list[_Moved]) -> None:
-    """Put every previous file back, newest move first; remove what was new."""
+def _undo(moved: list[_Moved]) -> list[str]:
+    """Put every previous file back, newest move first; remove what was new.
+
+    Goes on past a step that fails (the disk that refused a rename may refuse more), so that as
+    much as possible is as it was; returns the backups it could not put back (kept, not lost).
+    """
+    kept = []
     for entry in reversed(moved):
-        if entry.backup is not None:
-            os.replace(entry.backup, entry.destination)
-        elif entry.created:
-            _remove(entry.destination)
+        try:
+            if entry.backup is not None:
+                os.replace(entry.backup, entry.destination)
+            elif entry.created:
+                _remove(entry.destination)
+        except OSError:
+            if entry.backup is not None:
+                kept.append(entry.backup)
+    return kept
 
 
 def _drop_backups(moved: list[_Moved]) -> None:

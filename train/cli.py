@@ -12,7 +12,7 @@ import sys
 from typing import Optional, Sequence
 
 from ..low2high_plugin.dependencies import missing_package
-from ..low2high_plugin.errors import Cancelled, Low2HighError
+from ..low2high_plugin.errors import USER_ERRORS, Cancelled
 
 #: command name → module (relative to this package) implementing it.
 COMMANDS: dict[str, str] = {}
@@ -43,7 +43,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     return parser, modules
 
 
-def user_sentence(error: Low2HighError) -> str:
+def user_sentence(error: Exception) -> str:
     """The error's sentence, also when a DataLoader worker re-raised it with the worker's traceback."""
     text = str(error)
     if "Original Traceback" in text:  # torch.utils.data's ExceptionWrapper: "...\nLow2HighError: <sentence>"
@@ -59,7 +59,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Cancelled as error:
         print(f"stopped: {error}", file=sys.stderr)
         return 130
-    except Low2HighError as error:
+    except USER_ERRORS as error:
         print(f"error: {user_sentence(error)}", file=sys.stderr)
         return 2
     except ImportError as error:  # a training module's top-level ``import torch``, when torch is missing

@@ -15,7 +15,7 @@ import pytest
 
 from low2high.models import publication as publication_module
 from low2high.models.files import atomic_write_text
-from low2high.models.publication import Publication
+from low2high.models.publication import Publication, PublishError
 from low2high.models.work_files import UNLOCKED_STALE_SECONDS, held, work_stem
 
 
@@ -68,7 +68,7 @@ def test_a_checkpoint_killed_inside_a_publication_leaves_only_its_group_and_is_s
     """The nested atomic write once left ``..m.pt.<hex>.partial.pt.<rand>.partial``, which nothing swept."""
     left = _killed_while(folder, """
         from low2high.models.files import atomic_write
-        from low2high.models.publication import Publication
+        from low2high.models.publication import Publication, PublishError
         with Publication() as publication:
             hidden = publication.stage(os.path.join(folder, "m.pt"))
             atomic_write(hidden, lambda stream: (stream.write(b"half a checkpoint"), stream.flush(), die()))
@@ -112,7 +112,7 @@ def test_a_rename_that_fails_midway_puts_every_previous_file_back(folder, monkey
         return move(*args)
 
     monkeypatch.setattr(publication_module, "_move", failing_second)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(PublishError, match="No space left"):
         with Publication() as publication:
             for name in ("a.csv", "b.html"):
                 atomic_write_text(publication.stage(os.path.join(folder, name)), f"new {name}")
@@ -131,3 +131,43 @@ def test_an_error_while_writing_publishes_nothing_and_a_success_publishes_all(fo
         for name in ("a.csv", "b.html"):
             atomic_write_text(publication.stage(os.path.join(folder, name)), name)
     assert sorted(os.listdir(folder)) == ["a.csv", "b.html"]
+
+
+def test_a_destination_that_became_a_folder_is_one_sentence_and_the_first_output_is_put_back(folder):
+    """A real refusal by the file system midway through the renames (another program made a folder of
+    that name meanwhile): the output already renamed goes back to its previous content."""
+    table, report = os.path.join(folder, "a.csv"), os.path.join(folder, "b.html")
+    atomic_write_text(table, "previous table")
+    with pytest.raises(PublishError) as raised:
+        with Publication() as publication:
+            for path in (table, report):
+                atomic_write_text(publication.stage(path), "new")
+            os.mkdir(report)
+    sentence = str(raised.value)
+    assert sentence.startswith(f"Could not put the output {report} in place (")
+    assert sentence.endswith("(a folder now has that name); nothing of this run was published and earlier files are as "
+                             "they were. Move that folder away or choose another name for the output, then run again.")
+    assert open(table, encoding="utf-8").read() == "previous table"
+    assert os.path.isdir(report) and os.listdir(report) == [] and _hidden(folder) == []
+
+
+def test_disk_full_on_the_second_rename_names_the_output_and_what_to_do(folder, monkeypatch):
+    """ENOSPC raised by the OS call itself (os.replace), on the second output's rename only."""
+    table, report = os.path.join(folder, "a.csv"), os.path.join(folder, "b.html")
+    replace = os.replace
+
+    def disk_full_for_the_report(source, destination, **kwargs):
+        if destination == report:
+            raise OSError(28, "No space left on device")
+        return replace(source, destination, **kwargs)
+
+    monkeypatch.setattr(os, "replace", disk_full_for_the_report)
+    with pytest.raises(PublishError) as raised:
+        with Publication() as publication:
+            for path in (table, report):
+                atomic_write_text(publication.stage(path), "new")
+    monkeypatch.undo()
+    assert str(raised.value) == (f"Could not put the output {report} in place (No space left on device); nothing of "
+                                 "this run was published and earlier files are as they were. Free some space on the "
+                                 f"disk of {folder} or choose another folder, then run again.")
+    assert os.listdir(folder) == []  # the table renamed first was taken back: no half-published run
