@@ -10,7 +10,13 @@ import os
 import re
 from typing import Any, Literal, Optional, overload
 
-from qgis.core import QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+from qgis.core import (
+    QgsApplication,
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
@@ -24,26 +30,50 @@ WHOLE_NUMBER = re.compile(r"\s*[+-]?\d+(\.0*)?\s*")
 
 
 class FeedbackProgress:
-    """The engine's :class:`~low2high_plugin.progress.Progress` on top of a QGIS feedback."""
+    """The engine's :class:`~low2high_plugin.progress.Progress` on top of a QGIS feedback.
 
-    def __init__(self, feedback: QgsProcessingFeedback) -> None:
+    qgis_process draws progress as a line of dots ("0...10...20") written without a line break,
+    so a log line written meanwhile continued that line ("0...10...step 10/200: loss ..."). There,
+    a log line or warning first ends the dots' line; the dots go on below it. The QGIS dialog and
+    Python scripts show progress apart from the log and get nothing extra.
+    """
+
+    #: qgis_process draws one dot per 2.5 % (QGIS's ConsoleFeedback: 40 ticks, the last ends its line).
+    TICKS = 40
+
+    def __init__(self, feedback: QgsProcessingFeedback, dots: Optional[bool] = None) -> None:
         self.feedback = feedback
         self.warnings: list[str] = []
+        self.dots = QgsApplication.platform() == "qgis_process" if dots is None else dots
+        self._ticks = 0  # dots drawn so far
+        self._line_open = False  # dots were drawn since the last line break
 
     def set_fraction(self, fraction: float) -> None:
-        self.feedback.setProgress(100.0 * fraction)
+        percent = 100.0 * fraction
+        self.feedback.setProgress(percent)
+        ticks = min(self.TICKS, max(0, int(percent * 0.4)))  # QGIS's own rounding: the same dot count
+        if self.dots and ticks > self._ticks:
+            self._ticks = ticks
+            self._line_open = ticks < self.TICKS  # the last tick ends its line itself (" - done.")
 
     def is_canceled(self) -> bool:
         return self.feedback.isCanceled()
 
     def info(self, message: str) -> None:
+        self._end_dots()
         self.feedback.pushInfo(message)
 
     def warn(self, message: str) -> None:
         # pushWarning (QGIS ≥ 3.20): shown as a warning in the dialog's log and by qgis_process,
         # where reportError printed "ERROR: Warning: ...".
+        self._end_dots()
         self.warnings.append(message)
         self.feedback.pushWarning(message)
+
+    def _end_dots(self) -> None:
+        if self._line_open:
+            self.feedback.pushInfo("")  # qgis_process writes it as a bare line break
+            self._line_open = False
 
 
 class Low2HighAlgorithm(QgsProcessingAlgorithm):

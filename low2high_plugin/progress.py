@@ -6,7 +6,8 @@ command-line tools use :class:`ConsoleProgress`, tests use :class:`SilentProgres
 from __future__ import annotations
 
 import sys
-from typing import Protocol
+import time
+from typing import Optional, Protocol
 
 from .errors import Cancelled
 
@@ -48,15 +49,28 @@ class SilentProgress:
 
 
 class ConsoleProgress(SilentProgress):
-    """Prints log lines and warnings to stderr (command-line tools)."""
+    """Prints log lines and warnings to stderr (command-line tools), each on a line of its own.
+
+    Commands draw tqdm bars on stderr (fit's epochs, build-dataset's chips); a line printed over a
+    bar continued the bar's line. So when tqdm is in use the line goes through ``tqdm.write``,
+    which clears the bars, writes the line and draws them again below it.
+    """
 
     def info(self, message: str) -> None:
         super().info(message)
-        print(message, file=sys.stderr)
+        _write_line(message)
 
     def warn(self, message: str) -> None:
         super().warn(message)
-        print(f"warning: {message}", file=sys.stderr)
+        _write_line(f"warning: {message}")
+
+
+def _write_line(line: str) -> None:
+    bars = sys.modules.get("tqdm")  # imported only by code that draws bars: otherwise there is none
+    if bars is not None:
+        bars.tqdm.write(line, file=sys.stderr)
+    else:
+        print(line, file=sys.stderr)
 
 
 def check_canceled(progress: Progress) -> None:
@@ -88,3 +102,32 @@ def time_left(done: float, total: float, elapsed: float) -> str:
     if done <= 0 or total <= done or elapsed <= 0:
         return ""
     return f"about {format_duration(elapsed / done * (total - done))} left"
+
+
+#: How often a long loop logs how far it is and the time left (a short run logs none).
+ETA_EVERY_S = 30.0
+
+
+class Countdown:
+    """Log lines "1,200/5,000 chips, about 3 min 10 s left." for a long loop of countable items.
+
+    At most one line per ``every_s`` seconds (0: after every item, for loops of minutes-long items
+    such as the benchmarks' training runs), none once the loop is done; the estimate is
+    :func:`time_left`'s, so every loop words it alike.
+    """
+
+    def __init__(self, progress: Progress, total: int, unit: str, every_s: Optional[float] = None) -> None:
+        self.progress, self.total, self.unit = progress, total, unit
+        self.every_s = ETA_EVERY_S if every_s is None else every_s
+        self.done = 0
+        self.started = time.perf_counter()
+        self._next = self.started + self.every_s
+
+    def advance(self, count: int = 1) -> None:
+        """Count ``count`` more items done; log the line when it is time."""
+        self.done += count
+        now = time.perf_counter()
+        if now >= self._next and self.done < self.total:
+            self._next = now + self.every_s
+            left = time_left(self.done, self.total, now - self.started)
+            self.progress.info(f"{self.done:,}/{self.total:,} {self.unit}{f', {left}' if left else ''}.")

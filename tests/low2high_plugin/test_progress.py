@@ -33,3 +33,20 @@ def test_segment_logs_tiles_done_and_time_left_on_long_runs(folder, tiny_models,
                            overlap=32, batch_size=1), progress)
     lines = [m for m in progress.messages if " tiles, about " in m and m.endswith(" left.")]
     assert lines, progress.messages
+
+
+def test_a_countdown_logs_items_done_and_the_time_left_at_its_interval_and_none_at_the_end(monkeypatch):
+    from low2high.low2high_plugin import progress as progress_module
+    from low2high.low2high_plugin.progress import Countdown, SilentProgress
+
+    log = SilentProgress()
+    every = Countdown(log, 3, "training runs", every_s=0)
+    for _ in range(3):
+        every.advance()
+    assert len(log.messages) == 2 and log.messages[0].startswith("1/3 training runs, about ")
+    assert log.messages[1].startswith("2/3 training runs") and log.messages[1].endswith(" left.")
+    quiet = SilentProgress()
+    monkeypatch.setattr(progress_module, "ETA_EVERY_S", 3600.0)  # the default interval: a short loop logs nothing
+    countdown = Countdown(quiet, 1000, "chips")
+    countdown.advance(999)
+    assert quiet.messages == []

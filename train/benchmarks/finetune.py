@@ -36,7 +36,7 @@ from osgeo import gdal
 
 from ...low2high_plugin.evaluation.metrics import ConfusionMatrix
 from ...low2high_plugin.labels.taxonomy import load_taxonomy
-from ...low2high_plugin.progress import SilentProgress
+from ...low2high_plugin.progress import Countdown, SilentProgress
 from ...low2high_plugin.resources import PACKAGE_ROOT
 from ...models.files import atomic_write_json, atomic_write_text
 from ..finetune.config import FinetuneConfig
@@ -156,7 +156,7 @@ def rendered_inputs(work: str, render_seed: int, shift: float) -> dict[str, Any]
 
 
 def rendered_part(work: str, model: str, variants: list[str], seeds: list[int], steps: int, render_seed: int,
-                  shift: float) -> dict[str, Any]:
+                  shift: float, countdown: Countdown) -> dict[str, Any]:
     inputs = rendered_inputs(work, render_seed, shift)
     scored = (slice(None), slice(DRAWN_COLUMNS, None))
     pixels = read(inputs["image"])[(slice(None),) + scored]
@@ -176,6 +176,7 @@ def rendered_part(work: str, model: str, variants: list[str], seeds: list[int], 
             facts.update(score([(predict(path, pixels), reference)]))
             runs.append(facts)
             print(f"rendered  {variant} seed {seed}: {facts}", flush=True)
+            countdown.advance()
         table[variant] = runs
     return table
 
@@ -226,8 +227,8 @@ def oracle_scores(patches: list[str]) -> dict[str, float]:
     return score(pairs)
 
 
-def real_part(work: str, model: str, variants: list[str], seeds: list[int], steps: int, hand: bool = False
-              ) -> dict[str, Any]:
+def real_part(work: str, model: str, variants: list[str], seeds: list[int], steps: int, countdown: Countdown,
+              hand: bool = False) -> dict[str, Any]:
     """Fine-tune on the drawn patches; score the undrawn ones (``hand``: one patch at lr 1e-3, scored on itself)."""
     drawn, scored = (HAND, HAND) if hand else (DRAWN, UNDRAWN)
     flights = {"recent": "_naip.tif"} if hand else {"recent": "_naip.tif", "old": "_naip_old.tif"}
@@ -249,6 +250,7 @@ def real_part(work: str, model: str, variants: list[str], seeds: list[int], step
             facts.update({name: real_scores(path, flight, scored) for name, flight in flights.items()})
             runs.append(facts)
             print(f"{part}  {variant} seed {seed}: {facts}", flush=True)
+            countdown.advance()
         table[variant] = runs
     return table
 
@@ -342,14 +344,17 @@ def main(argv: Optional[list[str]] = None) -> int:
         parser.error(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
     seeds = [int(seed) for seed in args.seeds.split(",") if seed]
     results: dict[str, Any] = {"model": args.model, "steps": args.steps, "seeds": seeds}
-    if "rendered" in args.parts:
+    parts = [part for part in ("rendered", "real", "hand") if part in args.parts]
+    # Each run takes minutes: the time left after every one ("3/12 fine-tuning runs, about 25 min left").
+    countdown = Countdown(_Log(), len(parts) * len(variants) * len(seeds), "fine-tuning runs", every_s=0)
+    if "rendered" in parts:
         results["rendered"] = rendered_part(args.work, args.model, variants, seeds, args.steps, args.render_seed,
-                                            args.flight_shift)
-    if "real" in args.parts:
-        results["real"] = real_part(args.work, args.model, variants, seeds, args.steps)
+                                            args.flight_shift, countdown)
+    if "real" in parts:
+        results["real"] = real_part(args.work, args.model, variants, seeds, args.steps, countdown)
     tag = "-".join(sorted(args.parts.split(","))) + "_" + "-".join(variants)
-    if "hand" in args.parts:
-        results["hand"] = real_part(args.work, args.model, variants, seeds, args.steps, hand=True)
+    if "hand" in parts:
+        results["hand"] = real_part(args.work, args.model, variants, seeds, args.steps, countdown, hand=True)
     atomic_write_json(os.path.join(args.work, f"results_{tag}.json"), results)
     report = markdown(results)
     atomic_write_text(os.path.join(args.work, f"results_{tag}.md"), report)

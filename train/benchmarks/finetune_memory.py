@@ -18,6 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from ...low2high_plugin.progress import ConsoleProgress, Countdown
 from .large_scene import make_large_scene
 
 
@@ -75,11 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     extra = args.extra or ["--normalisation", "image"]
     with tempfile.TemporaryDirectory() as scratch:
         work = args.work or scratch
-        for side in (float(text) for text in args.side_km.split(",")):
+        sides = [float(text) for text in args.side_km.split(",")]
+        countdown = Countdown(ConsoleProgress(), len(sides), "polygon sizes", every_s=0)  # each run takes minutes
+        for side in sides:
             run = measure(side, work, args.steps, extra)
             print(f"{run.side_km:g} km: peak RSS {run.peak_mb:,.0f} MB, {run.seconds:.0f} s, rc {run.returncode}")
             for line in run.budget_lines:
                 print(f"    {line}")
+            countdown.advance()
     return 0
 
 

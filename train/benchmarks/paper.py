@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.progress import Progress
+from ...low2high_plugin.progress import Countdown, Progress
 from ...low2high_plugin.resources import PACKAGE_ROOT
 from ...models.files import atomic_write_json, atomic_write_text
 from ..config import field, save_config
@@ -105,9 +105,12 @@ def benchmark(config: BenchmarkConfig, progress: Progress) -> dict[str, Any]:
     started = time.perf_counter()
     dataset = prepare_dataset(config, progress)
     rows = {}
-    for row in [row for row in ROWS if row in config.rows]:
+    asked = [row for row in ROWS if row in config.rows]
+    # Training runs take minutes each: the time left after every one ("3/12 training runs, about 40 min left").
+    countdown = Countdown(progress, sum(config.seeds for row in asked if row != "oracle"), "training runs", every_s=0)
+    for row in asked:
         progress.info(f"--- {NAMES[row]} ---")
-        rows[row] = run_row(row, dataset, config, budget, progress)
+        rows[row] = run_row(row, dataset, config, budget, progress, countdown)
     results: dict[str, Any] = {"budget": budget, "quick": config.quick, "dataset": dataset, "test_split": TEST,
                                "rows": rows, "seeds": config.seeds, "ema": config.ema, "select": config.select,
                                "seconds": time.perf_counter() - started}
@@ -148,7 +151,8 @@ def prepare_dataset(config: BenchmarkConfig, progress: Progress, image: str = ""
     return folder
 
 
-def run_row(row: str, dataset: str, config: BenchmarkConfig, budget: dict[str, Any], progress: Progress) -> dict:
+def run_row(row: str, dataset: str, config: BenchmarkConfig, budget: dict[str, Any], progress: Progress,
+            countdown: Optional[Countdown] = None) -> dict:
     """Train (unless the Oracle) and score one row on the test region, once per training seed."""
     from ..scoring.evaluate import oracle_metrics
     from .real import score
@@ -158,8 +162,11 @@ def run_row(row: str, dataset: str, config: BenchmarkConfig, budget: dict[str, A
         return {"metrics": oracle_metrics(dataset, [TEST]).summary(), "budget": "none (NLCD itself)",
                 "real": {flight: score(scene.nlcd, scene.fine).summary() for flight, scene in real.items()}}
     init = pretrained_encoder(dataset, config, budget, progress) if row == "agg+adv+pre" else ""
-    runs = [run_seed(row, dataset, config, budget, init, seed, real, progress)
-            for seed in range(config.seed, config.seed + config.seeds)]
+    runs = []
+    for seed in range(config.seed, config.seed + config.seeds):
+        runs.append(run_seed(row, dataset, config, budget, init, seed, real, progress))
+        if countdown is not None:
+            countdown.advance()
     result = {"metrics": mean_of([run["metrics"] for run in runs]), "sd": sd_of([run["metrics"] for run in runs]),
               "runs": runs, "budget": runs[0]["budget"]}
     if real:

@@ -28,7 +28,7 @@ from ...low2high_plugin.labels.alignment import block_majority, label_type, reso
 from ...low2high_plugin.labels.classes import MERGED_NAMES, NODATA
 from ...low2high_plugin.labels.rasters import LabelRemapper, read_labels, require_integer_labels, require_single_band
 from ...low2high_plugin.labels.taxonomy import Taxonomy, load_taxonomy
-from ...low2high_plugin.progress import Progress, SilentProgress
+from ...low2high_plugin.progress import Countdown, Progress, SilentProgress
 from ...models.files import atomic_write_json
 from ..config import field
 from .chips import (
@@ -152,6 +152,7 @@ def build_dataset(config: BuildDatasetConfig, progress: Optional[Progress] = Non
         views = _label_views(stack, sources)
         remappers = (LabelRemapper(sources.fine, "the fine labels"), LabelRemapper(sources.coarse, "the coarse labels"))
         bar = stack.enter_context(tqdm(total=len(windows), unit="chip", desc="build-dataset", disable=not progress_bar))
+        countdown = Countdown(progress, len(windows), "chips")  # the bar is for a terminal; this line is for logs
         for chip, window in windows:
             outcome = _chip(folder, chip, window, regions, sources, views, remappers, config, progress)
             if isinstance(outcome, str):
@@ -159,6 +160,7 @@ def build_dataset(config: BuildDatasetConfig, progress: Optional[Progress] = Non
             else:
                 kept.append(outcome)
             bar.update()
+            countdown.advance()
         for remapper in remappers:
             remapper.report(config.strict, progress)
     written = sum(1 for item in kept if item.new)

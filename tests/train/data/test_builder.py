@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -221,3 +222,21 @@ regions:
 """)
     assert main(["build-dataset", "--config", str(config)]) == 0
     assert "region:corner 4" in capsys.readouterr().out
+
+
+def test_the_command_line_logs_the_time_left_on_lines_of_their_own(rasters, tmp_path, capsys, monkeypatch):
+    """A long build logs chips done and the time left (every 30 s; here after every chip); the log
+    lines must not continue the tqdm bar's line, which the command draws on the same stderr."""
+    from low2high.low2high_plugin import progress
+
+    monkeypatch.setattr(progress, "ETA_EVERY_S", 0.0)
+    assert main(["build-dataset", "--image", rasters["image"], "--fine-labels", rasters["fine_labels"],
+                 "--coarse-labels", rasters["coarse_labels"], "--output", str(tmp_path / "ds"),
+                 "--chip-size", "128"]) == 0
+    err = capsys.readouterr().err
+    counted = [line for line in err.split("\n") if " chips, about " in line]
+    assert counted, err
+    for line in counted:
+        shown = line.split("\r")[-1]  # what stays on screen once the bar's line is cleared
+        assert re.fullmatch(r"\d+/\d+ chips, about \d+ s left\.", shown), repr(line)
+        assert "build-dataset:" not in shown
