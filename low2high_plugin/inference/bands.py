@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 from ..errors import Low2HighError
 from ..progress import Progress
-from .predictor import ModelInfo
+from .model_info import ModelInfo
 
 
 def parse_bands(text: Optional[str]) -> Optional[list[int]]:

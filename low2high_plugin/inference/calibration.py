@@ -1,8 +1,8 @@
 """Calibration tiles from the user's raster, and class agreement between two precisions.
 
 int8 activation ranges, the agreement check and ``auto``'s speed trial all use the same few
-tiles of the image being classified, spread over the region and normalised by the model card's
-contract (:func:`~low2high.models.contract.model_input`), so they see what inference will see.
+tiles of the image being classified, spread over the region and prepared as classification
+prepares its tiles (:func:`.tile_input.network_input`), so they see what inference will see.
 """
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ...models.contract import model_input
 from ..geo.grid import Window
 from ..geo.raster_io import RasterSource
+from .model_info import ModelInfo
+from .tile_input import network_input, pad_tile
 from .tiling import SIZE_MULTIPLE, round_up
 
 #: Calibration tiles and their side: 8 tiles of 512 px held int8 within 1 % of fp32 in the
@@ -37,18 +38,19 @@ class CalibrationSet:
         return sum(tile.shape[-1] * tile.shape[-2] for tile in self.tiles) / 1e6
 
 
-def calibration_tiles(source_path: str, region: Window, mean: Sequence[float], std: Sequence[float],
-                      count: int = CALIBRATION_TILES, side: int = CALIBRATION_SIDE,
-                      fixed_size: bool = False, standardisation: str = "dataset") -> CalibrationSet:
+def calibration_tiles(source_path: str, region: Window, info: ModelInfo, count: int = CALIBRATION_TILES,
+                      side: Optional[int] = None) -> CalibrationSet:
     """Up to ``count`` tiles spread evenly over ``region``, skipping tiles mostly without data.
 
-    A region smaller than ``side`` gives one tile of the region (padded to a multiple of 32, or
-    to ``side`` for a model that only takes ``side``-pixel tiles: ``fixed_size``). Twice as many
-    places as needed are looked at, so holes and nodata margins are stepped over.
+    Tiles are ``side`` pixels (default: the model's fixed tile size, else :data:`CALIBRATION_SIDE`).
+    A region smaller than that gives one tile of the region, padded to a multiple of 32 (to the
+    fixed size for a model that only takes that size). Twice as many places as needed are looked
+    at, so holes and nodata margins are stepped over.
     """
     source = RasterSource.open(source_path, require_crs=False)
+    side = side or info.fixed_tile_size or CALIBRATION_SIDE
     height, width = min(side, round_up(region.height, SIZE_MULTIPLE)), min(side, round_up(region.width, SIZE_MULTIPLE))
-    if fixed_size:
+    if info.fixed_tile_size:
         height = width = side
     tiles, valid_masks = [], []
     for row, col in _places(region, height, width, 2 * count):
@@ -60,8 +62,8 @@ def calibration_tiles(source_path: str, region: Window, mean: Sequence[float], s
         valid = source.valid_mask(window, pixels)
         if valid.sum() < MIN_VALID_SHARE * min(width * height, region.size):
             continue
-        tiles.append(_pad(model_input(pixels, valid, mean, std, standardisation), height, width))
-        valid_masks.append(_pad(valid, height, width))
+        tiles.append(network_input(pixels, valid, info, height, width))
+        valid_masks.append(pad_tile(valid, height, width))
         if len(tiles) == count:
             break
     return CalibrationSet(tiles, valid_masks)
@@ -76,11 +78,6 @@ def _places(region: Window, height: int, width: int, wanted: int) -> list[tuple[
     col_starts = np.linspace(0, max(region.width - width, 0), cols).round().astype(int)
     grid = [(int(r), int(c)) for r in row_starts for c in col_starts]
     return grid[::2] + grid[1::2]
-
-
-def _pad(array: np.ndarray, height: int, width: int) -> np.ndarray:
-    pad = [(0, 0)] * (array.ndim - 2) + [(0, height - array.shape[-2]), (0, width - array.shape[-1])]
-    return np.pad(array, pad) if any(after for _, after in pad) else array
 
 
 def class_agreement(reference: Sequence[np.ndarray], candidate: Sequence[np.ndarray],

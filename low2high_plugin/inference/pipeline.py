@@ -21,14 +21,15 @@ from typing import Callable, Optional
 import numpy as np
 from osgeo import gdal
 
-from ...models.contract import model_input
 from ..geo.mask import PolygonMask
 from ..geo.raster_io import RasterSource
 from ..labels.classes import NODATA
 from ..progress import Progress, check_canceled, time_left
 from .blending import BlendedBlock, TileBlender
 from .decision import class_map
-from .predictor import ModelInfo, Predictor
+from .model_info import ModelInfo
+from .predictor import Predictor
+from .tile_input import network_input, pad_tile
 from .tiling import Tile, TileLayout, tile_read_window
 
 #: Batches read ahead of the model, and predictions waiting for the writer.
@@ -236,9 +237,8 @@ def _read(source_path: str, layout: TileLayout, predictor: Predictor, batch_size
             valid &= mask.rasterize(source.grid, read)
         has_data = bool(valid.any())
         if has_data:
-            normalised = model_input(pixels, valid, info.mean, info.std, info.standardisation)
-            inputs.append(_pad(normalised, layout.tile_height, layout.tile_width))
-        tiles.append((tile, has_data, _pad(valid, layout.tile_height, layout.tile_width, constant=True)))
+            inputs.append(network_input(pixels, valid, info, layout.tile_height, layout.tile_width))
+        tiles.append((tile, has_data, pad_tile(valid, layout.tile_height, layout.tile_width)))
         if len(inputs) == batch_size:
             _send(channel, _Batch(tiles, _as_batch(inputs)), stop)
             tiles, inputs = [], []
@@ -259,15 +259,6 @@ def _send(channel: queue.Queue, item, stop: threading.Event) -> None:
             return
         except queue.Full:
             continue
-
-
-def _pad(array: np.ndarray, height: int, width: int, constant: bool = False) -> np.ndarray:
-    """Pad the bottom and right of (..., h, w) to (height, width): mirrored pixels, or False."""
-    pad_rows, pad_cols = height - array.shape[-2], width - array.shape[-1]
-    if pad_rows == 0 and pad_cols == 0:
-        return array
-    widths = [(0, 0)] * (array.ndim - 2) + [(0, pad_rows), (0, pad_cols)]
-    return np.pad(array, widths, mode="constant" if constant else "symmetric")
 
 
 def _write(layout: TileLayout, info: ModelInfo, classes_band: gdal.Band, probabilities: Optional[gdal.Dataset],

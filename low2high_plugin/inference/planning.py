@@ -1,4 +1,6 @@
-"""Tile size, overlap and batch size for a segment run: the user's, or chosen within a budget.
+"""The tile layout and batch size of a segment run: the user's tile size, or one chosen within a budget.
+
+Planned once: the run carries the :class:`TilePlan` (its :class:`~.tiling.TileLayout`) to the pipeline.
 
 When TILE_SIZE is empty and the model takes any size, tiles are the smallest whose layout
 computes at most :data:`.tiling.MAX_OVERHEAD` × the region's pixels with the model's overlap
@@ -15,7 +17,7 @@ from typing import Optional
 from ..errors import Low2HighError
 from ..geo.grid import Window
 from ..progress import Progress
-from .predictor import ModelInfo
+from .model_info import ModelInfo
 from .tiling import MAX_OVERHEAD, TileLayout, default_tile_side
 
 #: Working memory budget of the model (MB), overridable by this environment variable.
@@ -34,8 +36,9 @@ MAX_GPU_BATCH = 64
 
 @dataclass(frozen=True)
 class TilePlan:
-    tile_size: int
-    overlap: int
+    """Where the tiles lie and how many go through the model at once."""
+
+    layout: TileLayout
     batch_size: int
 
 
@@ -56,7 +59,7 @@ def bytes_per_pixel(info: ModelInfo) -> float:
 
 def plan_tiles(region: Window, info: ModelInfo, tile_size: Optional[int], overlap: Optional[int],
                batch_size: Optional[int], progress: Progress, streams: int = 1) -> TilePlan:
-    """Tile size, overlap and batch size for classifying ``region`` with the model ``info``.
+    """The tiles and batch size for classifying ``region`` with the model ``info`` (the layout is logged).
 
     ``streams`` forward passes run at once (see :mod:`.torch_speed`), so each holds its share of
     the budget.
@@ -84,7 +87,11 @@ def plan_tiles(region: Window, info: ModelInfo, tile_size: Optional[int], overla
         batch_size = gpu_batch_size(tile_size, per_pixel) if info.device == "cuda" else 1
     if batch_size < 1:
         raise Low2HighError(f"BATCH_SIZE must be at least 1 (got {batch_size}).")
-    return TilePlan(tile_size, overlap, batch_size)
+    layout = TileLayout.plan(region, tile_size, overlap, fixed_size=bool(info.fixed_tile_size))
+    concurrent = f", {streams} passes at once" if streams > 1 else ""
+    progress.info(f"{layout.describe()}; {batch_size} per batch, {info.backend} {info.precision} on {info.device}"
+                  f"{concurrent}.")
+    return TilePlan(layout, batch_size)
 
 
 def gpu_batch_size(tile_size: int, per_pixel: float) -> int:
@@ -97,10 +104,3 @@ def gpu_batch_size(tile_size: int, per_pixel: float) -> int:
         return 16
     fits = int(free * GPU_MEMORY_SHARE / (per_pixel * tile_size ** 2))
     return max(1, min(MAX_GPU_BATCH, fits))
-
-
-def describe_layout(layout: TileLayout, batch_size: int, info: ModelInfo, streams: int = 1) -> str:
-    """The log line about the real layout: tiles, stride, shared pixels, overhead, batch, backend, streams."""
-    concurrent = f", {streams} passes at once" if streams > 1 else ""
-    return (f"{layout.describe()}; {batch_size} per batch, {info.backend} {info.precision} on {info.device}"
-            f"{concurrent}.")

@@ -33,15 +33,13 @@ class LoopStats:
 def reference_loop(source_path: str, model_path: str, output_path: str, tile: int = 512, overlap: int = 64,
                    device: str = "cpu") -> LoopStats:
     """Classify the whole raster at ``source_path`` with a fixed-size .onnx model into ``output_path``."""
-    import onnxruntime as ort
-
     from .decision import class_map
-    from .predictor import foreign_probabilities, read_model_info
+    from .model import open_model
+    from .predictor import foreign_probabilities
 
     started = time.perf_counter()
-    providers = (["CUDAExecutionProvider"] if device == "cuda" else []) + ["CPUExecutionProvider"]
-    session = ort.InferenceSession(model_path, providers=providers)
-    card = read_model_info(model_path)
+    model = open_model(model_path, device)  # one session: the card and the runs
+    session, card = model.session, model.info
     bands = list(range(1, card.num_bands + 1))
     name = session.get_inputs()[0].name
     source = RasterSource.open(source_path, require_crs=False)

@@ -1,12 +1,13 @@
 """``segment``: classify an image raster of any size with a Low2High model.
 
-This is the whole operation behind the ``low2high:segment`` algorithm, QGIS-free: check the
-inputs against the model, decide the region (EXTENT, MASK), bring the image to the model's
-ground sample distance if needed, run the tiled pipeline and publish the outputs atomically.
+This is the whole operation behind the ``low2high:segment`` algorithm, QGIS-free: open the model
+once, check the inputs against it, decide the region (EXTENT, MASK), bring the image to the
+model's ground sample distance if needed, choose the precision, plan the tiles once, run the tiled
+pipeline and publish the outputs atomically. :func:`segment_with` is the same run on a model
+opened by the caller, for classifying many rasters with one opening.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from contextlib import ExitStack
@@ -37,11 +38,13 @@ from ..labels.rasters import iter_windows
 from ..progress import Progress, SilentProgress, check_canceled
 from ..signals import cancels_on_termination
 from .bands import choose_bands
-from .calibration import CALIBRATION_SIDE, calibration_tiles
+from .calibration import calibration_tiles
+from .model import Model, open_model
+from .model_info import ModelInfo
 from .pipeline import InferenceStats, run_tiled_inference
-from .planning import TilePlan, describe_layout, plan_tiles
+from .planning import TilePlan, plan_tiles
 from .precision import PRECISIONS
-from .predictor import ModelInfo, read_model_info, resolve_model_path
+from .predictor import Predictor
 from .statistics import with_input_statistics
 from .tuning import prepare_predictor
 
@@ -85,8 +88,6 @@ class SegmentResult:
         return {name: float(count) / total for name, count in zip(self.model.class_names, counts)}
 
 
-@cancels_on_termination("segment")
-@with_gdal
 def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> SegmentResult:
     """Classify the input raster into OUTPUT (and optionally OUTPUT_PROBABILITIES).
 
@@ -94,10 +95,17 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
         Low2HighError: a clear sentence for any problem the user can fix; nothing is written.
         Cancelled: the user cancelled; nothing is written.
     """
+    return segment_with(open_model(request.model_path, request.device), request, progress)
+
+
+@cancels_on_termination("segment")
+@with_gdal
+def segment_with(model: Model, request: SegmentRequest, progress: Optional[Progress] = None) -> SegmentResult:
+    """:func:`segment` with a model already opened (:func:`~.model.open_model`); ``request.model_path``
+    and ``request.device`` are not read again."""
     progress = progress or SilentProgress()
     started = time.perf_counter()
-    model_path = resolve_model_path(request.model_path)
-    inputs = {"INPUT": request.input_path, "MODEL": model_path}
+    inputs = {"INPUT": request.input_path, "MODEL": model.path}
     output = check_destination(request.output_path, "OUTPUT", RASTER_EXTENSIONS, inputs=inputs)
     probabilities_path = check_destination(request.probabilities_path, "OUTPUT_PROBABILITIES", RASTER_EXTENSIONS,
                                            inputs=inputs, outputs={"OUTPUT": output}, required=False)
@@ -108,18 +116,18 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
         raise Low2HighError(f"INPUT_STATISTICS must be one of {', '.join(INPUT_STATISTICS)} "
                             f"(got '{request.input_statistics}').")
     source = RasterSource.open(request.input_path)
-    card = read_model_info(model_path)
-    for note in card.notes:  # e.g. what a Deepness model's metadata leaves out, and the defaults used
+    for note in model.info.notes:  # e.g. what a Deepness model's metadata leaves out, and the defaults used
         progress.warn(note)
-    bands = choose_bands(source.band_count, card, request.bands, progress)
-    _check_bands(source, card)
+    bands = choose_bands(source.band_count, model.info, request.bands, progress)
+    _check_byte(source)
 
     mask = optional_mask(request.mask_wkt, source.grid.crs_wkt)
     region = _region(source.grid, request.extent, mask)
     progress.info(f"Classifying {region.width} × {region.height} pixels of {os.path.basename(request.input_path)}.")
 
     gsd = ground_sample_distance(source.grid)
-    mismatch = abs(gsd / card.gsd - 1) if card.resolution_known else 0.0  # unknown: the raster's own pixels
+    trained = model.info.gsd
+    mismatch = abs(gsd / trained - 1) if model.info.resolution_known else 0.0  # unknown: the raster's own pixels
     with ExitStack() as stack:
         publication = stack.enter_context(Publication(check=lambda: check_canceled(progress)))  # both or none
         final_classes = stage_raster(publication, output)
@@ -128,34 +136,27 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
         if mismatch <= GSD_TOLERANCE:
             source_path, grid, model_region = input_path, source.grid, region
         else:
-            progress.warn(f"The raster's pixels are {gsd:.3g} m but the model was trained at {card.gsd:.3g} m; "
-                          f"the image is resampled to {card.gsd:.3g} m for the model and the map back to {gsd:.3g} m.")
+            progress.warn(f"The raster's pixels are {gsd:.3g} m but the model was trained at {trained:.3g} m; "
+                          f"the image is resampled to {trained:.3g} m for the model and the map back to {gsd:.3g} m.")
             source_path, grid, model_region = stack.enter_context(
-                resampled_view(input_path, source.grid, region, card.gsd))
-        fed = with_input_statistics(card, request.input_statistics, source_path, model_region, mask, progress)
-        predictor = prepare_predictor(
-            model_path, request.device, request.precision,
-            lambda: calibration_tiles(source_path, model_region, fed.mean, fed.std,
-                                      side=fed.fixed_tile_size or CALIBRATION_SIDE,
-                                      fixed_size=bool(fed.fixed_tile_size), standardisation=fed.standardisation),
-            progress, fixed_size=bool(card.fixed_tile_size) and card.resizable)
-        predictor.info = dataclasses.replace(predictor.info, mean=fed.mean, std=fed.std,
-                                             standardisation=fed.standardisation)
+                resampled_view(input_path, source.grid, region, trained))
+        fed = with_input_statistics(model, request.input_statistics, source_path, model_region, mask, progress)
+        predictor = prepare_predictor(fed, request.precision,
+                                      lambda: calibration_tiles(source_path, model_region, fed.info), progress)
         info = predictor.info
         progress.info(f"Model {info.describe()}.")
         plan = plan_tiles(model_region, info, request.tile_size, request.overlap, request.batch_size, progress,
                           predictor.streams)
         if mismatch <= GSD_TOLERANCE:
-            stats = _classify(source_path, model_region, grid, predictor, plan, mask, final_classes,
-                              final_probabilities, progress)
+            stats = _classify(source_path, grid, predictor, plan, mask, final_classes, final_probabilities, progress)
         else:
             folder = os.path.dirname(output)
             coarse_classes = stack.enter_context(scratch_raster(folder, "classes-at-model-gsd"))
             coarse_probabilities = None
             if final_probabilities:
                 coarse_probabilities = stack.enter_context(scratch_raster(folder, "probabilities-at-model-gsd"))
-            stats = _classify(source_path, model_region, grid, predictor, plan, mask, coarse_classes,
-                              coarse_probabilities, progress)
+            stats = _classify(source_path, grid, predictor, plan, mask, coarse_classes, coarse_probabilities,
+                              progress)
             target = source.grid.subgrid(region)
             warp_onto(coarse_classes, final_classes, target, "near")
             if final_probabilities and coarse_probabilities:
@@ -172,7 +173,7 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
     return result
 
 
-def _check_bands(source: RasterSource, info: ModelInfo) -> None:
+def _check_byte(source: RasterSource) -> None:
     """8-bit imagery only: every model's normalisation divides by 255 (the band count: :func:`choose_bands`)."""
     if source.data_type_name != "Byte":
         raise Low2HighError(
@@ -199,22 +200,17 @@ def _region(grid: Grid, extent: Optional[tuple[float, float, float, float]], mas
     return region
 
 
-def _classify(source_path: str, region: Window, grid: Grid, predictor, plan: TilePlan, mask: Optional[PolygonMask],
+def _classify(source_path: str, grid: Grid, predictor: Predictor, plan: TilePlan, mask: Optional[PolygonMask],
               classes_path: str, probabilities_path: Optional[str], progress: Progress) -> InferenceStats:
-    """Run the tiled pipeline over ``region`` of ``grid`` into fresh output files."""
-    from .tiling import TileLayout
-
+    """Run the tiled pipeline over the planned region of ``grid`` into fresh output files."""
     info = predictor.info
-    layout = TileLayout.plan(region, plan.tile_size, plan.overlap, fixed_size=bool(info.fixed_tile_size))
-    progress.info(describe_layout(layout, plan.batch_size, info, predictor.streams))
-    batch_size = plan.batch_size
-    out_grid = grid.subgrid(region)
+    out_grid = grid.subgrid(plan.layout.region)
     classes = create_geotiff(classes_path, out_grid, 1, gdal.GDT_Byte, NODATA)
     probabilities = None
     if probabilities_path:
         probabilities = create_geotiff(probabilities_path, out_grid, info.num_classes, gdal.GDT_Byte, NODATA)
     try:
-        stats = run_tiled_inference(source_path, layout, predictor, batch_size, classes.GetRasterBand(1),
+        stats = run_tiled_inference(source_path, plan.layout, predictor, plan.batch_size, classes.GetRasterBand(1),
                                     probabilities, progress, mask)
         if stats.tiles_predicted == 0:
             raise Low2HighError("The input holds no data to classify in the chosen area: every pixel is nodata "

@@ -8,7 +8,6 @@ are sampled: a regular grid of full-resolution windows, never more than :data:`S
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Optional
 
@@ -20,7 +19,7 @@ from ..geo.grid import Window
 from ..geo.mask import PolygonMask
 from ..geo.raster_io import RasterSource
 from ..progress import Progress, check_canceled
-from .predictor import ModelInfo
+from .model import Model
 
 SAMPLE_PIXELS = 4_000_000
 """Pixels read at most to measure a region's statistics (about 1 s of reading; the mean and std of
@@ -76,13 +75,15 @@ def region_statistics(source_path: str, region: Window, mask: Optional[PolygonMa
     return mean.tolist(), std.tolist(), measured
 
 
-def with_input_statistics(info: ModelInfo, requested: str, source_path: str, region: Window,
-                          mask: Optional[PolygonMask], progress: Progress) -> ModelInfo:
-    """``info`` as the run will feed the network: the card's statistics, or the region's own (logged).
+def with_input_statistics(model: Model, requested: str, source_path: str, region: Window,
+                          mask: Optional[PolygonMask], progress: Progress) -> Model:
+    """``model`` as the run will feed it: the card's statistics, or the region's own (logged), set
+    once, before any predictor is made.
 
     Raises:
         Low2HighError: an unknown INPUT_STATISTICS, or a region without data when its statistics are asked for.
     """
+    info = model.info
     try:
         source = statistics_source(requested, info.standardisation)
     except ValueError as error:
@@ -92,13 +93,13 @@ def with_input_statistics(info: ModelInfo, requested: str, source_path: str, reg
     if source == "model":
         kind = "each tile's own" if info.standardisation == "tile" else "the model card's"
         progress.info(f"Input statistics: {kind} ({why}).")
-        return info
+        return model
     mean, std, measured = region_statistics(source_path, region, mask, progress)
     if info.standardisation == "tile":
         why += "; they replace the card's per-tile statistics, so every tile is standardised alike (no seams)"
     progress.info(f"Input statistics: the image's own, measured on {measured:,} pixels ({why}): mean "
                   f"{_listed(mean)}, std {_listed(std)} (pixel / 255; the card's: mean {_listed(info.mean)}).")
-    return dataclasses.replace(info, mean=tuple(mean), std=tuple(std), standardisation="dataset")
+    return model.fed(mean, std, "dataset")
 
 
 def _listed(values) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import Cancelled, Low2HighError
 from ..progress import Progress, check_canceled
 from .calibration import CalibrationSet, class_agreement
+from .model import Model
 from .model_cache import cache_folder, file_digest, key_of, read_json, write_json
 from .precision import (
     AGREEMENT_TARGET,
@@ -29,29 +30,24 @@ from .precision import (
     Trial,
     auto_candidates,
     choose_fastest,
-    cpu_flags,
-    options,
     requested_option,
 )
-from .predictor import Predictor, load_predictor, model_kind
+from .predictor import Predictor
 
 
-def prepare_predictor(model_path: str, device: str, precision: str, calibration: Callable[[], CalibrationSet],
-                      progress: Progress, fixed_size: bool = False) -> Predictor:
+def prepare_predictor(model: Model, precision: str, calibration: Callable[[], CalibrationSet],
+                      progress: Progress) -> Predictor:
     """The predictor to classify with, at the requested or automatically chosen precision.
 
     Args:
-        model_path: the user's model file (already resolved; the demo model when none).
-        device: auto, cpu or cuda.
+        model: the opened model, fed the run's input statistics.
         precision: auto, fp32, bf16 or int8.
         calibration: returns the calibration tiles of the raster; called only if needed.
         progress: log and cancellation.
-        fixed_size: the model file is an ONNX export for one tile size (run through a resizable copy).
     """
-    kind = model_kind(model_path)
-    hardware = Hardware(resolve_device(kind, device), cpu_flags())
-    choices = options(kind, hardware, has_onnx_export=_importable("onnx"))
-    session = _Session(model_path, kind, device, hardware, calibration, progress, fixed_size)
+    hardware = model.hardware
+    choices = model.options(has_onnx_export=_importable("onnx"))
+    session = _Session(model, hardware, calibration, progress)
     if precision != "auto":
         option = requested_option(precision, choices)
         if not option.worthwhile:
@@ -70,22 +66,6 @@ def prepare_predictor(model_path: str, device: str, precision: str, calibration:
     return session.choose(candidates, skipped)
 
 
-def resolve_device(kind: str, device: str) -> str:
-    """cpu or cuda, as the predictor for a model of ``kind`` will resolve ``device`` (one rule:
-    :func:`~low2high.low2high_plugin.devices.choose_device`)."""
-    from ..dependencies import require
-    from ..devices import choose_device
-
-    if device == "cpu":
-        return "cpu"
-    if kind == "torch":
-        torch = require("torch", "run .pt models (or export the model to .onnx and use ONNX Runtime)")
-        available = bool(torch.cuda.is_available())
-    else:
-        available = "CUDAExecutionProvider" in require("onnxruntime", "run .onnx models").get_available_providers()
-    return choose_device(device, available)
-
-
 def _importable(module: str) -> bool:
     import importlib.util
 
@@ -95,10 +75,12 @@ def _importable(module: str) -> bool:
 class _Session:
     """One model's precision trials: loads predictors, measures them, remembers the figures."""
 
-    def __init__(self, model_path: str, kind: str, device: str, hardware: Hardware,
-                 calibration: Callable[[], CalibrationSet], progress: Progress, fixed_size: bool = False) -> None:
-        self.model_path, self.kind, self.device, self.hardware = model_path, kind, device, hardware
-        self.fixed_size = fixed_size
+    def __init__(self, model: Model, hardware: Hardware, calibration: Callable[[], CalibrationSet],
+                 progress: Progress) -> None:
+        self.model, self.hardware = model, hardware
+        self.model_path, self.kind = model.path, model.kind
+        # a fixed-size ONNX export runs through a resizable copy (never a Deepness model's graph)
+        self.fixed_size = bool(model.info.fixed_tile_size) and model.info.resizable
         self.progress = progress
         self._calibration_source = calibration
         self._calibration: Optional[CalibrationSet] = None
@@ -132,7 +114,7 @@ class _Session:
         if option.precision == "fp32" and self.kind == "onnx" and self.fixed_size:
             return self._load_resizable()
         if option.precision != "int8":
-            return load_predictor(self.model_path, self.device, option.precision)
+            return self.model.predictor(option.precision)
         from .quantise import int8_model
 
         def tiles() -> list:
@@ -156,7 +138,7 @@ class _Session:
             self.progress.warn(f"The cached int8 model was rebuilt: {entry.note}.")
         if entry.built:
             self.progress.info(f"int8 model built in {time.perf_counter() - started:.1f} s: {entry.path}.")
-        return load_predictor(self.model_path, self.device, "int8", runs=entry.path)
+        return self.model.predictor("int8", runs=entry.path)
 
     def _load_export(self) -> Predictor:
         """fp32 of a .pt model on CPU: its cached ONNX export run by ONNX Runtime (the faster CPU
@@ -167,10 +149,10 @@ class _Session:
             entry = onnx_export(self.model_path)
         except Exception as error:  # the exporter raises many types; PyTorch still runs the model
             self.progress.warn(f"Running fp32 with PyTorch: the ONNX export failed ({error}).")
-            return load_predictor(self.model_path, self.device, "fp32")
+            return self.model.predictor("fp32")
         if entry.note:
             self.progress.warn(f"The cached ONNX export was rebuilt: {entry.note}.")
-        return load_predictor(self.model_path, self.device, "fp32", runs=entry.path)
+        return self.model.predictor("fp32", runs=entry.path)
 
     def _load_resizable(self) -> Predictor:
         """fp32 of a fixed-size ONNX model: its cached resizable copy (checked to compute the same
@@ -181,8 +163,8 @@ class _Session:
             entry = resizable_copy(self.model_path)
         except Exception as error:  # a graph with size-dependent constants: keep its fixed tiles
             self.progress.warn(f"Running the model at its fixed tile size: it cannot be made resizable ({error}).")
-            return load_predictor(self.model_path, self.device, "fp32")
-        return load_predictor(self.model_path, self.device, "fp32", runs=entry.path)
+            return self.model.predictor("fp32")
+        return self.model.predictor("fp32", runs=entry.path)
 
     def report_agreement(self, option: Option, predictor: Predictor) -> None:
         """Print (measuring once if needed) how often ``option`` picks fp32's class."""

@@ -39,7 +39,7 @@ from ..data.exemplars import ExemplarSource
 from ..fit.config import needs_prior
 from ..fit.steps import AdversarialSettings, AdversarialStep, SupervisedStep, label_loss
 from ..fit.task import discriminator_crop
-from ..runner.runtime import memory_format_for, resolve_device, seed_everything
+from ..runner.runtime import memory_format_for, seed_everything, torch_device
 from .agreement import block_agreement, describe, held_out
 from .areas import read_areas
 from .config import FREEZE_BELOW_BLOCKS, FinetuneConfig, uses_adversarial
@@ -106,7 +106,7 @@ class _Run:
         self.freeze = self._freeze_rule()
         self.freeze_bn = self.freeze if config.freeze_batchnorm is None else config.freeze_batchnorm
         self.card = self._fed_card(card)  # the base card, or its copy with the areas' statistics
-        self.device = resolve_device(config.device)
+        self.device = torch_device(config.device)
         seed_everything(config.seed)
         network = self.base.build_model(self.device)
         self.network = network.to(memory_format=memory_format_for(network, self.device))

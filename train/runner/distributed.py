@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .runtime import resolve_device
+from .runtime import torch_device
 
 HASH_ENV = "LOW2HIGH_WRITE_WEIGHT_HASHES"
 
@@ -69,7 +69,7 @@ def init_distributed(device: str = "auto") -> Distributed:
     local_rank = _env_int("LOCAL_RANK", 0)
     context = Distributed(rank=_env_int("RANK", 0), world_size=world, local_rank=local_rank,
                           local_world_size=_env_int("LOCAL_WORLD_SIZE", world),
-                          device=resolve_device(device, local_rank))
+                          device=torch_device(device, local_rank))
     if context.enabled and not dist.is_initialized():
         backend = "nccl" if context.device.type == "cuda" else "gloo"
         dist.init_process_group(backend, timeout=datetime.timedelta(minutes=30),

@@ -15,13 +15,13 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from ...low2high_plugin.devices import choose_device
+from ...low2high_plugin.devices import resolve_device
 from ...low2high_plugin.errors import Low2HighError
 
 
-def resolve_device(requested: str, local_rank: int = 0) -> torch.device:
+def torch_device(requested: str, local_rank: int = 0) -> torch.device:
     """``auto`` → the process's GPU when there is one, else the CPU (the rule of :mod:`devices`)."""
-    if choose_device(requested, torch.cuda.is_available(), "use --device auto or cpu") == "cuda":
+    if resolve_device(requested, torch.cuda.is_available, "use --device auto or cpu") == "cuda":
         torch.cuda.set_device(local_rank)
         return torch.device("cuda", local_rank)
     return torch.device("cpu")

@@ -119,7 +119,7 @@ def evaluate_checkpoint(path: str, folder: str, splits: Sequence[str], reference
         Low2HighError: an unusable checkpoint, or one made for other bands than the dataset's.
     """
     from ...models.checkpoint import CheckpointError, load_checkpoint
-    from ..runner.runtime import resolve_device
+    from ..runner.runtime import torch_device
 
     progress = progress or SilentProgress()
     info = read_dataset_info(folder)
@@ -134,7 +134,7 @@ def evaluate_checkpoint(path: str, folder: str, splits: Sequence[str], reference
     if list(card.band_names) != list(info.band_names):
         progress.warn(f"'{path}' was trained on bands {', '.join(card.band_names)}; the dataset has "
                       f"{', '.join(info.band_names)}.")
-    model = checkpoint.build_model(resolve_device(device))
+    model = checkpoint.build_model(torch_device(device))
     # The model's own normalisation (its card), as segment uses: a model is scored on the inputs it takes.
     metrics, chips = evaluate_model(model, folder, splits, references, batch_size=batch_size, amp=amp,
                                     normalisation=(card.mean, card.std))

@@ -7,7 +7,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 
 def test_bf16_on_cuda_agrees_with_fp32_on_cpu(tiny_models):
-    from low2high.low2high_plugin.inference.predictor import load_predictor
+    from low2high.low2high_plugin.inference.model import load_predictor
 
     gpu, cpu = load_predictor(tiny_models[0], "cuda", "bf16"), load_predictor(tiny_models[0], "cpu")
     assert gpu.info.device == "cuda" and gpu.info.precision == "bf16"

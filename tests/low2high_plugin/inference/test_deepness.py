@@ -11,7 +11,7 @@ from osgeo import gdal
 
 from low2high.low2high_plugin.errors import Low2HighError
 from low2high.low2high_plugin.inference.bands import parse_bands
-from low2high.low2high_plugin.inference.predictor import read_model_info
+from low2high.low2high_plugin.inference.model import open_model
 from low2high.low2high_plugin.inference.segment import SegmentRequest, segment
 from low2high.low2high_plugin.progress import SilentProgress
 
@@ -59,7 +59,7 @@ def test_segment_draws_the_map_deepness_draws(folder, model, shape):
 
 
 def test_the_card_comes_from_the_metadata(model):
-    info = read_model_info(model)
+    info = open_model(model).info
     assert info.class_names == ("background", "trees", "crops", "roofs")
     assert info.band_names == ("channel 1", "channel 2", "channel 3")
     assert info.gsd == 1.0 and info.resolution_known and info.threshold == 0.5

@@ -7,7 +7,7 @@ from deepness_models import METADATA, deepness_model
 
 from low2high.low2high_plugin.errors import Low2HighError
 from low2high.low2high_plugin.inference.decision import class_map
-from low2high.low2high_plugin.inference.predictor import read_model_info
+from low2high.low2high_plugin.inference.model import open_model
 from low2high.low2high_plugin.labels.classes import class_colours
 
 pytest.importorskip("onnx")
@@ -15,7 +15,7 @@ pytest.importorskip("onnx")
 
 def info_of(folder, **changes):
     metadata = {**METADATA, **changes}
-    return read_model_info(deepness_model(os.path.join(folder, "m.onnx"), metadata=metadata))
+    return open_model(deepness_model(os.path.join(folder, "m.onnx"), metadata=metadata)).info
 
 
 def test_class_names_as_a_python_dict_or_under_names(folder):
@@ -25,7 +25,7 @@ def test_class_names_as_a_python_dict_or_under_names(folder):
     model = onnx.load(path)
     model.metadata_props.add(key="names", value="{0: 'a', 1: 'b', 2: 'c', 3: 'd'}")  # not JSON: a Python literal
     onnx.save(model, path)
-    assert read_model_info(path).class_names == ("a", "b", "c", "d")
+    assert open_model(path).info.class_names == ("a", "b", "c", "d")
 
 
 def test_class_names_in_a_one_element_list_and_tiles_size_spelling(folder):
@@ -57,7 +57,7 @@ def test_a_value_that_is_not_json(folder):
     model.metadata_props.add(key="seg_small_segment", value="seven")
     onnx.save(model, path)
     with pytest.raises(Low2HighError, match="'seg_small_segment' is not valid JSON"):
-        read_model_info(path)
+        open_model(path)
 
 
 def test_what_is_not_applied_is_said(folder):

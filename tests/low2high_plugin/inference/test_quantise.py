@@ -8,8 +8,8 @@ from helpers import export_model, make_model, make_raster, read, scene
 from low2high.low2high_plugin.errors import Low2HighError
 from low2high.low2high_plugin.geo.grid import Window
 from low2high.low2high_plugin.inference.calibration import calibration_tiles, class_agreement
+from low2high.low2high_plugin.inference.model import load_predictor, open_model
 from low2high.low2high_plugin.inference.model_cache import file_digest
-from low2high.low2high_plugin.inference.predictor import load_predictor
 from low2high.low2high_plugin.inference.quantise import int8_model, make_resizable
 from low2high.low2high_plugin.inference.segment import SegmentRequest, segment
 from low2high.low2high_plugin.progress import SilentProgress
@@ -30,15 +30,32 @@ def test_class_agreement_counts_valid_pixels_only():
     assert class_agreement([a], [b], [np.array([[False, True], [True, True]])]) == 1.0
 
 
-def test_calibration_tiles_are_normalised_by_the_contract_and_skip_nodata(folder):
+def test_calibration_tiles_are_normalised_by_the_contract_and_skip_nodata(folder, tiny_models):
+    info = open_model(tiny_models[0], "cpu").info
     pixels, _ = scene(600, 600, seed=4)
     pixels[:, :, 300:] = 0
     path = make_raster(os.path.join(folder, "half.tif"), pixels, nodata=0)
-    tiles = calibration_tiles(path, Window(0, 0, 600, 600), [0.45] * 4, [0.2] * 4, count=4, side=256)
+    tiles = calibration_tiles(path, Window(0, 0, 600, 600), info, count=4, side=256)
     assert tiles.tiles and all(tile.shape == (4, 256, 256) and tile.dtype == np.float32 for tile in tiles.tiles)
     assert all(valid.mean() >= 0.5 for valid in tiles.valid)
     empty = make_raster(os.path.join(folder, "empty.tif"), np.zeros((4, 300, 300), np.uint8), nodata=0)
-    assert calibration_tiles(empty, Window(0, 0, 300, 300), [0.45] * 4, [0.2] * 4).tiles == []
+    assert calibration_tiles(empty, Window(0, 0, 300, 300), info).tiles == []
+
+
+def test_calibration_tiles_are_prepared_as_classified_tiles_are(image, tiny_models):
+    """A region smaller than a tile is padded by mirroring, as the pipeline pads (zeros once made
+    the precision trials score tiles unlike the classified ones)."""
+    from low2high.low2high_plugin.geo.raster_io import RasterSource
+    from low2high.low2high_plugin.inference.tile_input import network_input
+
+    info = open_model(tiny_models[0], "cpu").info
+    region = Window(0, 0, 100, 90)
+    (tile,) = calibration_tiles(image, region, info, count=1).tiles
+    source = RasterSource.open(image)
+    pixels = source.read(region)
+    assert tile.shape == (4, 96, 128)
+    np.testing.assert_array_equal(tile, network_input(pixels, source.valid_mask(region, pixels), info, 96, 128))
+    np.testing.assert_array_equal(tile[:, 90:], tile[:, 89:83:-1])  # mirrored, not zeros
 
 
 @pytest.fixture
@@ -56,7 +73,7 @@ def test_int8_model_is_cached_by_hash_and_never_touches_the_model(image, fresh_o
 
     def tiles():
         calls.append(1)
-        return calibration_tiles(image, Window(0, 0, 352, 320), info.mean, info.std, count=2, side=128).tiles
+        return calibration_tiles(image, Window(0, 0, 352, 320), info, count=2, side=128).tiles
 
     entry = int8_model(onnx_path, "onnx", tiles)
     assert entry.built and os.path.dirname(entry.path) == model_cache and calls == [1]
@@ -143,12 +160,12 @@ def test_runtime_copies_keep_the_deepness_metadata_and_the_model_file_stays_fixe
 def test_auto_with_a_cache_that_cannot_be_written_falls_back_with_a_warning(image, folder, fresh_onnx, tmp_path,
                                                                             monkeypatch):
     """PRECISION auto failed outright when the cold cache folder could not be written (int8 is built there)."""
-    from low2high.low2high_plugin.inference import tuning
+    from low2high.low2high_plugin.inference import model
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     monkeypatch.setenv("LOW2HIGH_CACHE_DIR", str(blocker / "cache"))  # under a file: unwritable even for root
-    monkeypatch.setattr(tuning, "cpu_flags", lambda: frozenset({"avx512_vnni", "avx512f", "avx2"}))
+    monkeypatch.setattr(model, "cpu_flags", lambda: frozenset({"avx512_vnni", "avx512f", "avx2"}))
     progress = SilentProgress()
     segment(SegmentRequest(image, os.path.join(folder, "auto.tif"), fresh_onnx, tile_size=128, overlap=32), progress)
     assert np.isin(read(os.path.join(folder, "auto.tif"), 1), [0, 1, 2, 3]).all()

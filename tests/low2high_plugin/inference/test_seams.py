@@ -11,7 +11,7 @@ from helpers import REPO_ROOT, read
 from osgeo import gdal
 
 from low2high.low2high_plugin.geo.grid import Window
-from low2high.low2high_plugin.inference.predictor import DEMO_MODEL
+from low2high.low2high_plugin.inference.model import DEMO_MODEL
 from low2high.low2high_plugin.inference.segment import SegmentRequest, segment
 from low2high.low2high_plugin.inference.tiling import TileLayout
 

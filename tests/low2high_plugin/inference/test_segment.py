@@ -51,7 +51,7 @@ def test_probabilities_are_percentages_per_class(image, folder, tiny_models):
 
 
 def test_torch_and_onnx_backends_agree(image, folder, tiny_models):
-    from low2high.low2high_plugin.inference.predictor import load_predictor
+    from low2high.low2high_plugin.inference.model import load_predictor
 
     checkpoint_map = read(run(image, folder, tiny_models[0], name="t.tif", tile_size=256).output_path)
     onnx_result = run(image, folder, tiny_models[1], name="o.tif", tile_size=256)  # exported for 256-px tiles
