@@ -257,3 +257,35 @@ def test_cuda_asked_for_without_a_gpu(image, folder, tiny_models):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     expect_error(folder, SegmentRequest(image, os.path.join(folder, "o.tif"), tiny_models[0], device="cuda"), "cuda")
+
+
+def test_one_opened_model_classifies_several_rasters_as_segment_does(image, folder, tiny_models):
+    """segment_with is the engine entry point for callers classifying many rasters with one opening."""
+    from low2high.low2high_plugin.inference.model import open_model
+    from low2high.low2high_plugin.inference.segment import segment_with
+
+    model = open_model(tiny_models[0], "cpu")
+    other = make_raster(os.path.join(folder, "other.tif"), scene(200, 260, seed=5)[0])
+    for index, raster in enumerate((image, other)):
+        request = SegmentRequest(raster, os.path.join(folder, f"with-{index}.tif"), tile_size=128, overlap=32,
+                                 precision="fp32", device="cpu")
+        reused = segment_with(model, request)
+        assert reused.model.path == tiny_models[0]
+        expected = run(raster, folder, tiny_models[0], name=f"plain-{index}.tif")
+        np.testing.assert_array_equal(read(reused.output_path), read(expected.output_path))
+
+
+def test_an_onnx_model_is_parsed_once_per_run(folder, tiny_models, monkeypatch):
+    """Its card and its fp32 runs come from one ONNX Runtime session (a second one parsed and
+    optimised the whole graph again just to read the card)."""
+    from low2high.low2high_plugin.inference.quantise import make_resizable
+    from low2high.models import onnx_card
+
+    resizable = os.path.join(folder, "resizable.onnx")
+    make_resizable(tiny_models[1], resizable)  # runs as it is: no resizable copy to open
+    opened = []
+    real = onnx_card.open_onnx_session
+    monkeypatch.setattr(onnx_card, "open_onnx_session", lambda path, *rest: opened.append(path) or real(path, *rest))
+    pixels, _ = scene(200, 260, seed=6)
+    result = run(make_raster(os.path.join(folder, "small.tif"), pixels), folder, resizable)
+    assert result.model.backend == "onnx" and opened == [resizable]
