@@ -84,9 +84,10 @@ sample: setup
 exemplars: setup
 	$(PY) scripts/make_exemplars.py --shared $(SHARED)
 
-## screenshots: what a QGIS desktop user sees (segment dialog, styled demo map), on a virtual screen
+## screenshots: what a QGIS desktop user sees (styled demo map, the window, segment dialog), on a virtual screen
+# In scripts/qgis_process's throwaway profile (where `demo` enabled the plugin), never the user's own.
 screenshots: demo
-	QGIS_PLUGINPATH=$(CURDIR)/.build/plugins PYTHONPATH=$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))') \
+	QGIS_CUSTOM_CONFIG_PATH=$(CURDIR)/.build/qgis-config QGIS_PLUGINPATH=$(CURDIR)/.build/plugins PYTHONPATH=$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))') \
 	LOW2HIGH_IMAGE=$(CURDIR)/$(DEMO_INPUT) LOW2HIGH_MAP=$(DEMO_OUTPUT) LOW2HIGH_SHOTS=$(CURDIR)/out/screenshots \
 	QT_QPA_PLATFORM=xcb timeout 180 xvfb-run -a -s "-screen 0 1400x900x24" qgis --nologo --noversioncheck --code scripts/qgis_screenshots.py
 	@echo "Screenshots in $(CURDIR)/out/screenshots"

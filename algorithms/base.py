@@ -16,6 +16,9 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingParameterRasterLayer,
+    QgsProject,
+    QgsRasterLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
@@ -27,6 +30,31 @@ from .enums import enum_numbers_as_names
 
 #: What an integer parameter given as text may look like (QGIS turns anything else into 0).
 WHOLE_NUMBER = re.compile(r"\s*[+-]?\d+(\.0*)?\s*")
+
+
+def image_layer_parameter(name: str, description: str) -> QgsProcessingParameterRasterLayer:
+    """A raster parameter for the image to classify, whose dialog preselects an image of the project.
+
+    QGIS's dialog preselects the active layer, which after a run is the land-cover map just added:
+    a single-band class map that nobody means to classify. The dialog's default (a GUI default;
+    ``processing.run`` and qgis_process still require the parameter) is therefore the first layer
+    of the Layers panel with 4 or more bands, else with 3; with none, QGIS chooses as before.
+    """
+    parameter = QgsProcessingParameterRasterLayer(name, description)
+    image = _project_image_layer()
+    if image is not None:
+        parameter.setGuiDefaultValueOverride(image.id())
+    return parameter
+
+
+def _project_image_layer() -> Optional[QgsRasterLayer]:
+    layers = [layer for layer in QgsProject.instance().layerTreeRoot().layerOrder()
+              if isinstance(layer, QgsRasterLayer) and layer.isValid()]
+    for bands in (4, 3):
+        for layer in layers:
+            if layer.bandCount() >= bands:
+                return layer
+    return None
 
 
 class FeedbackProgress:

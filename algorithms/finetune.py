@@ -26,7 +26,7 @@ from ..low2high_plugin.geo.raster_io import stage_raster
 from ..low2high_plugin.labels.taxonomy import BUILT_IN
 from ..low2high_plugin.progress import check_canceled
 from ..models.publication import Publication
-from .base import FeedbackProgress, Low2HighAlgorithm
+from .base import FeedbackProgress, Low2HighAlgorithm, image_layer_parameter
 
 #: LOSS choices, read from the training module without importing torch (QGIS loads this file at start).
 _FREEZE = ("auto", "yes", "no")
@@ -93,8 +93,7 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
                        "deep learning").split(",")
 
     def initAlgorithm(self, config: Optional[dict] = None) -> None:  # noqa: N802
-        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Image to adapt to (8-bit, the "
-                                                                                "model's bands)")))
+        self.addParameter(image_layer_parameter(self.INPUT, self.tr("Image to adapt to (8-bit, the model's bands)")))
         self.addParameter(QgsProcessingParameterRasterLayer(
             self.LOW_RES_LABELS, self.tr("Coarse labels (e.g. 30 m NLCD, raw codes, any CRS)")))
         self._enum(self.LABEL_TAXONOMY, self.tr("Taxonomy of the coarse labels"), self.TAXONOMIES, "nlcd")

@@ -15,7 +15,6 @@ from qgis.core import (
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
-    QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
 )
 
@@ -25,7 +24,7 @@ from ..low2high_plugin.inference.precision import PRECISIONS
 from ..low2high_plugin.inference.segment import SegmentRequest, segment
 from ..low2high_plugin.progress import check_canceled
 from ..models.contract import INPUT_STATISTICS
-from .base import FeedbackProgress, Low2HighAlgorithm
+from .base import FeedbackProgress, Low2HighAlgorithm, image_layer_parameter
 
 
 class SegmentAlgorithm(Low2HighAlgorithm):
@@ -53,7 +52,7 @@ class SegmentAlgorithm(Low2HighAlgorithm):
         return self.tr("land cover,segmentation,classification,deep learning,NAIP,U-Net,inference").split(",")
 
     def initAlgorithm(self, config: Optional[dict] = None) -> None:  # noqa: N802
-        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input image (RGB or RGBN, 8-bit)")))
+        self.addParameter(image_layer_parameter(self.INPUT, self.tr("Input image (RGB or RGBN, 8-bit)")))
         self.addParameter(QgsProcessingParameterFile(
             self.MODEL,
             self.tr("Model (.pt or .onnx, Low2High or Deepness segmentation; empty: the bundled demo model)"),
