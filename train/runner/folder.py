@@ -35,6 +35,8 @@ from .lock import LOCK_FILE, FolderLock
 CONFIG_FILE = "config.json"
 STATE_FILE = "trainer_state.pt"
 STATE_FORMAT = "low2high.trainer-state"
+#: Config fields naming a file the run reads (fit's and pretrain's): none may lie in the run folder.
+INPUT_FILE_FIELDS = ("init", "exemplar_raster", "prior")
 
 
 def field_defaults(config: Any) -> dict[str, Any]:
@@ -96,6 +98,7 @@ class RunFolder:
         if os.path.exists(self.folder) and not os.path.isdir(self.folder):
             raise Low2HighError(f"The output '{self.folder}' is a file, not a folder; choose a folder name.")
         check_writable_folder(self.folder, "output folder")
+        self._refuse_inputs_inside()
         if not locked_here:
             FolderLock.refuse_if_held(self.path(LOCK_FILE), f"the output folder '{self.folder}'")
         config_path = self.path(CONFIG_FILE)
@@ -126,6 +129,19 @@ class RunFolder:
             raise Low2HighError(f"'{self.folder}' holds a run with other settings ({details}). Use the same settings "
                                 "to continue it, another output folder, or --restart true to discard it and start "
                                 "over.")
+
+    def _refuse_inputs_inside(self) -> None:
+        """An input file in the run folder is one the run replaces or ``--restart`` removes
+        (``--init run/best.pt --restart`` read the old best model, then wrote the new one over it)."""
+        if not os.path.isdir(self.folder):
+            return
+        for name in INPUT_FILE_FIELDS:
+            path = getattr(self.config, name, "") or ""
+            if path and os.path.exists(path) and os.path.samefile(os.path.dirname(os.path.realpath(path)), self.folder):
+                flag = "--" + name.replace("_", "-")
+                raise Low2HighError(f"{flag} '{path}' lies in the output folder '{self.folder}', whose files this run "
+                                    f"replaces (and --restart removes); copy it elsewhere first, or choose another "
+                                    "--output.")
 
     def _plain_config(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self.config)))

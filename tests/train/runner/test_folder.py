@@ -65,3 +65,17 @@ def test_the_resume_line_numbers_epochs_as_the_stop_line():
     assert "in epoch 3 after batch 5" in resume_message("run", 2, 5, 10)
     assert resume_message("run", 2, 0, 10).endswith("after epoch 2.")
     assert "already trained 10 epochs" in resume_message("run", 10, 0, 10)
+
+
+def test_an_input_in_the_run_folder_is_refused_before_it_is_replaced(chip_dataset, tmp_path, capsys):
+    """`fit --init run/best.pt --output run --restart` read the old best model, then wrote the new one over it."""
+    output = tmp_path / "run"
+    settings = fit_settings(chip_dataset, str(output), mode="low", steps_per_epoch=1)
+    fit(FitConfig(**settings))
+    best = output / "best.pt"
+    before = best.read_bytes()
+    again = {**settings, "init": str(best), "restart": True}
+    assert main(["fit", *_flags(again)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --init '{best}' lies in the output folder '{output}'") and "Traceback" not in err
+    assert best.read_bytes() == before
