@@ -12,10 +12,13 @@ from typing import Any, Literal, Optional, overload
 
 from qgis.core import (
     QgsApplication,
+    QgsFileUtils,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterFile,
     QgsProcessingParameterRasterLayer,
     QgsProject,
     QgsRasterLayer,
@@ -198,10 +201,24 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
             return ok, message
         for definition in self.parameterDefinitions():
             value = parameters.get(definition.name())
-            if definition.type() == "raster" and isinstance(value, str) and os.path.isfile(value) \
-                    and not definition.checkValueIsAcceptable(value, context):
+            if not isinstance(value, str) or not value or definition.checkValueIsAcceptable(value, context):
+                continue
+            if definition.type() == "raster" and os.path.isfile(value):
                 try:
                     open_raster(value, f"{definition.name()} file")
                 except Low2HighError as error:
                     return False, str(error)
+            if definition.type() == "file":
+                return False, _file_sentence(definition, value)
         return ok, message
+
+
+def _file_sentence(definition: QgsProcessingParameterFile, value: str) -> str:
+    """What QGIS's "Incorrect parameter value for MODEL" means: a folder, or a file of another kind."""
+    name = definition.name()
+    extensions = [definition.extension()] if definition.extension() else \
+        QgsFileUtils.extensionsFromFilter(definition.fileFilter())
+    wanted = " or ".join(f".{extension.lstrip('.')}" for extension in extensions) or "a"
+    what = "is a folder" if os.path.isdir(value) else f"is not a {wanted} file"
+    optional = " (or leave it empty)" if definition.flags() & QgsProcessingParameterDefinition.FlagOptional else ""
+    return f"{name} '{value}' {what}; choose a {wanted} file for {name}{optional}."

@@ -187,6 +187,7 @@ def align_labels(request: AlignRequest, progress: Optional[Progress] = None) -> 
     labels = RasterSource.open(request.labels_path, "LABELS raster")
     image = RasterSource.open(request.image_path, "IMAGE raster")
     require_integer_labels(labels, "LABELS")
+    require_single_band(labels, "LABELS")  # a 4-band image given as labels was aligned as codes from its red band
     check_overlap(labels.grid, image.grid, "LABELS", "IMAGE")
     factor = resolve_factor(ground_sample_distance(labels.grid), ground_sample_distance(image.grid),
                             request.factor, progress)

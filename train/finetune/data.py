@@ -29,7 +29,12 @@ from ...low2high_plugin.geo.resample import ground_sample_distance
 from ...low2high_plugin.geo.views import bounds_in, check_overlap, nearest_view
 from ...low2high_plugin.labels.alignment import block_majority, block_pixels_grid, label_type, resolve_factor
 from ...low2high_plugin.labels.classes import NODATA
-from ...low2high_plugin.labels.rasters import LabelRemapper, read_labels, require_integer_labels
+from ...low2high_plugin.labels.rasters import (
+    LabelRemapper,
+    read_labels,
+    require_integer_labels,
+    require_single_band,
+)
 from ...low2high_plugin.labels.taxonomy import Taxonomy
 from ...low2high_plugin.progress import Progress, check_canceled
 from ...models.card import ModelCard
@@ -114,6 +119,7 @@ def read_area_chips(image_path: str, labels_path: str, taxonomy: Taxonomy, areas
                             "it to Byte first (Raster ▸ Conversion ▸ Translate).")
     labels = RasterSource.open(labels_path, "LOW_RES_LABELS raster")
     require_integer_labels(labels, "LOW_RES_LABELS")
+    require_single_band(labels, "LOW_RES_LABELS")  # an image given as labels: its red band read as NLCD codes
     check_overlap(labels.grid, image.grid, "LOW_RES_LABELS", "INPUT")
     _check_covers(labels.grid, image.grid.crs_wkt, areas)
     if factor is None:

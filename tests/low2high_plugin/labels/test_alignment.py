@@ -188,3 +188,12 @@ def test_aggregate_refuses_a_factor_larger_than_the_raster_and_imagery(folder):
     with pytest.raises(Low2HighError, match="The input class raster holds no data: every block is nodata"):
         aggregate_labels(AggregateRequest(empty, os.path.join(folder, "blocks.tif"), factor=4))
     assert sorted(os.listdir(folder)) == ["empty.tif", "fine.tif", "image.tif"]
+
+
+def test_an_image_given_as_labels_is_refused(folder):
+    """A 4-band image as LABELS was aligned as codes from its red band, rc 0 (issue 18's sweep)."""
+    image = make_raster(os.path.join(folder, "image.tif"), np.zeros((4, 60, 60), np.uint8))
+    target = os.path.join(folder, "aligned.tif")
+    with pytest.raises(Low2HighError, match="LABELS has 4 bands, but a class raster has one band"):
+        align_labels(AlignRequest(image, image, target, factor=30))
+    assert not os.path.exists(target)

@@ -128,3 +128,8 @@ def test_settings_out_of_range():
     with pytest.raises(Low2HighError, match="STEPS must be at least 1"):
         FinetuneConfig(steps=0)
     assert make_model  # the conftest's base model is made with the same helper
+
+
+def test_an_image_given_as_the_coarse_labels(settings):
+    """Its red band read as NLCD codes taught nonsense that looked like a run (issue 18's sweep)."""
+    assert "LOW_RES_LABELS has 4 bands, but a class raster has one band" in run(settings, labels=settings["image"])
