@@ -192,7 +192,8 @@ def export_onnx(
 
 
 def verify_onnx_export(
-    model: nn.Module, path: str | os.PathLike, *, batch: int = 2, seed: int = 0, atol: float = 1e-3
+    model: nn.Module, path: str | os.PathLike, *, batch: int = 2, seed: int = 0, atol: float = 1e-3,
+    name: Optional[str] = None,
 ) -> float:
     """Check that the exported file computes what the PyTorch model computes.
 
@@ -202,6 +203,7 @@ def verify_onnx_export(
     Args:
         model: The PyTorch network that was exported (evaluated on a CPU copy in eval mode).
         path: The ``.onnx`` file.
+        name: How messages name it (default ``path``; the destination, when ``path`` is its hidden work file).
         batch: Batch size of the test input (also checks the dynamic batch axis).
         seed: Seed of the random input.
         atol: Largest accepted absolute difference.
@@ -213,7 +215,7 @@ def verify_onnx_export(
         OnnxVerificationError: If the difference exceeds ``atol``.
         CheckpointError: If the file cannot be read or has no Low2High metadata.
     """
-    source = str(path)
+    source = name or str(path)
     session = open_onnx_session(path)
     description = _read_description(session, source)
     size = description.get("input_size") or [description["card"]["tile_size"]] * 2

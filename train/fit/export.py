@@ -38,6 +38,7 @@ def export_checkpoint(config: ExportConfig) -> tuple[str, Optional[float]]:
     from ...models.card import CheckpointError
     from ...models.checkpoint import load_checkpoint
     from ...models.onnx_export import OnnxVerificationError, export_onnx, verify_onnx_export
+    from ...models.publication import Publication
 
     if not config.checkpoint:
         raise Low2HighError("export needs --checkpoint.")
@@ -53,9 +54,16 @@ def export_checkpoint(config: ExportConfig) -> tuple[str, Optional[float]]:
             overlap = min(card.tile_overlap, config.tile_size // 2)
             card = dataclasses.replace(card, tile_size=config.tile_size, tile_overlap=overlap)
         model = loaded.build_model()
-        export_onnx(model, card, output, output="logits" if config.logits else "probabilities",
-                    dynamic_size=config.dynamic_size, opset=config.opset, deepness=config.deepness)
-        difference = verify_onnx_export(model, output, atol=config.atol) if config.verify else None
-    except (CheckpointError, OnnxVerificationError) as error:
+        # Published only once verified: an export that does not match (or a Ctrl-C meanwhile) left the
+        # unverified file in place of the previous one.
+        with Publication() as publication:
+            staged = publication.stage(output)
+            export_onnx(model, card, staged, output="logits" if config.logits else "probabilities",
+                        dynamic_size=config.dynamic_size, opset=config.opset, deepness=config.deepness)
+            difference = verify_onnx_export(model, staged, atol=config.atol, name=output) if config.verify else None
+    except OnnxVerificationError as error:
+        raise Low2HighError(f"{error}; nothing was written (an earlier {os.path.basename(output)} stays as it was). "
+                            "Give a larger --atol if that difference is acceptable, or try another --opset.") from None
+    except CheckpointError as error:
         raise Low2HighError(str(error)) from None
     return output, difference
