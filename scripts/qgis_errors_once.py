@@ -4,10 +4,11 @@ QGIS 3.22's qgis_process prints every message of its message log at level Critic
 and a failed algorithm's message is logged twice around the ``ERROR:`` line its console
 feedback prints (once by ``QgsProcessingAlgorithm::run``, once by the base
 ``QgsProcessingFeedback::reportError``): "<message>", "ERROR:<tab><message>", "<message>", for
-every algorithm of every plugin. ``scripts/qgis_process`` sends stderr through this filter,
-which drops the two bare copies next to an ``ERROR:`` line and passes every other line on
-unchanged. A line is held back only while it may be the first copy: until the next line, or
-for a moment when none comes, so a warning is never delayed noticeably.
+every algorithm of every plugin (with ``--json``, the two copies alone). ``scripts/qgis_process``
+sends stderr through this filter, which drops a line that repeats the line (or the ``ERROR:``
+line's message) just before it and passes every other line on unchanged. A line is held back
+only while it may be the first copy: until the next line, or for a moment when none comes, so
+a warning is never delayed noticeably.
 
 Ctrl-C is ignored here (the shell starts this filter with SIGINT ignored): qgis_process
 handles it by cancelling, and this filter ends when qgis_process closes stderr.
@@ -18,21 +19,21 @@ import os
 import select
 import sys
 
-ERROR = "ERROR:\t"
+ERROR = b"ERROR:\t"
 HOLD_S = 0.3  # qgis_process writes the copies back to back; a line alone for this long is not one
 
 
 def main() -> int:
     source = sys.stdin.buffer
     out = sys.stdout.buffer
-    held: bytes | None = None  # a line that may be the first copy of an ERROR line's message
-    repeated: bytes | None = None  # the message of the last ERROR line: its second copy is dropped
+    held: bytes | None = None  # a line not written yet: it may be the first copy of an ERROR line's message
+    last: bytes | None = None  # the line (or ERROR line's message) written last: a copy of it is dropped
     pending = b""
     while True:
         if held is not None and not select.select([source], [], [], HOLD_S)[0]:
             out.write(held)
             out.flush()
-            held = None
+            held, last = None, held
         chunk = os.read(source.fileno(), 65536)
         if not chunk:
             break
@@ -40,21 +41,17 @@ def main() -> int:
         *lines, pending = pending.split(b"\n")
         for body in lines:
             line = body + b"\n"
-            if body.startswith(ERROR.encode()):
+            if body.startswith(ERROR):
                 message = body[len(ERROR):] + b"\n"
                 if held is not None and held != message:
                     out.write(held)
-                held, repeated = None, message
+                held, last = None, message
                 out.write(line)
-                continue
-            if held is not None:
-                out.write(held)
-                held = None
-            if repeated is not None and line == repeated:
-                repeated = None
-                continue
-            repeated = None
-            held = line
+            elif line != (held if held is not None else last):  # a copy of the line before it is dropped
+                if held is not None:
+                    out.write(held)
+                    last = held
+                held = line
         out.flush()
     for rest in (held, pending):
         if rest:
