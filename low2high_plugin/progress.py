@@ -104,7 +104,9 @@ def time_left(done: float, total: float, elapsed: float) -> str:
     return f"about {format_duration(elapsed / done * (total - done))} left"
 
 
-#: How often a long loop logs how far it is and the time left (a short run logs none).
+#: Seconds between a long loop's "done, time left" log lines (segment's tiles, build-dataset's chips):
+#: percent alone told a user of an hour-long run nothing about when it ends, and a line per batch
+#: would drown the log; a short run logs none.
 ETA_EVERY_S = 30.0
 
 

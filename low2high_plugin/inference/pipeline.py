@@ -24,7 +24,7 @@ from osgeo import gdal
 from ..geo.mask import PolygonMask
 from ..geo.raster_io import RasterSource
 from ..labels.classes import NODATA
-from ..progress import Progress, check_canceled, time_left
+from ..progress import Countdown, Progress, check_canceled
 from .blending import BlendedBlock, TileBlender
 from .decision import class_map
 from .model_info import ModelInfo
@@ -34,9 +34,6 @@ from .tiling import Tile, TileLayout, tile_read_window
 
 #: Batches read ahead of the model, and predictions waiting for the writer.
 QUEUE_DEPTH = 2
-#: Seconds between segment's "tiles done, time left" log lines: percent alone told a user of an
-#: hour-long run nothing about when it ends, and a line per batch would drown the log.
-ETA_EVERY_S = 30.0
 _DONE = object()
 
 
@@ -108,10 +105,10 @@ def run_tiled_inference(source_path: str, layout: TileLayout, predictor: Predict
     reader.start()
     writer.start()
     done = 0
-    next_report = started + ETA_EVERY_S
+    countdown = Countdown(progress, layout.count, "tiles")  # a line every 30 s of a long run, none in a short one
 
     def hand_on(batch: _Batch, future: Optional[Future]) -> None:
-        nonlocal done, next_report
+        nonlocal done
         if future is not None:
             batch.probabilities, seconds = _wait_for(future, progress)
             stats.model_seconds += seconds / streams
@@ -119,10 +116,7 @@ def run_tiled_inference(source_path: str, layout: TileLayout, predictor: Predict
         _put(to_writer, batch, writer, progress)
         done += len(batch.tiles)
         progress.set_fraction(done / layout.count)
-        now = time.perf_counter()
-        if now >= next_report and done < layout.count:  # long runs only: a short one logs no ETA
-            next_report = now + ETA_EVERY_S
-            progress.info(f"{done:,}/{layout.count:,} tiles, {time_left(done, layout.count, now - started)}.")
+        countdown.advance(len(batch.tiles))
         check_canceled(progress)
 
     try:

@@ -22,11 +22,11 @@ def test_segment_logs_tiles_done_and_time_left_on_long_runs(folder, tiny_models,
 
     from helpers import make_raster, scene
 
-    from low2high.low2high_plugin.inference import pipeline
+    from low2high.low2high_plugin import progress as progress_module
     from low2high.low2high_plugin.inference.segment import SegmentRequest, segment
     from low2high.low2high_plugin.progress import SilentProgress
 
-    monkeypatch.setattr(pipeline, "ETA_EVERY_S", 0.0)  # every batch counts as "long" here
+    monkeypatch.setattr(progress_module, "ETA_EVERY_S", 0.0)  # every batch counts as "long" here
     image = make_raster(os.path.join(folder, "image.tif"), scene(512, 512)[0])
     progress = SilentProgress()
     segment(SegmentRequest(image, os.path.join(folder, "map.tif"), model_path=tiny_models[1], tile_size=128,
