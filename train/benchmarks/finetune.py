@@ -39,6 +39,7 @@ from ...low2high_plugin.labels.taxonomy import load_taxonomy
 from ...low2high_plugin.progress import Countdown, SilentProgress
 from ...low2high_plugin.resources import PACKAGE_ROOT
 from ...models.files import atomic_write_json, atomic_write_text
+from ...models.publication import Publication
 from ..finetune.config import FinetuneConfig
 from ..finetune.model import DEMO_MODEL
 
@@ -355,9 +356,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     tag = "-".join(sorted(args.parts.split(","))) + "_" + "-".join(variants)
     if "hand" in parts:
         results["hand"] = real_part(args.work, args.model, variants, seeds, args.steps, countdown, hand=True)
-    atomic_write_json(os.path.join(args.work, f"results_{tag}.json"), results)
     report = markdown(results)
-    atomic_write_text(os.path.join(args.work, f"results_{tag}.md"), report)
+    with Publication() as publication:  # the figures and their table together
+        atomic_write_json(publication.stage(os.path.join(args.work, f"results_{tag}.json")), results)
+        atomic_write_text(publication.stage(os.path.join(args.work, f"results_{tag}.md")), report)
     print(report)
     return 0
 

@@ -11,6 +11,7 @@ from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.progress import Countdown, Progress
 from ...low2high_plugin.resources import PACKAGE_ROOT
 from ...models.files import atomic_write_json, atomic_write_text
+from ...models.publication import Publication
 from ..config import field, save_config
 from .sources import LABELS, NLCD, RENDERER, SHARED, render
 
@@ -116,9 +117,10 @@ def benchmark(config: BenchmarkConfig, progress: Progress) -> dict[str, Any]:
                                "seconds": time.perf_counter() - started}
     results["gap_closed"] = gap_closed(rows)
     results["table"] = table(results)
-    atomic_write_json(os.path.join(config.work, "results.json"),
-                      {key: value for key, value in results.items() if key != "table"})
-    atomic_write_text(os.path.join(config.work, "results.md"), results["table"] + "\n")
+    with Publication() as publication:  # the figures and their table together: never one run's JSON beside another's
+        atomic_write_json(publication.stage(os.path.join(config.work, "results.json")),
+                          {key: value for key, value in results.items() if key != "table"})
+        atomic_write_text(publication.stage(os.path.join(config.work, "results.md")), results["table"] + "\n")
     return results
 
 

@@ -17,3 +17,5 @@ def test_the_finetune_benchmark_logs_runs_done_and_the_time_left(tmp_path):
     assert completed.returncode == 0, completed.stderr[-2000:]
     counted = [line.strip() for line in completed.stdout.splitlines() if "fine-tuning runs" in line]
     assert len(counted) == 1 and re.fullmatch(r"1/2 fine-tuning runs, about \d+ (s|min \d+ s) left\.", counted[0])
+    written = sorted(name for name in os.listdir(tmp_path) if name.startswith(("results", ".")))
+    assert written == ["results_hand_default.json", "results_hand_default.md"]  # published together, nothing hidden
