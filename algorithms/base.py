@@ -19,6 +19,7 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProject,
     QgsRasterLayer,
@@ -210,7 +211,21 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
                     return False, str(error)
             if definition.type() == "file":
                 return False, _file_sentence(definition, value)
+            if definition.type() == "number":
+                return False, _number_sentence(definition, value)
         return ok, message
+
+
+def _number_sentence(definition: QgsProcessingParameterNumber, value: str) -> str:
+    """What QGIS's "Incorrect parameter value for OVERLAP" means: the range it accepts."""
+    name, low, high = definition.name(), definition.minimum(), definition.maximum()
+    whole = definition.dataType() == QgsProcessingParameterNumber.Integer
+    kind = "a whole number" if whole else "a number"
+    bounded_below, bounded_above = low > -1e300, high < 1e300  # QGIS's "no limit" is ±DBL_MAX
+    limits = (f"from {low:g} to {high:g}" if bounded_below and bounded_above else f"of at least {low:g}"
+              if bounded_below else f"of at most {high:g}" if bounded_above else "")
+    optional = " or leave it empty" if definition.flags() & QgsProcessingParameterDefinition.FlagOptional else ""
+    return f"{name} must be {kind}{f' {limits}' if limits else ''} (got '{value}'); give one{optional}."
 
 
 def _file_sentence(definition: QgsProcessingParameterFile, value: str) -> str:

@@ -1,6 +1,6 @@
-"""A model file parameter given a folder or another kind of file says which and what to give (issue 18's sweep).
+"""A file parameter given a folder or a file of another kind, or a number out of range, says what to give.
 
-QGIS's own check said only "Incorrect parameter value for MODEL".
+QGIS's own check said only "Incorrect parameter value for MODEL" (issue 18 sweep).
 """
 import os
 
@@ -21,3 +21,14 @@ def test_a_folder_or_a_raster_as_model_is_one_sentence(low2high_provider, folder
     ok, message = algorithm.checkParameterValues({"INPUT": IMAGE, "MODEL": IMAGE, "OUTPUT": target}, context)
     assert not ok and message.startswith(f"MODEL '{IMAGE}' is not a .pt or .onnx file; choose")
     assert algorithm.checkParameterValues({"INPUT": IMAGE, "MODEL": "", "OUTPUT": target}, context)[0]
+
+
+def test_a_number_out_of_range_says_the_range(low2high_provider, folder):
+    """QGIS's own check said only "Incorrect parameter value for OVERLAP"."""
+    from qgis.core import QgsApplication, QgsProcessingContext
+
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("low2high:segment")
+    parameters = {"INPUT": IMAGE, "OUTPUT": os.path.join(folder, "map.tif"), "OVERLAP": "100000"}
+    ok, message = algorithm.checkParameterValues(parameters, QgsProcessingContext())
+    assert not ok and message == ("OVERLAP must be a whole number from 0 to 4096 (got '100000'); give one or leave "
+                                  "it empty.")
