@@ -32,8 +32,9 @@ def pinned_requirements(path: str = REQUIREMENTS_FILE) -> dict[str, str]:
     return requirements
 
 
-def _python_executable() -> str:
-    """The Python interpreter running this code, also inside QGIS, where sys.executable is no guide.
+def python_executable() -> str:
+    """The Python interpreter running this code, also inside QGIS, where sys.executable is no guide
+    (what install commands name, and what segment-many's worker processes are started with).
 
     Inside QGIS desktop the embedded Python guesses ``sys.executable`` by looking for ``python3``
     on PATH, so it may name a pyenv shim or a conda Python whose packages QGIS never sees (and
@@ -63,7 +64,7 @@ def install_command(module: str) -> str:
     without ``--user --break-system-packages``, so the command says so when it applies.
     """
     requirement = pinned_requirements().get(module, module)
-    command = f"{_python_executable()} -m pip install"
+    command = f"{python_executable()} -m pip install"
     in_venv = sys.prefix != sys.base_prefix
     managed = os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))
     if managed and not in_venv:

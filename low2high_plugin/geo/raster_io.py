@@ -204,10 +204,10 @@ def atomic_output(final_path: str) -> Iterator[str]:
         yield stage_raster(publication, final_path)
 
 
-def stage_raster(publication: Publication, final_path: str) -> str:
-    """The hidden GeoTIFF path of ``final_path`` in ``publication``: its sidecars travel with it, and it
-    appears together with the run's other outputs."""
-    return publication.stage(final_path, ".tif", _sidecars)
+def stage_raster(publication: Publication, final_path: str, suffix: str = ".tif") -> str:
+    """The hidden path of raster ``final_path`` (a GeoTIFF, or a VRT with ``suffix`` ".vrt") in
+    ``publication``: its sidecars travel with it, and it appears together with the run's other outputs."""
+    return publication.stage(final_path, suffix, _sidecars)
 
 
 @with_gdal

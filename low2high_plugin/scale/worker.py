@@ -1,0 +1,60 @@
+"""What runs on a Dask worker: one raster mapped by ``segment``, with the model made ready once.
+
+Imported by worker processes (Dask pickles :func:`map_raster` by name), and by the job only once
+Dask is known to be installed: it subclasses ``distributed.WorkerPlugin``.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from functools import lru_cache
+
+from distributed import WorkerPlugin
+
+from ..errors import Low2HighError
+from ..inference.predictor import ModelInfo, read_model_info, resolve_model_path
+from ..inference.segment import segment
+from ..progress import SilentProgress
+from .jobs import DONE, FAILED, MapSettings, Outcome, RasterTask, output_name
+
+
+@lru_cache(maxsize=4)
+def ready_model(settings: MapSettings) -> ModelInfo:
+    """Make this process ready to run the job's model, once: its backend imported and its file read.
+
+    Cached per process and settings, so a worker pays it at start (:class:`ModelOnWorker`) and
+    never again per raster.
+    """
+    return read_model_info(resolve_model_path(settings.model_path))
+
+
+def map_raster(task: RasterTask, settings: MapSettings) -> Outcome:
+    """Map one raster exactly as ``segment`` maps it alone; a user's problem becomes a failed outcome.
+
+    Anything else (a bug, a lost worker) is raised, for Dask to retry elsewhere or report.
+    """
+    ready_model(settings)
+    progress = SilentProgress()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        result = segment(settings.request(task.input_path, task.output_path), progress)
+    except Low2HighError as error:
+        return Outcome(task.stem, task.input_path, FAILED, pixels=task.pixels, message=str(error), size=task.size,
+                       mtime_ns=task.mtime_ns, worker=worker)
+    return Outcome(task.stem, task.input_path, DONE, output_name(task.stem), pixels=result.region.size,
+                   seconds=round(result.stats.seconds, 3),
+                   shares={name: round(share, 6) for name, share in result.class_shares().items()},
+                   message=" ".join(progress.warnings), precision=result.model.precision, size=task.size,
+                   mtime_ns=task.mtime_ns, worker=worker)
+
+
+class ModelOnWorker(WorkerPlugin):
+    """Loads the job's model when a worker joins (and again when a lost worker is replaced)."""
+
+    name = "low2high-model"
+
+    def __init__(self, settings: MapSettings) -> None:
+        self.settings = settings
+
+    def setup(self, worker) -> None:  # noqa: ANN001 (distributed.Worker)
+        ready_model(self.settings)
