@@ -22,8 +22,9 @@ from typing import Any, Iterator, Optional
 from ..dependencies import python_executable, require
 from ..errors import Low2HighError
 
-#: Seconds to reach a scheduler, and then to see its first worker.
-CONNECT_TIMEOUT_S = 10
+#: How long to try reaching a scheduler: Dask's own setting when given (the variable below), else 10 s.
+CONNECT_TIMEOUT_VARIABLE = "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT"
+#: Seconds to wait for a reached scheduler's first worker.
 WORKER_WAIT_S = 60
 #: Environment variables that size the thread pools of torch, OpenMP, MKL and OpenBLAS in a worker.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -84,7 +85,7 @@ def job_client(workers: Optional[int] = None, scheduler: Optional[str] = None, g
 
 def _connect(distributed: Any, address: str) -> Any:
     try:
-        client = distributed.Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
+        client = distributed.Client(address, timeout=os.environ.get(CONNECT_TIMEOUT_VARIABLE, "10s"))
     except (OSError, TimeoutError, ValueError) as error:
         raise Low2HighError(f"Cannot reach the Dask scheduler at '{address}' ({_reason(error)}); start it with "
                             "'dask scheduler' and workers with 'dask worker <address>', or leave the scheduler out "
