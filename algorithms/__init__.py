@@ -5,6 +5,7 @@ from .evaluate import EvaluateAlgorithm
 from .finetune import FinetuneAlgorithm
 from .remap import RemapAlgorithm
 from .segment import SegmentAlgorithm
+from .segment_many import SegmentManyAlgorithm
 
 ALGORITHMS = (SegmentAlgorithm, RemapAlgorithm, EvaluateAlgorithm, AlignLabelsAlgorithm, AggregateLabelsAlgorithm,
-              FinetuneAlgorithm)
+              FinetuneAlgorithm, SegmentManyAlgorithm)
