@@ -18,7 +18,7 @@ DEMO_INPUT := resources/sample/naip_sample.tif
 DEMO_OUTPUT := $(CURDIR)/out/demo_landcover.tif
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup system-packages demo test check bench package sample screenshots demo-model clean exemplars
+.PHONY: help setup system-packages demo test check bench bench-many package sample screenshots demo-model clean exemplars
 
 ## help: list the targets
 help:
@@ -62,6 +62,10 @@ check: setup
 ## bench: segment vs a plain fp32 ONNX Runtime 512/64 tiling loop at each precision, one table per model (not a test)
 bench: setup
 	$(PY) -m low2high.low2high_plugin.inference.benchmark
+
+## bench-many: segment-many with 1 and 2 local Dask workers against one-by-one segment calls (not a test)
+bench-many: setup
+	$(PY) -m low2high.low2high_plugin.scale.benchmark
 
 ## package: the installable plugin zip (a folder low2high/ inside) in dist/
 package: setup

@@ -172,6 +172,10 @@ def _run(client: Any, tasks: Sequence[RasterTask], settings: MapSettings, manife
                             "worker needs Low2High and its packages installed and the model file at the same path.") \
             from error
     resources = {"GPU": 1} if settings.device == "cuda" else None
+    if resources and not _offers_a_gpu(client):
+        raise Low2HighError("DEVICE cuda gives each raster a worker resource GPU=1, and no worker of the cluster "
+                            "offers one (they would wait forever): start one worker per GPU with 'dask worker "
+                            "<address> --nthreads 1 --resources GPU=1' and CUDA_VISIBLE_DEVICES set to its GPU.")
     total_pixels = sum(task.pixels for task in tasks)
     done_pixels, done_count, started = 0, 0, time.perf_counter()
     waiting = list(tasks)
@@ -217,6 +221,11 @@ def _run(client: Any, tasks: Sequence[RasterTask], settings: MapSettings, manife
     finally:
         if in_flight:
             client.cancel(list(in_flight))
+
+
+def _offers_a_gpu(client: Any) -> bool:
+    workers = client.scheduler_info().get("workers", {})
+    return any((worker.get("resources") or {}).get("GPU", 0) >= 1 for worker in workers.values())
 
 
 def _outcome(future: Any, task: RasterTask) -> Outcome:

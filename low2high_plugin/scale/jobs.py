@@ -71,6 +71,8 @@ class Outcome:
     size: int = 0
     mtime_ns: int = 0
     worker: str = ""
+    started: float = 0.0  # when the worker began and finished it (seconds since the epoch)
+    finished: float = 0.0
 
     def as_record(self) -> dict[str, Any]:
         return asdict(self)

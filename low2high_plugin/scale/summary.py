@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import os
 from collections import Counter
+from datetime import datetime, timezone
 from typing import Sequence
 
 from osgeo import gdal
@@ -24,7 +25,7 @@ from .manifest import MOSAIC_NAME, SUMMARY_NAME
 
 #: The table's columns before the class shares, and after them.
 LEADING = ("input", "map", "status", "pixels", "seconds")
-TRAILING = ("precision", "worker", "message")
+TRAILING = ("precision", "worker", "started", "message")
 
 
 def write_summary(output_dir: str, outcomes: Sequence[Outcome], class_names: Sequence[str],
@@ -47,7 +48,14 @@ def _write_table(path: str, outcomes: Sequence[Outcome], class_names: Sequence[s
             shares = [f"{outcome.shares[name]:.4f}" if name in outcome.shares else "" for name in class_names]
             table.writerow([outcome.input_path, outcome.output if outcome.status == DONE else "", outcome.status,
                             outcome.pixels, f"{outcome.seconds:.2f}", *shares, outcome.precision, outcome.worker,
-                            outcome.message])
+                            _when(outcome.started), outcome.message])
+
+
+def _when(epoch: float) -> str:
+    """A worker's clock reading as UTC ISO 8601 to the second ("" when the raster never started)."""
+    if not epoch:
+        return ""
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @with_gdal

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from functools import lru_cache
 
 from distributed import WorkerPlugin
@@ -33,6 +34,7 @@ def map_raster(task: RasterTask, settings: MapSettings) -> Outcome:
 
     Anything else (a bug, a lost worker) is raised, for Dask to retry elsewhere or report.
     """
+    started = time.time()
     ready_model(settings)
     progress = SilentProgress()
     worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -40,12 +42,12 @@ def map_raster(task: RasterTask, settings: MapSettings) -> Outcome:
         result = segment(settings.request(task.input_path, task.output_path), progress)
     except Low2HighError as error:
         return Outcome(task.stem, task.input_path, FAILED, pixels=task.pixels, message=str(error), size=task.size,
-                       mtime_ns=task.mtime_ns, worker=worker)
+                       mtime_ns=task.mtime_ns, worker=worker, started=started, finished=time.time())
     return Outcome(task.stem, task.input_path, DONE, output_name(task.stem), pixels=result.region.size,
                    seconds=round(result.stats.seconds, 3),
                    shares={name: round(share, 6) for name, share in result.class_shares().items()},
                    message=" ".join(progress.warnings), precision=result.model.precision, size=task.size,
-                   mtime_ns=task.mtime_ns, worker=worker)
+                   mtime_ns=task.mtime_ns, worker=worker, started=started, finished=time.time())
 
 
 class ModelOnWorker(WorkerPlugin):
