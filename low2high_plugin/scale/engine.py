@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
@@ -165,8 +165,9 @@ def _run(client: Any, tasks: Sequence[RasterTask], settings: MapSettings, manife
         return
     from .worker import ModelOnWorker, map_raster
 
+    plugin = ModelOnWorker(settings, _workers_by_host(client))
     try:
-        client.register_plugin(ModelOnWorker(settings))
+        client.register_plugin(plugin)
     except Exception as error:  # raised on the workers: they cannot import or load what the job needs
         raise Low2HighError(f"The Dask workers cannot prepare the model ({type(error).__name__}: {error}); every "
                             "worker needs Low2High and its packages installed and the model file at the same path.") \
@@ -220,7 +221,14 @@ def _run(client: Any, tasks: Sequence[RasterTask], settings: MapSettings, manife
                         "maps only the rest.") from None
     finally:
         if in_flight:
-            client.cancel(list(in_flight))
+            with suppress(Exception):  # a scheduler that is gone has nothing left to cancel
+                client.cancel(list(in_flight))
+
+
+def _workers_by_host(client: Any) -> dict[str, int]:
+    """How many of the cluster's workers share each host (they split its cores)."""
+    hosts = [worker.get("host", "") for worker in client.scheduler_info().get("workers", {}).values()]
+    return {host: hosts.count(host) for host in set(hosts)}
 
 
 def _offers_a_gpu(client: Any) -> bool:

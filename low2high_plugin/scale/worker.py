@@ -51,12 +51,24 @@ def map_raster(task: RasterTask, settings: MapSettings) -> Outcome:
 
 
 class ModelOnWorker(WorkerPlugin):
-    """Loads the job's model when a worker joins (and again when a lost worker is replaced)."""
+    """Readies the job's model when a worker joins (and again when a lost worker is replaced), and gives
+    the worker its share of its machine's cores.
+
+    Dask starts workers with ``OMP_NUM_THREADS=1``, which would leave a lone worker on a 16-core
+    machine one core; torch's own default (every core) would make four workers there run 64
+    threads. So each worker takes cores / (the job's workers on its host) torch threads.
+    """
 
     name = "low2high-model"
 
-    def __init__(self, settings: MapSettings) -> None:
+    def __init__(self, settings: MapSettings, workers_by_host: dict[str, int]) -> None:
         self.settings = settings
+        self.workers_by_host = workers_by_host
 
     def setup(self, worker) -> None:  # noqa: ANN001 (distributed.Worker)
-        ready_model(self.settings)
+        info = ready_model(self.settings)
+        if info.backend == "torch":
+            import torch
+
+            sharing = max(1, self.workers_by_host.get(worker.ip, 1))
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // sharing))
