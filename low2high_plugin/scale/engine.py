@@ -20,9 +20,9 @@ from typing import Any, Optional, Sequence
 from ...models.contract import INPUT_STATISTICS
 from ..destinations import check_writable_folder
 from ..errors import Cancelled, Low2HighError
+from ..inference.model import open_model
 from ..inference.model_cache import file_digest
 from ..inference.precision import PRECISIONS
-from ..inference.predictor import read_model_info, resolve_model_path
 from ..progress import Progress, SilentProgress, check_canceled, time_left
 from .cluster import distributed_module, job_client
 from .folder_lock import folder_locked
@@ -78,8 +78,8 @@ def segment_many(request: JobRequest, progress: Optional[Progress] = None, clien
     distributed_module()  # a missing package is named before anything else
     settings = request.settings
     _check_settings(settings)
-    model_path = resolve_model_path(settings.model_path)
-    model = read_model_info(model_path)
+    model = open_model(settings.model_path, "cpu").info  # its card: bands and classes (workers resolve the device)
+    model_path = model.path
     output_dir = os.path.abspath(request.output_dir)
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise Low2HighError(f"The output folder '{request.output_dir}' is a file; give a folder.")

@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 from ..errors import Low2HighError
 from ..geo.raster_io import RasterSource
 from ..inference.bands import choose_bands
-from ..inference.predictor import ModelInfo
+from ..inference.model_info import ModelInfo
 from ..progress import SilentProgress
 from .jobs import BAD_INPUT, Outcome, RasterTask, output_name, stem_of
 

@@ -1,4 +1,4 @@
-"""What runs on a Dask worker: one raster mapped by ``segment``, with the model made ready once.
+"""What runs on a Dask worker: one raster mapped by segment's engine, with the model opened once per worker.
 
 Imported by worker processes (Dask pickles :func:`map_raster` by name), and by the job only once
 Dask is known to be installed: it subclasses ``distributed.WorkerPlugin``.
@@ -13,20 +13,20 @@ from functools import lru_cache
 from distributed import WorkerPlugin
 
 from ..errors import Low2HighError
-from ..inference.predictor import ModelInfo, read_model_info, resolve_model_path
-from ..inference.segment import segment
+from ..inference.model import Model, open_model
+from ..inference.segment import segment_with
 from ..progress import SilentProgress
 from .jobs import DONE, FAILED, MapSettings, Outcome, RasterTask, output_name
 
 
 @lru_cache(maxsize=4)
-def ready_model(settings: MapSettings) -> ModelInfo:
-    """Make this process ready to run the job's model, once: its backend imported and its file read.
+def ready_model(settings: MapSettings) -> Model:
+    """The job's model opened in this process, once (segment's engine entry point then runs it per raster).
 
     Cached per process and settings, so a worker pays it at start (:class:`ModelOnWorker`) and
     never again per raster.
     """
-    return read_model_info(resolve_model_path(settings.model_path))
+    return open_model(settings.model_path, settings.device)
 
 
 def map_raster(task: RasterTask, settings: MapSettings) -> Outcome:
@@ -35,11 +35,10 @@ def map_raster(task: RasterTask, settings: MapSettings) -> Outcome:
     Anything else (a bug, a lost worker) is raised, for Dask to retry elsewhere or report.
     """
     started = time.time()
-    ready_model(settings)
     progress = SilentProgress()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        result = segment(settings.request(task.input_path, task.output_path), progress)
+        result = segment_with(ready_model(settings), settings.request(task.input_path, task.output_path), progress)
     except Low2HighError as error:
         return Outcome(task.stem, task.input_path, FAILED, pixels=task.pixels, message=str(error), size=task.size,
                        mtime_ns=task.mtime_ns, worker=worker, started=started, finished=time.time())
@@ -66,8 +65,8 @@ class ModelOnWorker(WorkerPlugin):
         self.workers_by_host = workers_by_host
 
     def setup(self, worker) -> None:  # noqa: ANN001 (distributed.Worker)
-        info = ready_model(self.settings)
-        if info.backend == "torch":
+        model = ready_model(self.settings)
+        if model.kind == "torch":
             import torch
 
             sharing = max(1, self.workers_by_host.get(worker.ip, 1))

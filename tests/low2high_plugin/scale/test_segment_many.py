@@ -187,17 +187,19 @@ def _wait_for_done(manifest: str, at_least: int) -> list[str]:
     raise AssertionError(f"fewer than {at_least} rasters were done in 60 s")
 
 
-def test_an_unreachable_scheduler_is_one_sentence_and_nothing_is_written(rasters, model, tmp_path):
+def test_an_unreachable_scheduler_is_one_sentence_and_nothing_is_written(rasters, model, tmp_path, capsys,
+                                                                          monkeypatch):
+    from low2high.__main__ import main
+
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     output = tmp_path / "maps"
-    environment = dict(os.environ, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="2s")
-    completed = subprocess.run([sys.executable, "-m", "low2high", "segment-many", "--inputs", rasters[0],
-                                "--output-dir", str(output), "--scheduler", f"tcp://127.0.0.1:{port}"],
-                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env=environment)
-    assert completed.returncode == 2
-    lines = completed.stderr.strip().splitlines()
+    monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "2s")
+    status = main(["segment-many", "--inputs", rasters[0], "--output-dir", str(output), "--model", model,
+                   "--scheduler", f"tcp://127.0.0.1:{port}"])
+    assert status == 2
+    lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: Cannot reach the Dask scheduler at 'tcp://127.0.0.1:{port}'")
     assert not output.exists()
 
