@@ -13,7 +13,9 @@ Columns: Mpx/s and its ratio to one by one (the baseline is run before and after
 averaged, as the machine may be shared); CPU seconds per Mpx, all processes of the job together
 (workers, and this process, which hosts the scheduler), which other users of a shared machine
 disturb less than wall time; the median gap between a worker finishing one raster and starting its
-next (Dask's scheduling per raster; the model is made ready once per worker, at its start); the
+next (Dask's scheduling per raster; the model is opened once per worker, at its start); the CPU time
+spent on each raster itself (in a worker: its process's CPU time during the task), which leaves out a
+job's fixed costs (worker start, imports, opening the model, the scheduler); the
 peak resident memory of a worker. Every map is checked to be byte-identical to the one-by-one map.
 """
 from __future__ import annotations
@@ -39,7 +41,8 @@ SAMPLE = resource_path("sample", "naip_sample.tif")
 QUARTER_QUAD_MPX = 45.0
 SAMPLE_MPX = 1024 * 1024 / 1e6
 COLUMNS = ("run", "workers × threads", "cluster start s", "job s", "Mpx/s", "× one by one", "CPU s per Mpx",
-           "× one by one", "segment s per raster", "gap between rasters s", "peak RSS per worker MB", "maps identical")
+           "× one by one", "segment s per raster", "CPU s per raster", "gap between rasters s",
+           "peak RSS per worker MB", "maps identical")
 
 
 def one_by_one(paths: list[str], settings: MapSettings, folder: str) -> dict[str, Any]:
@@ -48,7 +51,8 @@ def one_by_one(paths: list[str], settings: MapSettings, folder: str) -> dict[str
     wall, cpu = time.perf_counter(), time.process_time()
     inside = sum(segment(settings.request(path, os.path.join(folder, os.path.basename(path)))).stats.seconds
                  for path in paths)
-    return {"job_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, "inside_s": inside}
+    cpu = time.process_time() - cpu
+    return {"job_s": time.perf_counter() - wall, "cpu_s": cpu, "inside_s": inside, "raster_cpu_s": cpu}
 
 
 def on_cluster(count: int, inputs: str, paths: list[str], settings: MapSettings, output: str,
@@ -69,7 +73,8 @@ def on_cluster(count: int, inputs: str, paths: list[str], settings: MapSettings,
     same = all(filecmp.cmp(os.path.join(output, name), os.path.join(alone, name), shallow=False) for name in names)
     return {"row": f"{count} worker{'s' if count > 1 else ''}", "workers": count, "threads": threads_per_worker(count),
             "start_s": start, "job_s": job, "cpu_s": cpu, "gap_s": _median_gap(report.outcomes),
-            "inside_s": sum(outcome.seconds for outcome in report.outcomes), "rss_mb": rss, "identical": same}
+            "inside_s": sum(outcome.seconds for outcome in report.outcomes), "rss_mb": rss, "identical": same,
+            "raster_cpu_s": sum(outcome.cpu_seconds for outcome in report.outcomes)}
 
 
 def _median_gap(outcomes: list[Outcome]) -> float:
@@ -95,7 +100,8 @@ def run(rasters: int, workers: list[int], precision: str, device: str, folder: s
     rows = [on_cluster(count, inputs, paths, settings, os.path.join(folder, f"maps-{count}"), alone)
             for count in workers]
     baselines.append(one_by_one(paths, settings, os.path.join(folder, "alone-again")))  # the machine is shared
-    base = {key: statistics.mean(run[key] for run in baselines) for key in ("job_s", "cpu_s", "inside_s")}
+    base = {key: statistics.mean(run[key] for run in baselines)
+            for key in ("job_s", "cpu_s", "inside_s", "raster_cpu_s")}
     base.update({"row": "one by one (mean of 2)", "workers": 1, "threads": os.cpu_count(), "start_s": 0.0,
                  "gap_s": 0.0, "rss_mb": peak_rss_mb()})
     for row in [base, *rows]:
@@ -112,6 +118,7 @@ def table(rows: list[dict[str, Any]], rasters: int) -> str:
         cells = [row["row"], f"{row['workers']} × {row['threads']}", f"{row['start_s']:.1f}", f"{row['job_s']:.1f}",
                  f"{row['rate']:.2f}", f"{row['rate'] / base['rate']:.2f}", f"{row['cpu_per_mpx']:.2f}",
                  f"{row['cpu_per_mpx'] / base['cpu_per_mpx']:.2f}", f"{row['inside_s'] / rasters:.2f}",
+                 f"{row['raster_cpu_s'] / rasters:.2f}",
                  f"{row['gap_s']:.3f}", f"{row['rss_mb']:.0f}",
                  "yes" if row.get("identical", True) else "NO"]
         lines.append("| " + " | ".join(cells) + " |")

@@ -65,6 +65,7 @@ class Outcome:
     output: str = ""  # the map's file name in the output folder ("" when none)
     pixels: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the worker process's CPU time while it mapped this raster (all its threads)
     shares: dict[str, float] = field(default_factory=dict)
     message: str = ""
     precision: str = ""

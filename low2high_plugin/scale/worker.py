@@ -34,7 +34,7 @@ def map_raster(task: RasterTask, settings: MapSettings) -> Outcome:
 
     Anything else (a bug, a lost worker) is raised, for Dask to retry elsewhere or report.
     """
-    started = time.time()
+    started, cpu = time.time(), time.process_time()
     progress = SilentProgress()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
@@ -43,7 +43,7 @@ def map_raster(task: RasterTask, settings: MapSettings) -> Outcome:
         return Outcome(task.stem, task.input_path, FAILED, pixels=task.pixels, message=str(error), size=task.size,
                        mtime_ns=task.mtime_ns, worker=worker, started=started, finished=time.time())
     return Outcome(task.stem, task.input_path, DONE, output_name(task.stem), pixels=result.region.size,
-                   seconds=round(result.stats.seconds, 3),
+                   seconds=round(result.stats.seconds, 3), cpu_seconds=round(time.process_time() - cpu, 3),
                    shares={name: round(share, 6) for name, share in result.class_shares().items()},
                    message=" ".join(progress.warnings), precision=result.model.precision, size=task.size,
                    mtime_ns=task.mtime_ns, worker=worker, started=started, finished=time.time())
