@@ -102,6 +102,10 @@ def segment_many(request: JobRequest, progress: Optional[Progress] = None, clien
             refused = plan.refused + refused
             _stop_if_strict(request, refused)
             before = len(plan.tasks) - len(todo) - (len(refused) - len(plan.refused))
+            if not todo and not before:  # e.g. the output folder is the inputs' own: write nothing there
+                first = refused[0]
+                raise Low2HighError(f"None of the {len(refused)} inputs can be mapped; the first, "
+                                    f"'{first.input_path}': {first.message}.")
             progress.info(f"{len(plan.tasks) + len(plan.refused)} inputs: {before} mapped by an earlier run, "
                           f"{len(todo)} to map, {len(refused)} refused (see the summary).")
             for outcome in refused:
