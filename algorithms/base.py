@@ -191,7 +191,9 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
 
     def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802
                              context: QgsProcessingContext) -> tuple[bool, str]:
-        """QGIS's checks, with GDAL's reason where QGIS says a raster file that exists is "not found".
+        """QGIS's checks, with a sentence saying what to give where QGIS says only "Incorrect parameter
+        value" (a file, number, option or extent), and GDAL's reason where QGIS says a raster file
+        that exists is "not found".
 
         Enum options given by number (``DEVICE=1``, the form ``qgis_process help`` advertises) are
         read as the option they number, as QGIS does for enums without static strings.
@@ -213,6 +215,13 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
                 return False, _file_sentence(definition, value)
             if definition.type() == "number":
                 return False, _number_sentence(definition, value)
+            if definition.type() == "enum":
+                options = definition.options()
+                return False, (f"{definition.name()} must be one of {', '.join(options)} (or its number, 0 to "
+                               f"{len(options) - 1}), not '{value}'.")
+            if definition.type() == "extent":
+                return False, (f"{definition.name()} must be 'xmin,xmax,ymin,ymax [EPSG:code]' (e.g. "
+                               f"'330000,331000,4309000,4310000 [EPSG:26918]'), not '{value}'.")
         return ok, message
 
 

@@ -1,4 +1,4 @@
-"""A file parameter given a folder or a file of another kind, or a number out of range, says what to give.
+"""A file, number, option or extent QGIS refuses says what to give (QGIS: "Incorrect parameter value").
 
 QGIS's own check said only "Incorrect parameter value for MODEL" (issue 18 sweep).
 """
@@ -32,3 +32,15 @@ def test_a_number_out_of_range_says_the_range(low2high_provider, folder):
     ok, message = algorithm.checkParameterValues(parameters, QgsProcessingContext())
     assert not ok and message == ("OVERLAP must be a whole number from 0 to 4096 (got '100000'); give one or leave "
                                   "it empty.")
+
+
+def test_an_unknown_option_or_a_garbled_extent_says_what_is_accepted(low2high_provider, folder):
+    from qgis.core import QgsApplication, QgsProcessingContext
+
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("low2high:segment")
+    base = {"INPUT": IMAGE, "OUTPUT": os.path.join(folder, "map.tif")}
+    ok, message = algorithm.checkParameterValues({**base, "DEVICE": "gpu"}, QgsProcessingContext())
+    assert not ok and message == "DEVICE must be one of auto, cpu, cuda (or its number, 0 to 2), not 'gpu'."
+    ok, message = algorithm.checkParameterValues({**base, "EXTENT": "abc"}, QgsProcessingContext())
+    assert not ok and message.startswith("EXTENT must be 'xmin,xmax,ymin,ymax [EPSG:code]'") and "not 'abc'" in message
+    assert algorithm.checkParameterValues({**base, "DEVICE": "1"}, QgsProcessingContext())[0]
