@@ -30,6 +30,7 @@ from .inputs import expand_inputs, plan_rasters
 from .jobs import BAD_INPUT, DONE, FAILED, MapSettings, Outcome, RasterTask, map_files
 from .manifest import MOSAIC_NAME, SUMMARY_NAME, Manifest
 from .summary import write_summary
+from .windows import assemble, split
 
 #: Seconds between looks at the running rasters (and at the cancel button).
 POLL_S = 0.2
@@ -110,8 +111,14 @@ def segment_many(request: JobRequest, progress: Optional[Progress] = None, clien
                           f"{len(todo)} to map, {len(refused)} refused (see the summary).")
             for outcome in refused:
                 progress.warn(f"{os.path.basename(outcome.input_path)}: {outcome.message}.")
-            manifest.claim(todo)
-            _run(dask_client, todo, settings, manifest, progress, request.strict)
+            pieces = [piece for task in todo for piece in split(task, settings.window, output_dir)]
+            pieces = [piece for piece in pieces if not (piece.parent and manifest.finished(piece))]  # resumed
+            manifest.claim([*todo, *pieces])
+            _run(dask_client, pieces, settings, manifest, progress, request.strict)
+            for task in todo:
+                if len(split(task, settings.window, output_dir)) > 1:
+                    windows = [manifest.rasters[piece.stem] for piece in split(task, settings.window, output_dir)]
+                    manifest.record(assemble(task, windows, output_dir, model.class_names))
             outcomes = _in_order(plan.order, plan.tasks, manifest, refused)
             mosaic, summary = write_summary(output_dir, outcomes, model.class_names, progress)
     report = JobReport(outcomes, len(todo), before, mosaic, summary, time.perf_counter() - started)
@@ -185,6 +192,7 @@ def _run(client: Any, tasks: Sequence[RasterTask], settings: MapSettings, manife
     done_pixels, done_count, started = 0, 0, time.perf_counter()
     waiting = list(tasks)
     run = uuid.uuid4().hex[:8]  # keys unique to this run: a client may run several jobs
+    unit = "rasters and windows" if any(task.parent for task in tasks) else "rasters"
     in_flight: dict[Any, RasterTask] = {}
 
     def submit(batch: Sequence[RasterTask]) -> None:
@@ -211,7 +219,7 @@ def _run(client: Any, tasks: Sequence[RasterTask], settings: MapSettings, manife
                 elapsed = time.perf_counter() - started
                 eta = time_left(done_pixels, total_pixels, elapsed)
                 what = f"done in {outcome.seconds:.1f} s" if outcome.status == DONE else f"FAILED: {outcome.message}"
-                progress.info(f"{done_count}/{len(tasks)} rasters ({done_pixels / 1e6:,.1f} of "
+                progress.info(f"{done_count}/{len(tasks)} {unit} ({done_pixels / 1e6:,.1f} of "
                               f"{total_pixels / 1e6:,.1f} Mpx): {task.stem} {what}" + (f"; {eta}." if eta else "."))
                 if strict and outcome.status != DONE:
                     raise Low2HighError(f"'{task.input_path}' failed: {outcome.message} With --strict the job stops "
@@ -260,5 +268,5 @@ def _in_order(given: Sequence[str], tasks: Sequence[RasterTask], manifest: Manif
     listed = sorted(by_input.values(), key=lambda outcome: order.get(outcome.input_path, len(order)))
     stems = {task.stem for task in tasks}
     earlier = [outcome for stem, outcome in sorted(manifest.rasters.items())
-               if stem not in stems and outcome.status == DONE]
+               if stem not in stems and outcome.status == DONE and not outcome.parent]
     return listed + earlier

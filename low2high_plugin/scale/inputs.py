@@ -96,8 +96,9 @@ def plan_rasters(paths: Sequence[str], output_dir: str, model: ModelInfo,
         owners[stem.lower()] = path
         status = os.stat(path)
         source = RasterSource.open(path)
+        width, height = source.grid.width, source.grid.height
         plan.tasks.append(RasterTask(stem, path, os.path.join(output_dir, output_name(stem)), status.st_size,
-                                     status.st_mtime_ns, source.grid.width * source.grid.height))
+                                     status.st_mtime_ns, width * height, width, height))
     return plan
 
 

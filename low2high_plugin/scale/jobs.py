@@ -27,6 +27,7 @@ class MapSettings:
     overlap: Optional[int] = None
     batch_size: Optional[int] = None
     bands: Optional[tuple[int, ...]] = None
+    window: int = 16384  # rasters wider or taller than this many pixels are mapped as windows of this side
 
     def shaping(self) -> dict[str, Any]:
         """The settings the manifest compares (the model is compared by its digest, not its path)."""
@@ -53,6 +54,10 @@ class RasterTask:
     size: int
     mtime_ns: int
     pixels: int
+    width: int = 0
+    height: int = 0
+    window: Optional[tuple[int, int, int, int]] = None  # col, row, width, height: one window of a split raster
+    parent: str = ""  # the split raster's stem (a window's task)
 
 
 @dataclass
@@ -74,6 +79,7 @@ class Outcome:
     worker: str = ""
     started: float = 0.0  # when the worker began and finished it (seconds since the epoch)
     finished: float = 0.0
+    parent: str = ""  # the split raster's stem (a window's outcome)
 
     def as_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,8 +96,9 @@ def output_name(stem: str) -> str:
 
 
 def map_files(stem: str) -> list[str]:
-    """Every file ``segment`` writes for a map: the GeoTIFF, GDAL's sidecar (class names), the QGIS style."""
-    return [output_name(stem), output_name(stem) + ".aux.xml", stem + ".qml"]
+    """Every name a raster's map may take: the GeoTIFF with GDAL's sidecar (class names) and the QGIS style,
+    or, for a raster mapped in windows, its VRT and the folder of its windows."""
+    return [output_name(stem), output_name(stem) + ".aux.xml", stem + ".qml", stem + ".vrt", stem + ".windows"]
 
 
 def stem_of(path: str) -> str:

@@ -69,8 +69,8 @@ class Manifest:
         """True when ``task``'s map is done from this very input (same path, size, time) and still there."""
         entry = self.rasters.get(task.stem)
         return (entry is not None and entry.status == DONE and entry.input_path == task.input_path
-                and entry.size == task.size and entry.mtime_ns == task.mtime_ns
-                and os.path.isfile(task.output_path))
+                and entry.size == task.size and entry.mtime_ns == task.mtime_ns and bool(entry.output)
+                and os.path.isfile(os.path.join(os.path.dirname(self.path), entry.output)))
 
     def owns(self, stem: str) -> bool:
         """True when the map of ``stem`` was given to this job (by this run or an earlier one): its files
@@ -82,8 +82,9 @@ class Manifest:
         """Record the maps this run will write before any is written, so that a map published just
         before a crash is known as the job's own (and redone), never taken for a user's file."""
         for task in tasks:
-            self.rasters[task.stem] = Outcome(task.stem, task.input_path, PENDING, os.path.basename(task.output_path),
-                                              pixels=task.pixels, size=task.size, mtime_ns=task.mtime_ns)
+            output = os.path.relpath(task.output_path, os.path.dirname(self.path))
+            self.rasters[task.stem] = Outcome(task.stem, task.input_path, PENDING, output, pixels=task.pixels,
+                                              size=task.size, mtime_ns=task.mtime_ns, parent=task.parent)
         self.save()
 
     def record(self, outcome: Outcome) -> None:

@@ -30,23 +30,33 @@ def ready_model(settings: MapSettings) -> Model:
 
 
 def map_raster(task: RasterTask, settings: MapSettings) -> Outcome:
-    """Map one raster exactly as ``segment`` maps it alone; a user's problem becomes a failed outcome.
+    """Map one raster (or one window of a split raster) exactly as ``segment`` maps it alone; a user's
+    problem becomes a failed outcome.
 
     Anything else (a bug, a lost worker) is raised, for Dask to retry elsewhere or report.
     """
+    from .windows import map_window
+
     started, cpu = time.time(), time.process_time()
     progress = SilentProgress()
-    worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        result = segment_with(ready_model(settings), settings.request(task.input_path, task.output_path), progress)
+        model = ready_model(settings)
+        if task.window is not None:
+            outcome = map_window(model, task, settings, progress)
+        else:
+            result = segment_with(model, settings.request(task.input_path, task.output_path), progress)
+            outcome = Outcome(task.stem, task.input_path, DONE, output_name(task.stem), pixels=result.region.size,
+                              seconds=round(result.stats.seconds, 3),
+                              shares={name: round(share, 6) for name, share in result.class_shares().items()},
+                              precision=result.model.precision, size=task.size, mtime_ns=task.mtime_ns)
+        outcome.message = " ".join(progress.warnings)
     except Low2HighError as error:
-        return Outcome(task.stem, task.input_path, FAILED, pixels=task.pixels, message=str(error), size=task.size,
-                       mtime_ns=task.mtime_ns, worker=worker, started=started, finished=time.time())
-    return Outcome(task.stem, task.input_path, DONE, output_name(task.stem), pixels=result.region.size,
-                   seconds=round(result.stats.seconds, 3), cpu_seconds=round(time.process_time() - cpu, 3),
-                   shares={name: round(share, 6) for name, share in result.class_shares().items()},
-                   message=" ".join(progress.warnings), precision=result.model.precision, size=task.size,
-                   mtime_ns=task.mtime_ns, worker=worker, started=started, finished=time.time())
+        outcome = Outcome(task.stem, task.input_path, FAILED, pixels=task.pixels, message=str(error), size=task.size,
+                          mtime_ns=task.mtime_ns, parent=task.parent)
+    outcome.worker = f"{socket.gethostname()}:{os.getpid()}"
+    outcome.started, outcome.finished = started, time.time()
+    outcome.cpu_seconds = round(time.process_time() - cpu, 3)
+    return outcome
 
 
 class ModelOnWorker(WorkerPlugin):

@@ -223,3 +223,24 @@ def test_without_dask_the_command_names_the_package(rasters, tmp_path):
     assert completed.returncode == 2
     assert "The Python package 'dask' is needed to segment many rasters" in completed.stderr
     assert "dask==" in completed.stderr and "Traceback" not in completed.stderr
+
+
+def test_one_large_raster_is_mapped_in_windows_across_workers(client, model, tmp_path):
+    """A raster wider than the window: six window tasks, assembled as <stem>.vrt, nearly the map of one run."""
+    big = make_raster(str(tmp_path / "mosaic_big.tif"), scene(200, 320, seed=7)[0])
+    alone = segment(SegmentRequest(big, str(tmp_path / "alone.tif"), model_path=model, precision="fp32"))
+    output = str(tmp_path / "maps")
+    report = segment_many(JobRequest([big], output, settings(model, window=128)), client=client)
+    (outcome,) = report.outcomes
+    assert (outcome.status, outcome.output, outcome.pixels) == (DONE, "mosaic_big.vrt", 200 * 320)
+    windows = sorted(os.listdir(os.path.join(output, "mosaic_big.windows")))
+    assert len([name for name in windows if name.endswith(".tif")]) == 6
+    assembled = gdal.Open(os.path.join(output, "mosaic_big.vrt"))
+    assert assembled.GetGeoTransform() == gdal.Open(alone.output_path).GetGeoTransform()
+    assert assembled.GetRasterBand(1).GetColorTable() is not None
+    agreement = np.mean(assembled.ReadAsArray() == read(alone.output_path))
+    assert agreement >= 0.99, agreement
+    summary = open(os.path.join(output, "summary.csv")).read().splitlines()
+    assert len(summary) == 2 and ",mosaic_big.vrt,done,64000," in summary[1]
+    again = segment_many(JobRequest([big], output, settings(model, window=128)), client=client)
+    assert (again.mapped_before, again.mapped_now) == (1, 0)
