@@ -56,8 +56,10 @@ _LABEL_TYPES = {"Byte": (gdal.GDT_Byte, 255), "UInt16": (gdal.GDT_UInt16, 65535)
 
 
 def resolve_factor(label_gsd: float, image_gsd: float, factor: Optional[int], progress: Progress,
-                   labels_what: str = "LABELS", image_what: str = "IMAGE") -> int:
+                   labels_what: str = "LABELS", image_what: str = "IMAGE", factor_name: str = "FACTOR") -> int:
     """The block side n in image pixels: ``factor`` if given, else label / image pixel size.
+
+    ``factor_name``: how messages name the setting (``--factor`` on the command line).
 
     Raises:
         Low2HighError: labels finer than the image, or as fine (then n cannot be derived: a coarse
@@ -66,11 +68,11 @@ def resolve_factor(label_gsd: float, image_gsd: float, factor: Optional[int], pr
     ratio = label_gsd / image_gsd
     if factor is not None:
         if factor < 1:
-            raise Low2HighError(f"FACTOR must be at least 1 (got {factor}).")
+            raise Low2HighError(f"{factor_name} must be at least 1 (got {factor}).")
         if ratio > 1 + GSD_TOLERANCE and abs(ratio / factor - 1) > GSD_TOLERANCE:
-            progress.warn(f"FACTOR {factor} makes blocks of {factor * image_gsd:.4g} m, but {labels_what} has "
+            progress.warn(f"{factor_name} {factor} makes blocks of {factor * image_gsd:.4g} m, but {labels_what} has "
                           f"{label_gsd:.4g} m pixels ({ratio:.3g} × the {image_gsd:.4g} m pixels of {image_what}). "
-                          "Check FACTOR.")
+                          f"Check {factor_name}.")
         return factor
     if ratio < 1 - GSD_TOLERANCE:
         raise Low2HighError(f"{labels_what} ({label_gsd:.4g} m pixels) is finer than {image_what} ({image_gsd:.4g} m "
@@ -79,14 +81,14 @@ def resolve_factor(label_gsd: float, image_gsd: float, factor: Optional[int], pr
     if ratio < 1.5:
         raise Low2HighError(f"{labels_what} has the same pixel size as {image_what} ({label_gsd:.4g} m), so the block "
                             "size cannot be derived from the pixel sizes. If the labels are a coarse product resampled "
-                            "onto a finer grid (e.g. NLCD at 1 m), give FACTOR: the product's cell size divided by the "
-                            f"image's pixel size (e.g. {30 / image_gsd:.4g} for 30 m NLCD on {image_gsd:.4g} m "
-                            "pixels).")
+                            f"onto a finer grid (e.g. NLCD at 1 m), give {factor_name}: the product's cell size "
+                            f"divided by the image's pixel size (e.g. {30 / image_gsd:.4g} for 30 m NLCD on "
+                            f"{image_gsd:.4g} m pixels).")
     factor = int(round(ratio))
     if abs(ratio - factor) > WHOLE_RATIO_TOLERANCE:
         progress.warn(f"{labels_what} pixels ({label_gsd:.4g} m) are not a whole multiple of {image_what} pixels "
                       f"({image_gsd:.4g} m): the ratio is {ratio:.3f}, so blocks of {factor} × {factor} pixels "
-                      f"({factor * image_gsd:.4g} m) are used. Give FACTOR to choose another size.")
+                      f"({factor * image_gsd:.4g} m) are used. Give {factor_name} to choose another size.")
     return factor
 
 

@@ -249,7 +249,7 @@ def _open_sources(config: BuildDatasetConfig, progress: Progress) -> _Sources:
         check_overlap(labels[what].grid, image.grid, f"The {what}", "the image")
     coarse = labels["coarse label raster"]
     factor = resolve_factor(ground_sample_distance(coarse.grid), ground_sample_distance(image.grid), config.factor,
-                            progress, "The coarse label raster", "the image")
+                            progress, "The coarse label raster", "the image", "--factor")
     bands = list(config.bands) or list(range(1, image.band_count + 1))
     if any(not 1 <= band <= image.band_count for band in bands):
         raise Low2HighError(f"bands {bands} do not all exist: the image has {image.band_count} bands.")

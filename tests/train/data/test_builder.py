@@ -240,3 +240,11 @@ def test_the_command_line_logs_the_time_left_on_lines_of_their_own(rasters, tmp_
         shown = line.split("\r")[-1]  # what stays on screen once the bar's line is cleared
         assert re.fullmatch(r"\d+/\d+ chips, about \d+ s left\.", shown), repr(line)
         assert "build-dataset:" not in shown
+
+
+def test_the_command_line_names_its_own_flag_for_the_factor(rasters, tmp_path, capsys):
+    """It said "give FACTOR", the QGIS parameter's name, to a command whose flag is --factor (issue 18 sweep)."""
+    assert main(["build-dataset", "--image", rasters["image"], "--fine-labels", rasters["fine_labels"],
+                 "--coarse-labels", rasters["fine_labels"], "--output", str(tmp_path / "ds")]) == 2
+    err = capsys.readouterr().err
+    assert "give --factor: the product's cell size" in err and "FACTOR" not in err
