@@ -110,6 +110,9 @@ class ModelCard:
             class 0, the rule of the Deepness plugin's ``seg_thresh`` (a model imported from
             Deepness keeps its threshold, so ``segment`` draws the map its makers tuned). 0, the
             default, turns it off: a land-cover map has no "background" class to fall back to.
+        min_mapping_unit: Smallest patch, in square metres, that ``segment`` keeps on the class map by
+            default (smaller ones join their largest neighbour); 0 keeps every pixel as classified.
+            A model's makers know how speckled its maps are, as they know its tile overlap.
     """
 
     class_names: list[str] = field(default_factory=lambda: list(MERGED_CLASSES))
@@ -124,6 +127,7 @@ class ModelCard:
     training: dict = field(default_factory=dict)
     standardisation: str = "dataset"
     probability_threshold: float = 0.0
+    min_mapping_unit: float = 0.0
 
     def __post_init__(self) -> None:
         if self.standardisation not in STANDARDISATIONS:
@@ -150,6 +154,10 @@ class ModelCard:
         if not 0 <= threshold <= 1:
             raise CheckpointError(f"probability_threshold must be from 0 to 1, got {threshold}")
         self.probability_threshold = threshold
+        unit = self._numbers([self.min_mapping_unit], "min_mapping_unit")[0]
+        if unit < 0:
+            raise CheckpointError(f"min_mapping_unit (m²) must be 0 or more, got {unit}")
+        self.min_mapping_unit = unit
         self.tile_size = _positive_int(self.tile_size, "tile_size")
         if self.tile_size % INPUT_MULTIPLE:
             raise CheckpointError(
