@@ -189,6 +189,24 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
                                 "the default.")
         return self.parameterAsInt(parameters, name, context)
 
+    def optional_number(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext
+                        ) -> Optional[float]:
+        """An optional number parameter: None when left empty ("decide for me"), where
+        ``parameterAsDouble`` would say 0.
+
+        Raises:
+            Low2HighError: text that is not a number, which ``parameterAsDouble`` would read as 0.
+        """
+        raw = parameters.get(name)
+        if raw in (None, ""):
+            return None
+        try:
+            float(raw)
+        except (TypeError, ValueError):
+            raise Low2HighError(f"{name} must be a number (got '{raw}'); give one, or leave {name} empty for "
+                                "the default.") from None
+        return self.parameterAsDouble(parameters, name, context)
+
     def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802
                              context: QgsProcessingContext) -> tuple[bool, str]:
         """QGIS's checks, with a sentence saying what to give where QGIS says only "Incorrect parameter

@@ -38,6 +38,7 @@ class SegmentAlgorithm(Low2HighAlgorithm):
     DEVICE = "DEVICE"
     PRECISION = "PRECISION"
     INPUT_STATISTICS = "INPUT_STATISTICS"
+    MIN_MAPPING_UNIT = "MIN_MAPPING_UNIT"
     BANDS = "BANDS"
     OUTPUT = "OUTPUT"
     OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
@@ -90,6 +91,13 @@ class SegmentAlgorithm(Low2HighAlgorithm):
         statistics.setUsesStaticStrings(True)
         statistics.setFlags(statistics.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(statistics)
+        unit = QgsProcessingParameterNumber(
+            self.MIN_MAPPING_UNIT,
+            self.tr("Minimum mapping unit in m² (smaller patches join their largest neighbour; 0: every pixel as "
+                    "classified; empty: the model's)"),
+            QgsProcessingParameterNumber.Double, optional=True, minValue=0.0)
+        unit.setFlags(unit.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(unit)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Land cover")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT_PROBABILITIES, self.tr("Class probabilities (%)"), optional=True, createByDefault=False))
@@ -115,6 +123,7 @@ class SegmentAlgorithm(Low2HighAlgorithm):
             input_statistics=self.parameterAsEnumString(parameters, self.INPUT_STATISTICS, context) or "auto",
             probabilities_path=probabilities,
             bands=parse_bands(self.parameterAsString(parameters, self.BANDS, context)),
+            min_mapping_unit=self.optional_number(parameters, self.MIN_MAPPING_UNIT, context),
         )
         result = segment(request, progress)
         return {self.OUTPUT: result.output_path, self.OUTPUT_PROBABILITIES: result.probabilities_path}

@@ -37,6 +37,7 @@ class ModelInfo:
     resolution_known: bool = True  # False: a Deepness model without 'resolution'; no pixel-size check
     resizable: bool = True  # a fixed-size graph may run through a resizable copy (Low2High exports only)
     notes: tuple[str, ...] = ()  # sentences to warn about when the model is used (missing Deepness metadata)
+    min_mapping_unit: float = 0.0  # the card's: smallest patch (m²) kept on the class map by default
 
     @property
     def num_classes(self) -> int:
@@ -61,7 +62,8 @@ def info_from_card(path: str, backend: str, device: str, card, fixed_tile_size: 
     return ModelInfo(path, backend, device, tuple(card.class_names), tuple(card.band_names), tuple(card.mean),
                      tuple(card.std), float(card.gsd), int(card.tile_size), int(card.tile_overlap), fixed_tile_size,
                      network_width=int(width) if width else None, standardisation=card.standardisation,
-                     threshold=float(card.probability_threshold))
+                     threshold=float(card.probability_threshold),
+                     min_mapping_unit=float(getattr(card, "min_mapping_unit", 0.0)))
 
 
 def onnx_info(session: Any, shown: str, device: str) -> ModelInfo:

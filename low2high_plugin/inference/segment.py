@@ -34,6 +34,7 @@ from ..geo.raster_io import (
 )
 from ..geo.resample import GSD_TOLERANCE, ground_sample_distance, resampled_view, warp_onto
 from ..labels.classes import NODATA, class_colours
+from ..labels.mapping_unit import sieve_class_raster, unit_in_pixels
 from ..labels.rasters import iter_windows
 from ..progress import Progress, SilentProgress, check_canceled
 from ..signals import cancels_on_termination
@@ -66,6 +67,7 @@ class SegmentRequest:
     input_statistics: str = "auto"  # auto, image, model (models.contract.INPUT_STATISTICS)
     probabilities_path: Optional[str] = None
     bands: Optional[Sequence[int]] = None  # raster bands feeding the model, 1-based, in its order (None: its first)
+    min_mapping_unit: Optional[float] = None  # m²; smaller patches join their largest neighbour (None: the model's)
 
 
 @dataclass
@@ -120,6 +122,8 @@ def segment_with(model: Model, request: SegmentRequest, progress: Optional[Progr
         progress.warn(note)
     bands = choose_bands(source.band_count, model.info, request.bands, progress)
     _check_byte(source)
+    unit = request.min_mapping_unit if request.min_mapping_unit is not None else model.info.min_mapping_unit
+    unit_pixels = unit_in_pixels(unit, source.grid)
 
     mask = optional_mask(request.mask_wkt, source.grid.crs_wkt)
     region = _region(source.grid, request.extent, mask)
@@ -161,6 +165,9 @@ def segment_with(model: Model, request: SegmentRequest, progress: Optional[Progr
             warp_onto(coarse_classes, final_classes, target, "near")
             if final_probabilities and coarse_probabilities:
                 warp_onto(coarse_probabilities, final_probabilities, target, "bilinear")
+            stats.class_counts = _class_counts(final_classes)
+        if unit_pixels > 1:  # on the merged map: where the tiles fell does not matter
+            sieve_class_raster(final_classes, unit_pixels, progress)
             stats.class_counts = _class_counts(final_classes)
         for path in filter(None, (final_classes, final_probabilities)):
             _style_outputs(path, info, is_probabilities=path == final_probabilities)

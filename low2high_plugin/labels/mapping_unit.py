@@ -19,8 +19,8 @@ import math
 from osgeo import gdal
 
 from ..errors import Cancelled, Low2HighError
-from ..geo.grid import Grid
 from ..geo.gdal_scope import with_gdal
+from ..geo.grid import Grid
 from ..progress import Progress
 
 #: Neighbourhood of a patch: 8 keeps diagonal lines (roads, streams) whole.

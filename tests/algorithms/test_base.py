@@ -31,3 +31,14 @@ def test_a_text_file_named_tif_is_called_what_it_is_not_missing(low2high_provide
     assert f"The INPUT file '{fake}' is not a raster GDAL can read" in message and "choose a raster file" in message
     assert "not found" not in message
     assert sorted(os.listdir(folder)) == ["labels.tif"]
+
+
+def test_a_decimal_parameter_given_as_text_is_refused_not_replaced(low2high_provider, folder, tiny_models):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    image = make_raster(os.path.join(folder, "image.tif"), scene(64, 64)[0])
+    with pytest.raises(QgsProcessingException, match=r"MIN_MAPPING_UNIT must be a number \(got 'big'\)"):
+        processing.run("low2high:segment", {"INPUT": image, "MODEL": tiny_models[1], "MIN_MAPPING_UNIT": "big",
+                                            "OUTPUT": os.path.join(folder, "map.tif")})
+    assert sorted(os.listdir(folder)) == ["image.tif"]
