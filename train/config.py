@@ -12,7 +12,7 @@ import dataclasses
 import json
 import os
 import typing
-from typing import Any, Type, TypeVar
+from typing import Any, Optional, Sequence, Type, TypeVar
 
 from ..low2high_plugin.errors import Low2HighError
 from ..models.files import atomic_write_json
@@ -20,11 +20,17 @@ from ..models.files import atomic_write_json
 T = TypeVar("T")
 
 
-def field(default: Any, help: str, **kwargs: Any) -> Any:  # noqa: A002 (mirrors argparse)
-    """A dataclass field with help text for its command-line flag."""
+def field(default: Any, help: str, choices: Optional[Sequence[str]] = None,  # noqa: A002 (mirrors argparse)
+          **kwargs: Any) -> Any:
+    """A dataclass field with help text (and, for a text setting, the values it takes) for its command-line flag.
+
+    ``choices`` are argparse's: ``--help`` lists them and a flag outside them is refused by name; the
+    config's own check still refuses them in a ``--config`` file, which argparse never sees.
+    """
+    metadata = {"help": help, "choices": tuple(choices) if choices is not None else None}
     if isinstance(default, (list, dict)):
-        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kwargs)
-    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata, **kwargs)
+    return dataclasses.field(default=default, metadata=metadata, **kwargs)
 
 
 def _flag(name: str) -> str:
@@ -65,9 +71,11 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_type: Type[Any]
     for item in dataclasses.fields(config_type):
         default = item.default if item.default is not dataclasses.MISSING else item.default_factory()  # type: ignore[operator]
         # a bare boolean flag means true (``--quick``); ``--quick false`` still works
-        flag_only: dict[str, Any] = {"nargs": "?", "const": "true"} if hints[item.name] is bool else {}
+        options: dict[str, Any] = {"nargs": "?", "const": "true"} if hints[item.name] is bool else {}
+        if item.metadata.get("choices"):
+            options["choices"] = item.metadata["choices"]
         parser.add_argument(_flag(item.name), dest=item.name, type=_parser_for(hints[item.name]),
-                            default=argparse.SUPPRESS, metavar=item.name.upper(), **flag_only,
+                            default=argparse.SUPPRESS, metavar=item.name.upper(), **options,
                             help=f"{item.metadata.get('help', '')} (default: {default})".replace("%", "%%"))
 
 
