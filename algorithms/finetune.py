@@ -28,14 +28,17 @@ from ..low2high_plugin.progress import check_canceled
 from ..models.publication import Publication
 from .base import FeedbackProgress, Low2HighAlgorithm, image_layer_parameter
 
-#: LOSS choices, read from the training module without importing torch (QGIS loads this file at start).
 _FREEZE = ("auto", "yes", "no")
 
 
 def _losses() -> tuple[str, ...]:
-    from ..train.finetune.config import LOSSES
+    """LOSS choices: the training modes' table, which imports no torch (QGIS builds this list at start).
 
-    return LOSSES
+    Their order is the enum's: saved graphical models store option numbers, and the table only appends.
+    """
+    from ..train.modes import FINETUNE_LOSSES
+
+    return FINETUNE_LOSSES
 
 
 def _normalisations() -> tuple[str, ...]:

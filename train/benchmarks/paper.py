@@ -13,20 +13,30 @@ from ...low2high_plugin.resources import PACKAGE_ROOT
 from ...models.files import atomic_write_json, atomic_write_text
 from ...models.publication import Publication
 from ..config import field, save_config
+from ..modes import AGG_ADV, HIGH, LOW, MODES, Mode, training_mode
 from .sources import LABELS, NLCD, RENDERER, SHARED, render
 
 REGIONS = "exemplars:pixels:0,2880,6156,960;test:pixels:0,3840,6156,960"
 TEST = "region:test"
 PRIOR_REGION = "pixels:0,2880,6156,960"
 """The exemplar band: the only place the distribution rows' prior is counted (never the test region)."""
-ROWS = ("oracle", "pixel", "low", "high", "agg", "agg+adv", "agg+adv+pre", "agg-dist", "agg-dist+adv", "low-dist",
-        "low-dist+adv")
-NAMES = {"oracle": "Oracle", "pixel": "Pixel (no context)", "low": "Low", "high": "High", "agg": "Agg",
-         "agg+adv": "Agg+Adv", "agg+adv+pre": "Agg+Adv+Pre", "agg-dist": "Agg-Dist (ours)",
-         "agg-dist+adv": "Agg-Dist+Adv (ours)", "low-dist": "Low-Dist (ours)",
-         "low-dist+adv": "Low-Dist+Adv (ours)"}
-COARSE_ROWS = ("agg", "agg+adv", "agg+adv+pre", "agg-dist", "agg-dist+adv", "low-dist", "low-dist+adv")
-"""The methods trained from coarse labels that aim to beat Low."""
+ORACLE = "oracle"
+"""NLCD itself, upsampled: no training."""
+PRETRAINED = "agg+adv+pre"
+"""The paper's Agg+Adv+Pre: agg+adv from an MAE-pretrained encoder (a row, not a training mode)."""
+ROWS = (ORACLE,) + tuple(row for mode in MODES.values()
+                         for row in ((mode.name, PRETRAINED) if mode is AGG_ADV else (mode.name,)))
+"""The Oracle, then every training mode in the modes' table order (Agg+Adv+Pre after Agg+Adv)."""
+NAMES = {ORACLE: "Oracle", PRETRAINED: "Agg+Adv+Pre", **{mode.name: mode.title for mode in MODES.values()}}
+
+
+def row_mode(row: str) -> Mode:
+    """The training mode of a trained row (every row but the Oracle)."""
+    return AGG_ADV if row == PRETRAINED else training_mode(row)
+
+
+COARSE_ROWS = tuple(row for row in ROWS[1:] if row_mode(row).learns_from_coarse_labels and row_mode(row) is not LOW)
+"""The methods trained from coarse labels that aim to beat Low (every U-Net coarse-label mode but Low)."""
 METRICS = ("accuracy", "macro_f1", "macro_iou")
 #: The paper's figures (Tables 1 and 2: Acc, F1, mIoU in %), printed beside ours for orientation.
 PAPER = {"oracle": (80.17, 72.69, 60.28), "low": (84.40, 76.16, 64.25), "high": (93.16, 90.87, 83.59),
@@ -65,7 +75,8 @@ class BenchmarkConfig:
                           "mean ± sd")
     ema: float = field(0.0, "moving average of the weights (decay per step) of every trained row (0: off)")
     select: str = field("best", "best (the epoch of the best resolution-specific validation score) or last")
-    logit_adjust: float = field(0.0, "low-dist rows: logit adjustment tau (fit --logit-adjust; 0: off)")
+    logit_adjust: float = field(0.0, "rows whose per-pixel loss reads the prior (low-dist, low-dist+adv): logit "
+                                     "adjustment tau (fit --logit-adjust; 0: off)")
     prior_mix: float = field(0.0, "distribution rows: share of the merged NLCD label blended into each cell's target")
     render_seed: int = field(7, "seed of the rendered imagery")
     device: str = field("auto", "auto (GPU when there is one), cpu or cuda")
@@ -108,7 +119,7 @@ def benchmark(config: BenchmarkConfig, progress: Progress) -> dict[str, Any]:
     rows = {}
     asked = [row for row in ROWS if row in config.rows]
     # Training runs take minutes each: the time left after every one ("3/12 training runs, about 40 min left").
-    countdown = Countdown(progress, sum(config.seeds for row in asked if row != "oracle"), "training runs", every_s=0)
+    countdown = Countdown(progress, sum(config.seeds for row in asked if row != ORACLE), "training runs", every_s=0)
     for row in asked:
         progress.info(f"--- {NAMES[row]} ---")
         rows[row] = run_row(row, dataset, config, budget, progress, countdown)
@@ -160,10 +171,10 @@ def run_row(row: str, dataset: str, config: BenchmarkConfig, budget: dict[str, A
     from .real import score
 
     real = real_scenes(config)
-    if row == "oracle":
+    if row == ORACLE:
         return {"metrics": oracle_metrics(dataset, [TEST]).summary(), "budget": "none (NLCD itself)",
                 "real": {flight: score(scene.nlcd, scene.fine).summary() for flight, scene in real.items()}}
-    init = pretrained_encoder(dataset, config, budget, progress) if row == "agg+adv+pre" else ""
+    init = pretrained_encoder(dataset, config, budget, progress) if row == PRETRAINED else ""
     runs = []
     for seed in range(config.seed, config.seed + config.seeds):
         runs.append(run_seed(row, dataset, config, budget, init, seed, real, progress))
@@ -203,20 +214,22 @@ def run_seed(row: str, dataset: str, config: BenchmarkConfig, budget: dict[str, 
 
 def train_row(row: str, dataset: str, config: BenchmarkConfig, budget: dict[str, Any], init: str,
               progress: Progress, seed: Optional[int] = None):
-    from ..fit.config import FitConfig, needs_prior
+    from ..fit.config import FitConfig
     from ..fit.task import fit
 
     seed = config.seed if seed is None else seed
-    mode = "agg+adv" if row == "agg+adv+pre" else row
+    mode = row_mode(row)
     folder = os.path.join(config.work, "runs", row if seed == config.seed else f"{row}-seed{seed}")
-    prior = coarse_prior(config, progress) if needs_prior(mode) else ""
-    settings = FitConfig(dataset=dataset, output=folder, mode=mode,
+    prior = coarse_prior(config, progress) if mode.needs_prior else ""
+    # --logit-adjust is the low-dist rows' option: Low, logit-adjustable too, stays the paper's plain baseline
+    logit_adjust = config.logit_adjust if mode.logit_adjustable and mode.needs_prior else 0.0
+    settings = FitConfig(dataset=dataset, output=folder, mode=mode.name,
                          epochs=budget["epochs"], batch_size=budget["batch_size"], lr=budget["lr"],
                          d_lr=budget["d_lr"], exemplar_splits=["region:exemplars"],
                          exemplar_crop=budget["exemplar_crop"], width=budget["width"], init=init, seed=seed,
                          device=config.device, progress=config.progress, plot_every=0, ema=config.ema,
                          select=config.select, prior=prior, prior_mix=config.prior_mix if prior else 0.0,
-                         logit_adjust=config.logit_adjust if mode.startswith("low-dist") else 0.0)
+                         logit_adjust=logit_adjust)
     return fit(settings, progress)
 
 
@@ -271,9 +284,9 @@ def pretrained_encoder(dataset: str, config: BenchmarkConfig, budget: dict[str, 
 
 def gap_closed(rows: dict[str, dict]) -> dict[str, float]:
     """Share of the Low → High mIoU gap each aggregation row closes (the paper: 38 % for Agg+Adv+Pre)."""
-    if "low" not in rows or "high" not in rows:
+    if LOW.name not in rows or HIGH.name not in rows:
         return {}
-    low, high = rows["low"]["metrics"]["macro_iou"], rows["high"]["metrics"]["macro_iou"]
+    low, high = rows[LOW.name]["metrics"]["macro_iou"], rows[HIGH.name]["metrics"]["macro_iou"]
     return {row: (rows[row]["metrics"]["macro_iou"] - low) / (high - low)
             for row in COARSE_ROWS if row in rows and high != low}
 

@@ -17,12 +17,14 @@ import dataclasses
 
 from ...low2high_plugin.errors import Low2HighError
 from ..config import add_config_arguments, resolve_config
-from ..finetune.config import FinetuneConfig
+from ..finetune.config import LOSSES, FinetuneConfig
+from ..modes import describe
 
 HELP = "fine-tune a model on polygons over your imagery with coarse labels only (the QGIS finetune, headless)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = f"{parser.description}\nLosses (--loss; fit's modes of the same names):\n{describe(LOSSES)}\n"
     parser.add_argument("--areas-file", metavar="FILE", default="",
                         help="vector file (GeoPackage, Shapefile, GeoJSON...) whose polygons are the AREAS; its CRS "
                              "is read from the file")

@@ -1,15 +1,8 @@
 """Train a segmentation model on a chip dataset (paper, Sections 4 and 5).
 
-Modes:
-  low      cross entropy against coarse labels upsampled to the image (the naive baseline)
-  high     cross entropy against fine labels (the upper bound: needs fine labels everywhere)
-  agg      region aggregation: the logits of each n x n cell are summed and compared with the
-           coarse label (Eq. 1); predictions stay at native resolution
-  agg+adv  agg plus the adversarial term against high-resolution label exemplars that have no
-           correspondence to the images (soft argmax tau = 1e3, blur 3x3 sigma 0.6, hinge loss):
-           the paper's method; add --init encoder.pt from `pretrain` for "+Pre"
-  pixel    a context-free per-pixel MLP on upsampled coarse labels (a baseline that cannot learn
-           "suburb -> impervious")
+--mode chooses the label loss and what comes with it: the modes are listed below, from their one
+table (low2high/train/modes.py). agg+adv, the default, is the paper's method; add --init encoder.pt
+from `pretrain` for its "+Pre".
 
 Writes into --output: best.pt (the model selected on the validation split; runs in QGIS),
 trainer_state.pt (to resume), metrics.csv, curves.png, examples.png, summary.json. Run the same
@@ -22,11 +15,13 @@ import argparse
 
 from ..config import add_config_arguments, resolve_config
 from ..fit.config import FitConfig
+from ..modes import MODES, describe
 
-HELP = "train a segmentation model: low / high / agg / agg+adv (the paper's method) / pixel baseline"
+HELP = "train a segmentation model, --mode " + " / ".join(MODES)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = f"{parser.description}\nModes:\n{describe()}\n"
     add_config_arguments(parser, FitConfig)
 
 

@@ -14,13 +14,11 @@ from typing import Optional
 from ...low2high_plugin.errors import Low2HighError
 from ...models.contract import INPUT_STATISTICS
 from ..config import field
-from ..fit.config import MODES, FitConfig, needs_prior
+from ..fit.config import FitConfig
+from ..modes import FINETUNE_LOSSES, Mode, training_mode
 
-#: fit modes that do not learn from coarse labels alone, or train another network than the U-Net.
-_NOT_COARSE = ("high", "pixel")
-LOSSES = tuple(mode for mode in MODES if mode not in _NOT_COARSE)
-"""Every coarse-label loss of the training module (fit's modes, less fine labels and the pixel MLP)."""
-ADVERSARIAL_SUFFIX = "+adv"
+LOSSES = FINETUNE_LOSSES
+"""LOSS choices: the training modes that learn from coarse labels alone and train a U-Net (:mod:`..modes`)."""
 FREEZE_BELOW_BLOCKS = 400
 """Freeze the encoder (auto) when the areas hold fewer usable blocks than this: 0.36 km² of 30 m
 cells. Below it there is too little supervision to move a ResNet-18 without forgetting."""
@@ -31,11 +29,6 @@ MIN_TRAIN_BLOCKS = 6
 NORMALISATIONS = INPUT_STATISTICS
 """auto, image, model: segment's INPUT_STATISTICS, resolved by its one rule (models.contract.statistics_source)."""
 _DEFAULTS = FitConfig()
-
-
-def uses_adversarial(loss: str) -> bool:
-    """True for losses with the adversarial term (and so a discriminator and exemplars)."""
-    return loss.endswith(ADVERSARIAL_SUFFIX)
 
 
 @dataclass
@@ -52,7 +45,7 @@ class FinetuneConfig:
     model: str = field("", "MODEL: the model to start from (.pt); empty: the bundled demo model")
     exemplars: str = field("", "EXEMPLARS: a 1 m class raster in the merged taxonomy; empty: the bundled real "
                                "Chesapeake exemplars")
-    loss: str = field("agg", "LOSS: " + ", ".join(LOSSES))
+    loss: str = field("agg", "LOSS, one of the training modes listed above: " + ", ".join(LOSSES), choices=LOSSES)
     prior: str = field("", "PRIOR: coarse prior p(merged class | raw code), JSON, for the distribution losses and "
                            "for judging steps; empty: the bundled one for NLCD labels, none otherwise")
     teacher: float = field(1.0, "TEACHER: weight of the base model's own predictions as a second target (mean "
@@ -116,13 +109,9 @@ class FinetuneConfig:
             raise Low2HighError(f"TEACHER must be 0 (off) or more (got {self.teacher}).")
 
     @property
-    def adversarial(self) -> bool:
-        return uses_adversarial(self.loss)
-
-    @property
-    def needs_prior(self) -> bool:
-        """Distribution losses compare with what each block's raw code means (fit's rule for its modes)."""
-        return needs_prior(self.loss)
+    def training_mode(self) -> Mode:
+        """LOSS as the training mode it names (checked by ``__post_init__``)."""
+        return training_mode(self.loss)
 
     def evaluation_interval(self) -> int:
         """Steps between validations: every twentieth of the run, at least 5."""

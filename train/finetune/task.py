@@ -36,13 +36,13 @@ from ...models.contract import statistics_source
 from ...models.discriminator import Discriminator
 from ...models.publication import Publication
 from ..data.exemplars import ExemplarSource
-from ..fit.config import needs_prior
 from ..fit.steps import AdversarialSettings, AdversarialStep, SupervisedStep, label_loss
 from ..fit.task import discriminator_crop
+from ..modes import Mode, without_prior
 from ..runner.runtime import memory_format_for, seed_everything, torch_device
 from .agreement import block_agreement, describe, held_out
 from .areas import read_areas
-from .config import FREEZE_BELOW_BLOCKS, FinetuneConfig, uses_adversarial
+from .config import FREEZE_BELOW_BLOCKS, FinetuneConfig
 from .data import TRAIN, VALIDATION, BatchSampler, describe_blocks, image_statistics, read_area_chips, split_validation
 from .destinations import check_model_output
 from .model import DEMO_MODEL, finetuned_card, load_base_model, set_training_mode, snapshot, trainable_parameters
@@ -114,7 +114,7 @@ class _Run:
         self.optimizer = torch.optim.Adam(parameters, lr=config.lr)
         self.exemplar_source = self.prior_source = ""
         self.prior = self._read_prior()
-        self.loss = self._loss_name()
+        self.mode = self._mode()
         self.judge = Judge(self.prior)
         self.step = self._make_step()
         self.sampler = BatchSampler(self.chips, self.card, config.batch_size, config.augment, config.seed)
@@ -155,28 +155,28 @@ class _Run:
                            "FREEZE_ENCODER is left empty).")
         return freeze
 
-    def _loss_name(self) -> str:
-        """LOSS, or the same loss without a prior when none is known for these labels (with a warning)."""
-        loss = self.config.loss
-        if not needs_prior(loss) or self.prior is not None:
-            return loss
-        fallback = "agg+adv" if uses_adversarial(loss) else "agg"
-        self.progress.warn(f"LOSS {loss} compares each block with what its code means, and no PRIOR is known for "
-                           f"LABEL_TAXONOMY {self.config.taxonomy} (one is bundled for NLCD only): LOSS {fallback} "
-                           "is used instead. Make a prior with python -m low2high.train coarse-prior and give it as "
-                           "PRIOR to use this loss.")
+    def _mode(self) -> Mode:
+        """LOSS, or what a run without a prior trains instead when none is known for these labels (warned)."""
+        mode = self.config.training_mode
+        if not mode.needs_prior or self.prior is not None:
+            return mode
+        fallback = without_prior(mode)
+        self.progress.warn(f"LOSS {mode.name} compares each block with what its code means, and no PRIOR is known "
+                           f"for LABEL_TAXONOMY {self.config.taxonomy} (one is bundled for NLCD only): LOSS "
+                           f"{fallback.name} is used instead. Make a prior with python -m low2high.train coarse-prior "
+                           "and give it as PRIOR to use this loss.")
         return fallback
 
     def _make_step(self):
         config, device = self.config, self.device
-        loss = label_loss(self.loss, self.chips.factor, **self._prior_arguments())
+        loss = label_loss(self.mode.name, self.chips.factor, **self._prior_arguments())
         if config.teacher > 0:
             loss = with_teacher(loss, frozen_copy(self.network), config.teacher, config.amp)
             self.progress.info(f"Teacher: the base model's own predictions, weight {config.teacher:g} (TEACHER): the "
                                "model moves only where the coarse labels give it a reason.")
-        if not uses_adversarial(self.loss):
+        if not self.mode.adversarial:
             if config.exemplars:
-                self.progress.warn(f"EXEMPLARS is not used: LOSS {self.loss} has no adversarial term.")
+                self.progress.warn(f"EXEMPLARS is not used: LOSS {self.mode.name} has no adversarial term.")
             return SupervisedStep(self.network, self.optimizer, loss, device, config.amp)
         chip_side = self.chips.coarse.shape[-1] * self.chips.factor
         side = discriminator_crop(config.exemplar_crop, chip_side, self.progress)
@@ -217,7 +217,7 @@ class _Run:
 
     def _prior_arguments(self) -> dict[str, Any]:
         """The coarse prior of the distribution losses (none for the others)."""
-        if not needs_prior(self.loss):
+        if not self.mode.needs_prior:
             return {}
         return {"prior": self.prior, "prior_mix": 0.0}
 
@@ -300,7 +300,7 @@ class _Run:
                 "areas_extent": list(self.areas.bounds), "areas_crs": crs_name(grid.crs_wkt),
                 "areas_polygons": len(self.areas.wkt), "blocks": {"train": self.chips.blocks(TRAIN),
                                                                   "validation": self.chips.blocks(VALIDATION)},
-                "factor": self.chips.factor, "loss": self.loss, "teacher": config.teacher, "steps": steps,
+                "factor": self.chips.factor, "loss": self.mode.name, "teacher": config.teacher, "steps": steps,
                 "best_step": best_step,
                 "freeze_encoder": self.freeze, "exemplars": self.exemplar_source, "prior": self.prior_source,
                 "normalisation": config.normalisation,

@@ -1,26 +1,17 @@
-"""Settings of ``fit`` (FitConfig) and its modes; the command and what it writes: :mod:`..commands.fit`."""
+"""Settings of ``fit`` (FitConfig); its modes: :mod:`..modes`; the command and what it writes: :mod:`..commands.fit`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
 
 from ..config import field
+from ..modes import MODES, Mode, names, training_mode
 
-MODES = ("low", "high", "agg", "agg+adv", "pixel", "agg-dist", "agg-dist+adv", "low-dist", "low-dist+adv")
-DISTRIBUTION_MODES = ("agg-dist", "agg-dist+adv", "low-dist", "low-dist+adv")
-"""Modes whose targets are what each raw coarse code means (a prior table), not the merged label."""
-LOGIT_ADJUSTABLE = ("low", "low-dist", "low-dist+adv")
-"""Modes whose loss is per pixel, so a per-class bias on the logits is the logit-adjusted loss."""
 SELECTIONS = ("best", "last")
 
 RESUMABLE = ("epochs", "device", "num_workers", "cache_mb", "eval_batch_size", "examples", "plot_every", "progress",
              "save_every_minutes", "tile_size", "tile_overlap", "restart")
 """Settings that may differ when a run is continued: they cannot change the weights it learns."""
-
-
-def needs_prior(mode: str) -> bool:
-    """Whether a mode (or a finetune loss) is trained against a coarse prior table."""
-    return mode in DISTRIBUTION_MODES
 
 
 @dataclass
@@ -29,8 +20,8 @@ class FitConfig:
 
     dataset: str = field("", "dataset folder written by build-dataset")
     output: str = field("", "run folder (created); re-running with the same settings continues the run")
-    mode: str = field("agg+adv", "low, high, agg, agg+adv (the paper's method), pixel, or with a prior table "
-                                 "agg-dist, agg-dist+adv, low-dist, low-dist+adv; see above")
+    mode: str = field("agg+adv", "the training mode, one of the modes listed above: " + ", ".join(MODES),
+                      choices=tuple(MODES))
     train_splits: list[str] = field(["train"], "splits to train on (region:NAME for held-out regions)")
     val_splits: list[str] = field(["val"], "splits for validation and model selection")
     epochs: int = field(100, "epochs (paper: 100); raise it and re-run to continue a finished run")
@@ -62,14 +53,15 @@ class FitConfig:
     augment: bool = field(True, "random flips and quarter turns; not in the paper: they preserve overhead labels and "
                                 "regularise small datasets")
     aggregate: str = field("sum", "how Eq. 1 aggregates a cell's logits: sum (paper) or mean (sum / n^2)")
-    prior: str = field("", "agg-dist and low-dist modes: the coarse prior p(class | raw code), JSON from "
-                           "`coarse-prior` or by hand; blocks whose code it lacks are ignored")
-    prior_mix: float = field(0.0, "distribution modes: blend the cell's merged label into its target, (1 - m) "
+    prior: str = field("", f"modes {names(lambda mode: mode.needs_prior)}: the coarse prior p(class | raw code), "
+                           "JSON from `coarse-prior` or by hand; blocks whose code it lacks are ignored")
+    prior_mix: float = field(0.0, "modes with a prior: blend the cell's merged label into its target, (1 - m) "
                                   "prior + m one-hot (0: the prior alone)")
-    logit_adjust: float = field(0.0, "low and low-dist modes: train logits plus this times log(class share of the "
-                                     "training targets) (logit adjustment, Menon et al., ICLR 2021), so the saved "
-                                     "model's argmax leans towards rare classes (impervious under NLCD's mixed "
-                                     "codes) instead of drowning them in common ones; 1: fully balanced, 0: off")
+    logit_adjust: float = field(0.0, f"modes {names(lambda mode: mode.logit_adjustable)}: train logits plus this "
+                                     "times log(class share of the training targets) (logit adjustment, Menon et "
+                                     "al., ICLR 2021), so the saved model's argmax leans towards rare classes "
+                                     "(impervious under NLCD's mixed codes) instead of drowning them in common "
+                                     "ones; 1: fully balanced, 0: off")
     photometric: float = field(0.0, "strength of photometric augmentation (per-band gain/offset, brightness, "
                                     "contrast, noise, blur; 1 = strong, 0 = off); not in the paper: it makes one "
                                     "rendered or real flight look like many")
@@ -103,21 +95,20 @@ class FitConfig:
     restart: bool = field(False, "discard the run in the output folder and start over")
 
     @property
-    def needs_prior(self) -> bool:
-        return needs_prior(self.mode)
+    def training_mode(self) -> Mode:
+        return training_mode(self.mode)
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)} (got {self.mode!r})")
+        mode = training_mode(self.mode)  # ValueError naming the modes
         if self.select not in SELECTIONS:
             raise ValueError(f"select must be one of {', '.join(SELECTIONS)} (got {self.select!r})")
         if self.standardisation not in ("dataset", "tile"):
             raise ValueError(f"standardisation must be dataset or tile (got {self.standardisation!r})")
         if not 0 <= self.ema < 1 or not 0 <= self.prior_mix <= 1 or self.photometric < 0:
             raise ValueError("ema must be in [0, 1), prior_mix in [0, 1] and photometric at least 0")
-        if self.logit_adjust and self.mode not in LOGIT_ADJUSTABLE:
-            raise ValueError(f"logit_adjust applies to the per-pixel coarse modes {', '.join(LOGIT_ADJUSTABLE)} "
-                             f"(got mode {self.mode})")
+        if self.logit_adjust and not mode.logit_adjustable:
+            raise ValueError(f"logit_adjust applies to the per-pixel coarse modes "
+                             f"{names(lambda mode: mode.logit_adjustable)} (got mode {self.mode})")
         if self.logit_adjust < 0:
             raise ValueError(f"logit_adjust must not be negative (got {self.logit_adjust})")
         if self.aggregate not in ("sum", "mean"):

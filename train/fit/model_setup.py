@@ -25,14 +25,15 @@ from ...models.config import PixelMLPConfig, UNetConfig
 from ...models.pixel import PixelMLP
 from ...models.unet import UNet
 from ..data.info import DatasetInfo
+from ..modes import Mode, Network
 from ..pretrain.encoder_file import ENCODER_FORMAT, parse_encoder, read_model_file
 
 
-def build_segmentation_network(mode: str, info: DatasetInfo, width: int, pixel_hidden: int,
+def build_segmentation_network(mode: Mode, info: DatasetInfo, width: int, pixel_hidden: int,
                                pixel_layers: int) -> nn.Module:
-    """The U-Net (every mode but ``pixel``) or the per-pixel MLP, sized for the dataset."""
+    """The network ``mode`` trains (the U-Net, or the per-pixel MLP of ``pixel``), sized for the dataset."""
     bands, classes = info.num_bands, len(info.class_names)
-    if mode == "pixel":
+    if mode.network is Network.PIXEL_MLP:
         return PixelMLP(PixelMLPConfig(bands, classes, pixel_hidden, pixel_layers))
     return UNet(UNetConfig(bands, classes, width))
 

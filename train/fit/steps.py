@@ -1,10 +1,11 @@
 """One optimisation step of each training mode: label losses, and the separate D and G steps.
 
-``low``, ``high``, ``agg`` and ``pixel`` differ only in the label loss (:func:`label_loss`) and
-take one :class:`SupervisedStep`. ``agg+adv`` adds the adversarial game of Sec. 4.4
-(:class:`AdversarialStep`): the generator's logits become label maps by soft argmax (tau = 1e3,
-Eq. 3), random crops of them and of real high-resolution exemplars are blurred (3x3, sigma 0.6,
-Sec. 4.6) and judged by the discriminator (Table S6) with the hinge loss.
+The modes (:mod:`..modes`) differ in the label loss (:func:`label_loss`); those without the
+adversarial term take one :class:`SupervisedStep`, those with it (``agg+adv``, the paper's
+method) add the adversarial game of Sec. 4.4 (:class:`AdversarialStep`): the generator's logits
+become label maps by soft argmax (tau = 1e3, Eq. 3), random crops of them and of real
+high-resolution exemplars are blurred (3x3, sigma 0.6, Sec. 4.6) and judged by the discriminator
+(Table S6) with the hinge loss.
 
 Every random choice of a step (crop positions, exemplars) comes from a generator seeded by
 (seed, rank, step), so a resumed run draws exactly what an uninterrupted one would.
@@ -20,40 +21,54 @@ from torch import nn
 
 from ...models.ops import gaussian_blur, soft_argmax
 from ..data.exemplars import ExemplarSource
+from ..modes import training_mode
 from ..runner.distributed import unwrap
 from ..runner.runtime import autocast, memory_format_for, step_generator
 from ..scoring.predict import forward_padded, to_device
-from .config import MODES, needs_prior
-from .losses import (
-    aggregated_cross_entropy,
-    cross_entropy,
-    d_hinge_loss,
-    distribution_kl,
-    distribution_targets,
-    g_hinge_loss,
-    pixel_distribution_cross_entropy,
-    upsampled_cross_entropy,
-)
+from .losses import d_hinge_loss, distribution_targets, g_hinge_loss
 
 LabelLoss = Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
 
 
+class BatchLabels:
+    """A batch's labels as a mode's loss asks for them (:class:`..modes.Labels`), moved to ``device``.
+
+    Only what the loss asks for is moved or computed: a ``high`` batch's coarse labels stay where they are.
+    """
+
+    def __init__(self, batch: dict[str, torch.Tensor], device: torch.device, factor: int, aggregate_mean: bool,
+                 prior: Optional[torch.Tensor], prior_mix: float) -> None:
+        self.batch, self.device, self.prior, self.prior_mix = batch, device, prior, prior_mix
+        self.factor, self.aggregate_mean = factor, aggregate_mean
+
+    def fine(self) -> torch.Tensor:
+        return self.batch["fine"].to(self.device, non_blocking=True)
+
+    def coarse(self) -> torch.Tensor:
+        return self.batch["coarse"].to(self.device, non_blocking=True)
+
+    def distribution(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``prior[raw code]`` of each cell, blended with its merged label by ``prior_mix``, and where known."""
+        if self.prior is None:
+            raise ValueError("this loss needs a prior table")
+        raw = self.batch["coarse_raw"].to(self.device, non_blocking=True)
+        return distribution_targets(raw, self.prior, self.coarse(), self.prior_mix)
+
+
 def label_loss(mode: str, factor: int, aggregate_mean: bool = False, prior: Optional[np.ndarray] = None,
                prior_mix: float = 0.0, logit_bias: Optional[np.ndarray] = None) -> LabelLoss:
-    """The loss of a mode against the batch's labels (moved to the logits' device).
+    """The loss of the mode called ``mode`` (its :attr:`~..modes.Mode.loss`) against a batch's labels.
 
-    ``low`` / ``pixel``: every pixel against its upsampled coarse label; ``high``: fine labels;
-    ``agg`` / ``agg+adv``: Eq. 1, aggregated logits against coarse labels; ``agg-dist`` /
-    ``agg-dist+adv``: each cell's mean predicted distribution against ``prior[raw code]`` (a
-    ``(codes, K)`` table, NaN rows unknown), blended with the merged label by ``prior_mix``;
-    ``low-dist`` / ``low-dist+adv``: every pixel against its cell's ``prior[raw code]`` (soft cross
-    entropy).
+    ``prior``: the ``(codes, K)`` table of p(class | raw code) (NaN rows unknown) the modes with a
+    prior compare with, blended with the merged label by ``prior_mix``; ignored by the others.
     ``logit_bias`` (``(K,)``, e.g. tau x log class share) is added to the logits the loss sees: the
     network itself then learns the bias-free, class-balanced scores.
+
+    Raises:
+        ValueError: an unknown mode, or a mode with a prior given none.
     """
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; use one of {MODES}")
-    if needs_prior(mode) and prior is None:
+    chosen = training_mode(mode)
+    if chosen.needs_prior and prior is None:
         raise ValueError(f"mode {mode} needs a prior table")
     tables: dict[torch.device, torch.Tensor] = {}
     biases: dict[torch.device, torch.Tensor] = {}
@@ -64,27 +79,17 @@ def label_loss(mode: str, factor: int, aggregate_mean: bool = False, prior: Opti
             if device not in biases:
                 biases[device] = torch.from_numpy(logit_bias).float().to(device).view(1, -1, 1, 1)
             logits = logits.float() + biases[device]
-        if needs_prior(mode):
-            if device not in tables:
-                tables[device] = torch.from_numpy(prior).to(device)
-            raw = batch["coarse_raw"].to(device, non_blocking=True)
-            coarse = batch["coarse"].to(device, non_blocking=True)
-            targets, known = distribution_targets(raw, tables[device], coarse, prior_mix)
-            if mode.startswith("low-dist"):
-                return pixel_distribution_cross_entropy(logits, targets, known, factor)
-            return distribution_kl(logits, targets, known, factor)
-        if mode == "high":
-            return cross_entropy(logits, batch["fine"].to(device, non_blocking=True))
-        coarse = batch["coarse"].to(device, non_blocking=True)
-        if mode in ("low", "pixel"):
-            return upsampled_cross_entropy(logits, coarse, factor)
-        return aggregated_cross_entropy(logits, coarse, factor, aggregate_mean)
+        if chosen.needs_prior and device not in tables:
+            assert prior is not None  # checked above
+            tables[device] = torch.from_numpy(prior).to(device)
+        labels = BatchLabels(batch, device, factor, aggregate_mean, tables.get(device), prior_mix)
+        return chosen.loss(logits, labels)
 
     return loss
 
 
 class SupervisedStep:
-    """Forward, label loss, backward, optimiser step (modes low, high, agg, pixel).
+    """Forward, label loss, backward, optimiser step (the modes without the adversarial term).
 
     Args:
         model: The (possibly DDP-wrapped) network.

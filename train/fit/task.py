@@ -37,7 +37,7 @@ from ..runner.loop import METRICS_FILE
 from ..runner.runtime import StopRequest, memory_format_for, seed_everything
 from ..runner.session import mean_chips_per_s, run_training
 from ..scoring.predict import predict_chips
-from ..scoring.validation import REFERENCES, SELECTION_METRIC, metric_columns, score_chips, selection_reference
+from ..scoring.validation import REFERENCES, SELECTION_METRIC, metric_columns, score_chips
 from .config import RESUMABLE, FitConfig
 from .model_setup import build_segmentation_network, command_line, ema_model, initialise, model_card
 from .steps import AdversarialSettings, AdversarialStep, SupervisedStep, label_loss
@@ -106,19 +106,19 @@ def training_class_shares(data: ChipDataset, prior: Optional[np.ndarray], codes:
 
 
 class FitTask:
-    """Trains one segmentation network (and its discriminator in agg+adv) on a dataset."""
+    """Trains one segmentation network (and its discriminator in the adversarial modes) on a dataset."""
 
     def __init__(self, config: FitConfig, context: Distributed, folder: RunFolder, progress: Progress) -> None:
         self.config, self.context, self.folder, self.progress = config, context, folder, progress
         device = context.device
-        self.selection = selection_reference(config.mode)
+        mode = config.training_mode
+        self.selection = mode.selection
         crop = training_crop(read_dataset_info(config.dataset), config.crop)
-        distribution = config.needs_prior
+        distribution = mode.needs_prior
         self.train_data = ChipDataset(config.dataset, config.train_splits, augment=config.augment, crop=crop or None,
-                                      require="fine" if config.mode == "high" else "coarse",
-                                      cache_mb=config.cache_mb, seed=config.seed, progress=progress,
-                                      standardisation=config.standardisation, photometric=config.photometric,
-                                      raw_coarse=distribution)
+                                      require=mode.chip_labels, cache_mb=config.cache_mb, seed=config.seed,
+                                      progress=progress, standardisation=config.standardisation,
+                                      photometric=config.photometric, raw_coarse=distribution)
         self.info = self.train_data.info
         self.val_data = ChipDataset(config.dataset, config.val_splits, require=None, cache_mb=config.cache_mb,
                                     progress=progress, standardisation=config.standardisation)
@@ -127,8 +127,7 @@ class FitTask:
         prior = self._prior_table(codes) if codes is not None else None
         self.class_shares = training_class_shares(self.train_data, prior, codes) if config.logit_adjust else None
         seed_everything(config.seed)
-        network = build_segmentation_network(config.mode, self.info, config.width, config.pixel_hidden,
-                                             config.pixel_layers)
+        network = build_segmentation_network(mode, self.info, config.width, config.pixel_hidden, config.pixel_layers)
         self.init_source = initialise(network, config.init, self.info, progress) if config.init else ""
         self.network = network.to(device, memory_format=memory_format_for(network, device))
         self.model = wrap(self.network, context)
@@ -140,7 +139,7 @@ class FitTask:
         self.d_optimizer: Optional[torch.optim.Optimizer] = None
         self.exemplar_source = ""
         self.step: Union[AdversarialStep, SupervisedStep]
-        if config.mode.endswith("+adv"):
+        if mode.adversarial:
             self.step = self._adversarial_step(loss)
         else:
             self.step = SupervisedStep(self.model, self.optimizer, loss, device, config.amp)

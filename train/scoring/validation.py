@@ -39,14 +39,8 @@ from .predict import predict_chips
 
 REFERENCES = ("fine", "coarse", "aggregated")
 SELECTION_METRIC = "macro_iou"
-"""Selection maximises the macro mIoU (the paper's headline figure) of the selection reference."""
-
-
-def selection_reference(mode: str) -> str:
-    """"fine" for ``high``, "aggregated" for the region-aggregation modes, else "coarse"."""
-    if mode == "high":
-        return "fine"
-    return "aggregated" if mode.startswith("agg") else "coarse"
+"""Selection maximises the macro mIoU (the paper's headline figure) of the selection reference (each
+mode's :attr:`~..modes.Mode.selection`, one of ``REFERENCES``)."""
 
 
 def coarse_view(prediction: np.ndarray, factor: int) -> np.ndarray:

@@ -159,8 +159,10 @@ def test_gpu_out_of_memory_names_the_batch_size():
 def test_command_line_errors_are_one_line(chip_dataset, tmp_path, capsys):
     assert main(["fit", "--dataset", chip_dataset]) == 2
     assert "fit needs --output" in capsys.readouterr().err
-    assert main(["fit", "--dataset", chip_dataset, "--output", str(tmp_path / "x"), "--mode", "best"]) == 2
-    assert "mode must be one of low, high, agg, agg+adv, pixel" in capsys.readouterr().err
+    (tmp_path / "fit.yaml").write_text("mode: best\n")  # a flag outside the modes is argparse's: test_modes.py
+    assert main(["fit", "--dataset", chip_dataset, "--output", str(tmp_path / "x"), "--config",
+                 str(tmp_path / "fit.yaml")]) == 2
+    assert "mode must be one of pixel, low, high, agg, agg+adv" in capsys.readouterr().err
 
 
 def test_discriminator_maps_are_a_power_of_two():
