@@ -17,6 +17,18 @@ def tune(folder):
 
 
 
+def test_loss_options_are_the_training_modes_table_in_their_saved_order(low2high_provider):
+    """QGIS's LOSS enum is read from low2high.train.modes; graphical models store its option numbers."""
+    from qgis.core import QgsApplication
+
+    from low2high.train.modes import FINETUNE_LOSSES
+
+    parameter = QgsApplication.processingRegistry().algorithmById("low2high:finetune").parameterDefinition("LOSS")
+    assert parameter.options() == list(FINETUNE_LOSSES) == ["low", "agg", "agg+adv", "agg-dist", "agg-dist+adv",
+                                                            "low-dist", "low-dist+adv"]
+    assert parameter.defaultValue() == "agg" and parameter.usesStaticStrings()
+
+
 def test_finetune_with_processing_run_areas_in_wgs84_map_and_plot(low2high_provider, tune, folder):
     import processing
     from qgis.core import QgsRasterLayer
