@@ -62,7 +62,7 @@ def test_seeded_cpu_runs_are_bitwise_reproducible(settings, tmp_path):
 @pytest.mark.parametrize("loss", [loss for loss in LOSSES if loss != "agg"])
 def test_every_coarse_label_loss_trains(settings, loss, tmp_path):
     settings.update(loss=loss, steps=2, freeze_encoder=False, validation_share=0)
-    if FinetuneConfig(loss=loss).training_mode.needs_prior:  # what each NLCD code of the scene means, as a coarse prior file
+    if FinetuneConfig(loss=loss).training_mode.needs_prior:  # what each NLCD code of the scene means, as a prior file
         prior = {"codes": {str(code): np.eye(4)[merged].tolist() for merged, code in enumerate(NLCD.tolist())}}
         settings["prior"] = str(tmp_path / "prior.json")
         (tmp_path / "prior.json").write_text(json.dumps(prior))
