@@ -61,7 +61,7 @@ check: setup
 
 ## bench: segment vs a plain fp32 ONNX Runtime 512/64 tiling loop at each precision, one table per model (not a test)
 bench: setup
-	$(PY) -m low2high.low2high_plugin.inference.benchmark
+	$(PY) -m low2high.benchmarks.segment_speed
 
 ## bench-many: segment-many with 1 and 2 local Dask workers against one-by-one segment calls (not a test)
 bench-many: setup

@@ -15,7 +15,7 @@ class NoQgis:
 sys.meta_path.insert(0, NoQgis())
 import low2high
 QGIS_GLUE = {"low2high.low2high_plugin.plugin", "low2high.low2high_plugin.provider"}
-for package in ("low2high.models", "low2high.train", "low2high.low2high_plugin"):
+for package in ("low2high.models", "low2high.train", "low2high.low2high_plugin", "low2high.benchmarks"):
     module = importlib.import_module(package)
     for info in pkgutil.walk_packages(module.__path__, package + "."):
         if info.name not in QGIS_GLUE and not info.name.endswith("__main__"):
@@ -48,6 +48,8 @@ def test_package_zip_holds_the_plugin_folder(tmp_path):
                      "low2high/resources/sample/naip_sample.tif"):
         assert required in names
     assert not any(name.startswith("low2high/tests/") for name in names)
+    # development harnesses are not what a QGIS user runs
+    assert not any(name.startswith("low2high/benchmarks/") for name in names)
 
 
 # Which top-level parts of the package each part may import (see docs/architecture.md, "Map of the code"):
@@ -58,6 +60,7 @@ ALLOWED_IMPORTS = {
     "low2high_plugin": {"models"},
     "train": {"low2high_plugin", "models"},
     "algorithms": {"low2high_plugin", "models", "train"},
+    "benchmarks": {"low2high_plugin", "models"},  # development harnesses: nothing imports them
 }
 # The provider lists the algorithms: the one place the engine's folder reaches up (QGIS glue).
 GLUE_IMPORTS = {("low2high.low2high_plugin.provider", "algorithms")}

@@ -11,13 +11,16 @@ import pytest
 from helpers import REPO_ROOT
 
 SKIPPED_FOLDERS = {"tests", "scripts", ".venv", ".build", ".git", "dist", "out", "build"}
+#: Top-level development harnesses, run from a checkout (make bench), not installed.
+DEVELOPMENT_FOLDERS = {"benchmarks"}
 
 
 def source_packages() -> set[str]:
     """Dotted names of the folders of the checkout that hold an __init__.py, as the package ``low2high``."""
     found = set()
     for folder, folders, files in os.walk(REPO_ROOT):
-        folders[:] = [name for name in folders if name not in SKIPPED_FOLDERS and not name.startswith(".")]
+        folders[:] = [name for name in folders if name not in SKIPPED_FOLDERS and not name.startswith(".")
+                      and not (folder == REPO_ROOT and name in DEVELOPMENT_FOLDERS)]
         if "__init__.py" in files:
             relative = os.path.relpath(folder, REPO_ROOT)
             found.add("low2high" if relative == "." else "low2high." + relative.replace(os.sep, "."))

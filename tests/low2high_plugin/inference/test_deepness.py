@@ -195,15 +195,6 @@ def test_int8_quantises_a_deepness_graph_at_its_own_tile_size(folder, model):
     assert (ours == deepness_map(model, pixels[:3], load_default_parameters(model))).mean() > 0.98
 
 
-def test_the_benchmarks_plain_loop_runs_deepness_models_by_deepness_rules(folder, model):
-    from low2high.low2high_plugin.inference.reference_loop import reference_loop
-
-    pixels, image = rgbn_image(folder, WHOLE_TILES)  # it pads standardised zeros, not black: no padding here
-    output = os.path.join(folder, "loop.tif")
-    reference_loop(image, model, output, tile=256, overlap=25)
-    assert (read(output) == deepness_map(model, pixels[:3], load_default_parameters(model))).all()
-
-
 def test_tile_size_is_the_graphs(folder, model):
     _, image = rgbn_image(folder, (300, 400))
     result, _, warnings = run(image, folder, model, tile_size=128)

@@ -1,6 +1,6 @@
 """``make bench``: segment against a plain fp32 ONNX Runtime 512/64 tiling loop, on one raster.
 
-``python -m low2high.low2high_plugin.inference.benchmark`` prints one table per model, every row
+``python -m low2high.benchmarks.segment_speed`` prints one table per model, every row
 measured in the same invocation on the same generated raster (the sample image mirrored into a
 mosaic) and the same weights:
 
@@ -41,11 +41,11 @@ from typing import Optional
 import numpy as np
 from osgeo import gdal
 
-from ...models.files import atomic_write_json
-from ..devices import DEVICES
-from ..geo.grid import Window
-from ..geo.raster_io import RasterSource, atomic_output, create_geotiff
-from ..resources import PACKAGE_ROOT, resource_path
+from ..low2high_plugin.devices import DEVICES
+from ..low2high_plugin.geo.grid import Window
+from ..low2high_plugin.geo.raster_io import RasterSource, atomic_output, create_geotiff
+from ..low2high_plugin.resources import PACKAGE_ROOT, resource_path
+from ..models.files import atomic_path, atomic_write_json
 from .measure import machine, peak_rss_mb
 
 SAMPLE = resource_path("sample", "naip_sample.tif")
@@ -63,7 +63,7 @@ def row_precision(row: str) -> str:
 
 
 def parse_arguments(argv: Optional[list] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m low2high.low2high_plugin.inference.benchmark", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m low2high.benchmarks.segment_speed", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--side", type=int, default=2048,
                         help="raster side in pixels (a square mosaic of the sample); 5000 is the issue's raster")
@@ -105,9 +105,9 @@ def model_files(name: str, work: str, trained: str) -> Optional[dict]:
     """The .pt checkpoint and its fixed 512-px ONNX export (what Deepness and segment are given)."""
     import torch
 
-    from ...models.checkpoint import ModelCard, load_checkpoint, save_checkpoint
-    from ...models.onnx_export import export_onnx
-    from ...models.unet import UNet, UNetConfig
+    from ..models.checkpoint import ModelCard, load_checkpoint, save_checkpoint
+    from ..models.onnx_export import export_onnx
+    from ..models.unet import UNet, UNetConfig
 
     if name == "deepness":
         return {"fixed": deepness_style_model(os.path.join(work, "deepness_w64_rgb512.onnx"))}
@@ -139,23 +139,22 @@ def deepness_style_model(path: str) -> str:
     import onnx
     import torch
 
-    from ...models.checkpoint import ModelCard
-    from ...models.onnx_card import METADATA_KEY
-    from ...models.onnx_export import export_onnx
-    from ...models.unet import UNet, UNetConfig
+    from ..models.checkpoint import ModelCard
+    from ..models.onnx_card import METADATA_KEY
+    from ..models.onnx_export import export_onnx
+    from ..models.unet import UNet, UNetConfig
 
     torch.manual_seed(0)
     model = UNet(UNetConfig(in_channels=3, num_classes=4, width=64)).eval()
     card = ModelCard(band_names=["red", "green", "blue"], mean=[0.45] * 3, std=[0.2] * 3, tile_size=512,
                      tile_overlap=64, class_names=["background", "trees", "fields", "roofs"])
-    partial = path + ".partial.onnx"
-    export_onnx(model, card, partial, deepness=True)
-    proto = onnx.load(partial)
-    kept = [entry for entry in proto.metadata_props if entry.key != METADATA_KEY]
-    del proto.metadata_props[:]
-    proto.metadata_props.extend(kept)
-    onnx.save(proto, partial)
-    os.replace(partial, path)
+    with atomic_path(path, ".onnx") as partial:  # a killed run leaves no half model to be taken for the cache
+        export_onnx(model, card, partial, deepness=True)
+        proto = onnx.load(partial)
+        kept = [entry for entry in proto.metadata_props if entry.key != METADATA_KEY]
+        del proto.metadata_props[:]
+        proto.metadata_props.extend(kept)
+        onnx.save(proto, partial)
     return path
 
 
@@ -168,8 +167,8 @@ def run_child(args: argparse.Namespace) -> None:
         stats = reference_loop(source, model, output)
         figures: dict = {"seconds": stats.seconds, "megapixels": stats.megapixels, "computed": stats.computed_pixels}
     else:
-        from ..progress import ConsoleProgress
-        from .segment import SegmentRequest, segment
+        from ..low2high_plugin.inference.segment import SegmentRequest, segment
+        from ..low2high_plugin.progress import ConsoleProgress
 
         result = segment(SegmentRequest(source, output, model, precision=args.child_precision, device=kind),
                          ConsoleProgress())
@@ -183,7 +182,7 @@ def run_child(args: argparse.Namespace) -> None:
 
 
 def child(kind: str, source: str, model: str, output: str, precision: str = "auto") -> dict:
-    command = [sys.executable, "-m", "low2high.low2high_plugin.inference.benchmark", "--child", kind, source, model,
+    command = [sys.executable, "-m", "low2high.benchmarks.segment_speed", "--child", kind, source, model,
                output, "--child-precision", precision]
     started = time.perf_counter()
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
