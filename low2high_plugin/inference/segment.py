@@ -28,11 +28,9 @@ from ..geo.mask import PolygonMask, optional_mask
 from ..geo.raster_io import (
     RasterSource,
     create_geotiff,
-    scratch_raster,
     stage_raster,
     style_class_raster,
 )
-from ..geo.resample import GSD_TOLERANCE, ground_sample_distance, resampled_view, warp_onto
 from ..labels.classes import NODATA, class_colours
 from ..labels.mapping_unit import sieve_class_raster, unit_in_pixels
 from ..labels.rasters import iter_windows
@@ -41,6 +39,7 @@ from ..signals import cancels_on_termination
 from .bands import choose_bands
 from .calibration import calibration_tiles
 from .model import Model, open_model
+from .model_gsd import at_model_gsd
 from .model_info import ModelInfo
 from .pipeline import InferenceStats, run_tiled_inference
 from .planning import TilePlan, plan_tiles
@@ -129,42 +128,24 @@ def segment_with(model: Model, request: SegmentRequest, progress: Optional[Progr
     region = _region(source.grid, request.extent, mask)
     progress.info(f"Classifying {region.width} × {region.height} pixels of {os.path.basename(request.input_path)}.")
 
-    gsd = ground_sample_distance(source.grid)
-    trained = model.info.gsd
-    mismatch = abs(gsd / trained - 1) if model.info.resolution_known else 0.0  # unknown: the raster's own pixels
     with ExitStack() as stack:
         publication = stack.enter_context(Publication(check=lambda: check_canceled(progress)))  # both or none
         final_classes = stage_raster(publication, output)
         final_probabilities = stage_raster(publication, probabilities_path) if probabilities_path else None
         input_path = stack.enter_context(band_view(request.input_path, bands)) if bands else request.input_path
-        if mismatch <= GSD_TOLERANCE:
-            source_path, grid, model_region = input_path, source.grid, region
-        else:
-            progress.warn(f"The raster's pixels are {gsd:.3g} m but the model was trained at {trained:.3g} m; "
-                          f"the image is resampled to {trained:.3g} m for the model and the map back to {gsd:.3g} m.")
-            source_path, grid, model_region = stack.enter_context(
-                resampled_view(input_path, source.grid, region, trained))
-        fed = with_input_statistics(model, request.input_statistics, source_path, model_region, mask, progress)
-        predictor = prepare_predictor(fed, request.precision,
-                                      lambda: calibration_tiles(source_path, model_region, fed.info), progress)
-        info = predictor.info
-        progress.info(f"Model {info.describe()}.")
-        plan = plan_tiles(model_region, info, request.tile_size, request.overlap, request.batch_size, progress,
-                          predictor.streams)
-        if mismatch <= GSD_TOLERANCE:
-            stats = _classify(source_path, grid, predictor, plan, mask, final_classes, final_probabilities, progress)
-        else:
-            folder = os.path.dirname(output)
-            coarse_classes = stack.enter_context(scratch_raster(folder, "classes-at-model-gsd"))
-            coarse_probabilities = None
-            if final_probabilities:
-                coarse_probabilities = stack.enter_context(scratch_raster(folder, "probabilities-at-model-gsd"))
-            stats = _classify(source_path, grid, predictor, plan, mask, coarse_classes, coarse_probabilities,
-                              progress)
-            target = source.grid.subgrid(region)
-            warp_onto(coarse_classes, final_classes, target, "near")
-            if final_probabilities and coarse_probabilities:
-                warp_onto(coarse_probabilities, final_probabilities, target, "bilinear")
+        with at_model_gsd(input_path, source.grid, region, model.info, final_classes, final_probabilities,
+                          progress) as view:
+            fed = with_input_statistics(model, request.input_statistics, view.source_path, view.region, mask,
+                                        progress)
+            predictor = prepare_predictor(fed, request.precision,
+                                          lambda: calibration_tiles(view.source_path, view.region, fed.info), progress)
+            info = predictor.info
+            progress.info(f"Model {info.describe()}.")
+            plan = plan_tiles(view.region, info, request.tile_size, request.overlap, request.batch_size, progress,
+                              predictor.streams)
+            stats = _classify(view.source_path, view.grid, predictor, plan, mask, view.classes_path,
+                              view.probabilities_path, progress)
+        if view.resampled:
             stats.class_counts = _class_counts(final_classes)
         if unit_pixels > 1:  # on the merged map: where the tiles fell does not matter
             sieve_class_raster(final_classes, unit_pixels, progress)
