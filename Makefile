@@ -65,7 +65,7 @@ bench: setup
 
 ## bench-many: segment-many with 1 and 2 local Dask workers against one-by-one segment calls (not a test)
 bench-many: setup
-	$(PY) -m low2high.low2high_plugin.scale.benchmark
+	$(PY) -m low2high.benchmarks.segment_many_speed
 
 ## package: the installable plugin zip (a folder low2high/ inside) in dist/
 package: setup

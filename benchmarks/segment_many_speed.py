@@ -1,6 +1,6 @@
 """``make bench-many``: segment-many's throughput with 1 and 2 local workers against one-by-one segment calls.
 
-``python -m low2high.low2high_plugin.scale.benchmark [--rasters 24] [--workers 1,2]`` copies the
+``python -m low2high.benchmarks.segment_many_speed [--rasters 24] [--workers 1,2]`` copies the
 sample image (1024 × 1024 px, 4 bands) into ``--rasters`` files and maps them, in one invocation:
 
 - ``one by one``: ``segment`` called once per raster in this process (after one untimed call, so
@@ -29,12 +29,12 @@ import tempfile
 import time
 from typing import Any
 
-from ..inference.measure import machine, peak_rss_mb
-from ..inference.segment import segment
-from ..resources import resource_path
-from .cluster import job_client, threads_per_worker
-from .engine import JobRequest, segment_many
-from .jobs import DONE, MapSettings, Outcome
+from ..low2high_plugin.inference.segment import segment
+from ..low2high_plugin.resources import resource_path
+from ..low2high_plugin.scale.cluster import job_client, threads_per_worker
+from ..low2high_plugin.scale.engine import JobRequest, segment_many
+from ..low2high_plugin.scale.jobs import DONE, MapSettings, Outcome
+from .measure import machine, peak_rss_mb
 
 SAMPLE = resource_path("sample", "naip_sample.tif")
 #: A NAIP quarter quad, for the estimate of a state: ≈ 6,000 × 7,500 px.
