@@ -111,14 +111,15 @@ def segment_many(request: JobRequest, progress: Optional[Progress] = None, clien
                           f"{len(todo)} to map, {len(refused)} refused (see the summary).")
             for outcome in refused:
                 progress.warn(f"{os.path.basename(outcome.input_path)}: {outcome.message}.")
-            pieces = [piece for task in todo for piece in split(task, settings.window, output_dir)]
-            pieces = [piece for piece in pieces if not (piece.parent and manifest.finished(piece))]  # resumed
+            windows = {task.stem: split(task, settings.window, output_dir) for task in todo}
+            pieces = [piece for task in todo for piece in windows[task.stem]
+                      if not (piece.parent and manifest.finished(piece))]  # a split raster's done windows stay
             manifest.claim([*todo, *pieces])
             _run(dask_client, pieces, settings, manifest, progress, request.strict)
             for task in todo:
-                if len(split(task, settings.window, output_dir)) > 1:
-                    windows = [manifest.rasters[piece.stem] for piece in split(task, settings.window, output_dir)]
-                    manifest.record(assemble(task, windows, output_dir, model.class_names))
+                if windows[task.stem][0].parent:
+                    done = [manifest.rasters[piece.stem] for piece in windows[task.stem]]
+                    manifest.record(assemble(task, done, output_dir, model.class_names))
             outcomes = _in_order(plan.order, plan.tasks, manifest, refused)
             mosaic, summary = write_summary(output_dir, outcomes, model.class_names, progress)
     report = JobReport(outcomes, len(todo), before, mosaic, summary, time.perf_counter() - started)

@@ -3,6 +3,7 @@ sys.executable there) and a cancel that stops the job's cluster and keeps only f
 import json
 import os
 import subprocess
+import sys
 
 import psutil
 import pytest
@@ -62,3 +63,22 @@ def test_cancel_stops_the_cluster_and_keeps_finished_maps(low2high_provider, ras
     maps = sorted(name for name in os.listdir(output) if name.endswith(".tif"))
     assert 1 <= len(maps) < len(rasters)
     assert not os.path.exists(os.path.join(output, "summary.csv"))
+
+
+WITHOUT_DASK = """
+import sys
+class NoDask:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("dask", "distributed"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, NoDask())
+from low2high.algorithms import ALGORITHMS
+print(sorted(algorithm().name() for algorithm in ALGORITHMS))
+"""
+
+
+def test_the_plugin_lists_every_algorithm_without_dask():
+    completed = subprocess.run([sys.executable, "-c", WITHOUT_DASK], capture_output=True, text=True, timeout=120,
+                               cwd=REPO_ROOT)
+    assert completed.returncode == 0, completed.stderr
+    assert "'segment'" in completed.stdout and "'segmentmany'" in completed.stdout
