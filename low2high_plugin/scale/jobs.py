@@ -27,6 +27,7 @@ class MapSettings:
     overlap: Optional[int] = None
     batch_size: Optional[int] = None
     bands: Optional[tuple[int, ...]] = None
+    min_mapping_unit: Optional[float] = None  # m² (None: the model's)
     window: int = 16384  # rasters wider or taller than this many pixels are mapped as windows of this side
 
     def shaping(self) -> dict[str, Any]:
@@ -41,7 +42,8 @@ class MapSettings:
         return SegmentRequest(input_path=input_path, output_path=output_path, model_path=self.model_path,
                               tile_size=self.tile_size, overlap=self.overlap, batch_size=self.batch_size,
                               device=self.device, precision=self.precision, input_statistics=self.input_statistics,
-                              bands=list(self.bands) if self.bands else None)
+                              bands=list(self.bands) if self.bands else None,
+                              min_mapping_unit=self.min_mapping_unit)
 
 
 @dataclass(frozen=True)
