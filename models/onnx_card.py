@@ -17,11 +17,13 @@ METADATA_KEY = "low2high"
 OUTPUTS = ("probabilities", "logits")
 
 
-def open_onnx_session(path: str | os.PathLike, providers: Sequence[str] = ("CPUExecutionProvider",)) -> Any:
+def open_onnx_session(path: str | os.PathLike, providers: Sequence[str] = ("CPUExecutionProvider",),
+                      threads: int = 0) -> Any:
     """An ONNX Runtime session, with file problems turned into :class:`CheckpointError`.
 
     The one session a model gets: its metadata (:func:`describe_onnx_session`) and its inference
-    come from the same parsed, optimised graph.
+    come from the same parsed, optimised graph. ``threads``: the CPU threads one run may use
+    (0: ONNX Runtime's default, one per core).
     """
     import onnxruntime as ort
 
@@ -29,6 +31,7 @@ def open_onnx_session(path: str | os.PathLike, providers: Sequence[str] = ("CPUE
     file = existing_model_file(path)
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: a bad file is reported by our message
+    options.intra_op_num_threads = threads
     try:
         return ort.InferenceSession(str(file), options, providers=list(providers))
     except Exception:  # onnxruntime raises its own exception types for unreadable files

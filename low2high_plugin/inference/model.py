@@ -23,6 +23,7 @@ from ..resources import resource_path
 from .model_info import ModelInfo, info_from_card, model_error, onnx_info
 from .precision import Hardware, Option, cpu_flags, options
 from .predictor import OnnxPredictor, Predictor, TorchPredictor
+from .streams import onnx_session_threads
 
 #: The model bundled with the plugin, used when MODEL is left empty.
 DEMO_MODEL = resource_path("models", "demo.pt")
@@ -109,7 +110,7 @@ class Model:
         from ...models.onnx_card import open_onnx_session
 
         try:
-            session = open_onnx_session(runs or self.path, providers(device))
+            session = open_onnx_session(runs or self.path, providers(device), threads=onnx_session_threads(device))
         except CheckpointError as error:
             raise model_error(self.path, error) from error
         if runs:  # a derived graph: resizable, unless made from a fixed-size Deepness model
@@ -137,7 +138,7 @@ def open_model(model: Optional[str], device: str = "auto") -> Model:
             return Model(path, kind, resolved, info_from_card(path, "torch", resolved, card, config=config))
         from ...models.onnx_card import open_onnx_session
 
-        session = open_onnx_session(path, providers(resolved))
+        session = open_onnx_session(path, providers(resolved), threads=onnx_session_threads(resolved))
         return Model(path, kind, resolved, onnx_info(session, path, resolved), session)
     except CheckpointError as error:
         raise model_error(path, error) from error

@@ -102,9 +102,11 @@ class OnnxPredictor:
     """
 
     def __init__(self, session: Any, info: ModelInfo) -> None:
+        from .streams import passes_at_once
+
         self._session = session
         self.info = info
-        self.streams = 1  # one session.run at a time: ONNX Runtime already spreads a pass over the cores
+        self.streams = passes_at_once(info.device)  # as many as the session was opened for (:mod:`.streams`)
         graph_input = session.get_inputs()[0]
         self._input = graph_input.name
         metadata = session.get_modelmeta().custom_metadata_map

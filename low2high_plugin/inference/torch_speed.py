@@ -39,17 +39,11 @@ def fold_batch_norms(model: Any) -> Any:
     return model
 
 
-#: Forward passes a CPU runs at once. Two single-threaded passes ran the width-64 U-Net at bf16
-#: 1.2 × faster than one pass on two threads on this project's 2-core CPU (3.47 vs 2.85 Mpx/s
-#: at 1056-px tiles, 3.64 vs 3.05 at 512): oneDNN's bf16 kernels scale poorly across cores,
-#: and the memory-bound operations (upsampling, concatenation, ReLU) of one pass overlap the
-#: other's convolutions.
-CPU_STREAMS = 2
-
-
 def cpu_streams(torch: Any) -> int:
-    """How many forward passes to run at once on this CPU (1 when it has one core)."""
-    return CPU_STREAMS if torch.get_num_threads() >= CPU_STREAMS else 1
+    """How many forward passes to run at once with torch's threads (the rule: :mod:`.streams`)."""
+    from .streams import cpu_streams as streams_for
+
+    return streams_for(torch.get_num_threads())
 
 
 @contextmanager
@@ -59,9 +53,11 @@ def threads_per_stream(torch: Any, streams: int) -> Iterator[None]:
     torch's intra-op thread count is process-wide, so the previous count is restored on the way
     out (the plugin is a guest in the user's QGIS).
     """
+    from .streams import threads_per_pass
+
     before = torch.get_num_threads()
     if streams > 1:
-        torch.set_num_threads(max(1, before // streams))
+        torch.set_num_threads(threads_per_pass(before, streams))
     try:
         yield
     finally:

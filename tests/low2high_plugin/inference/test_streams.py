@@ -58,3 +58,16 @@ def test_thread_share_is_restored_when_a_run_fails(threads):
     assert torch.get_num_threads() == 2
     threads(1)
     assert cpu_streams(torch) == 1, "one core: one pass at a time"
+
+
+def test_onnx_runs_two_single_threaded_passes_on_two_cores(tiny_models, monkeypatch):
+    """ONNX Runtime, like PyTorch: a session of one thread per pass, two passes at once."""
+    from low2high.low2high_plugin.inference import streams
+    from low2high.low2high_plugin.inference.model import load_predictor
+
+    monkeypatch.setattr(streams, "cpu_threads", lambda: 2)
+    assert load_predictor(tiny_models[1], "cpu").streams == 2
+    assert streams.onnx_session_threads("cpu") == 1
+    monkeypatch.setattr(streams, "cpu_threads", lambda: 1)
+    assert load_predictor(tiny_models[1], "cpu").streams == 1
+    assert streams.onnx_session_threads("cuda") == 0, "a GPU session keeps ONNX Runtime's default"
