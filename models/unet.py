@@ -70,11 +70,19 @@ class UNetDecoder(nn.Module):
         self.head = nn.Conv2d(stem, num_classes, 3, padding=1)
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return self.head(upsample2x(self.decode(features)))  # (B, num_classes, H, W)
+
+    def decode(self, features: list[torch.Tensor]) -> torch.Tensor:
+        """The four upsampling blocks: the map the head's upsampling and convolution turn into logits.
+
+        Apart from :meth:`forward` so that inference can compute the head another way
+        (``low2high_plugin/inference/phase_head.py``) without repeating the blocks.
+        """
         stem, stage1, stage2, stage3, stage4 = features
         x = stage4  # (B, 8w, H/32, W/32)
         for block, skip in zip(self.blocks, (stage3, stage2, stage1, stem)):
             x = block(x, skip)  # (B, 4w, H/16, W/16) ... (B, w, H/2, W/2)
-        return self.head(upsample2x(x))  # (B, num_classes, H, W)
+        return x
 
 
 class UNet(nn.Module):

@@ -36,13 +36,16 @@ class TorchPredictor:
 
     bf16 keeps the weights in bfloat16 and runs under autocast (which holds the few
     precision-sensitive ops in fp32); on CPUs with AMX or AVX-512 bf16 oneDNN runs the
-    convolutions as bf16 kernels. On CUDA, batches go through one reused pinned host buffer
-    each way, so transfers are asynchronous DMA rather than a pageable copy per batch.
+    convolutions as bf16 kernels, and a U-Net's head runs at half resolution
+    (:mod:`.phase_head`: the same function without the full-resolution upsampled features). On
+    CUDA, batches go through one reused pinned host buffer each way, so transfers are
+    asynchronous DMA rather than a pageable copy per batch.
     """
 
     def __init__(self, path: str, device: str, info: ModelInfo, bf16: bool = False) -> None:
         torch = require("torch", "run .pt models (or export the model to .onnx and use ONNX Runtime)")
         from ...models.checkpoint import CheckpointError, load_checkpoint
+        from .phase_head import with_phase_head
         from .torch_speed import cpu_streams, fold_batch_norms
 
         try:
@@ -54,6 +57,8 @@ class TorchPredictor:
         self._device = torch.device(device)
         self._dtype = torch.bfloat16 if bf16 else torch.float32
         model = fold_batch_norms(model.eval())
+        if bf16:  # fp32 stays the network as trained, bit for bit
+            model = with_phase_head(model)
         self._model = model.to(dtype=self._dtype, memory_format=torch.channels_last)
         self._pinned_in: Any = None  # reused pinned host buffers (CUDA only)
         self._pinned_out: Any = None
