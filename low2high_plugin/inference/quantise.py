@@ -48,10 +48,10 @@ def int8_model(model_path: str, model_kind: str, calibration: Callable[[], Seque
 
     def build(target: str) -> None:
         with tempfile.TemporaryDirectory(prefix="low2high-int8-") as work:
-            fp32 = os.path.join(work, "fp32.onnx")
-            if model_kind == "torch":
-                export_checkpoint(model_path, fp32)
+            if model_kind == "torch":  # the fp32 export fp32 runs (cached): a second export cost seconds
+                fp32 = onnx_export(model_path).path
             else:
+                fp32 = os.path.join(work, "fp32.onnx")
                 copy_for_quantisation(model_path, fp32)
             quantise_static(fp32, calibration(), target, work)
 
