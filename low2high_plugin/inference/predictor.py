@@ -16,6 +16,7 @@ import numpy as np
 
 from ..dependencies import require
 from ..errors import Low2HighError
+from .heap import release_free_memory
 from .model_info import ModelInfo, model_error
 
 
@@ -66,6 +67,12 @@ class TorchPredictor:
         self.info = info
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
+        output = self._forward(batch)
+        if self._device.type == "cpu":  # the pass's activations are freed now: give their pages back
+            release_free_memory()
+        return output
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
             inputs = self._to_device(batch).to(self._dtype).contiguous(memory_format=torch.channels_last)
