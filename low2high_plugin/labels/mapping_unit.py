@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from osgeo import gdal
 
 from ..errors import Cancelled, Low2HighError
 from ..geo.gdal_scope import with_gdal
 from ..geo.grid import Grid
-from ..progress import Progress
+from ..progress import Progress, SilentProgress
+from .classes import NODATA
 
 #: Neighbourhood of a patch: 8 keeps diagonal lines (roads, streams) whole.
 CONNECTEDNESS = 8
@@ -53,20 +55,38 @@ def sieve_class_raster(path: str, min_pixels: int, progress: Progress) -> None:
     dataset = gdal.Open(path, gdal.GA_Update)
     if dataset is None:
         raise Low2HighError(f"Cannot open the class map '{path}' to apply the minimum mapping unit.")
+    progress.info(f"Applying the minimum mapping unit: patches under {min_pixels} pixels join their largest "
+                  "neighbour.")
+    try:
+        _sieve_band(dataset.GetRasterBand(1), min_pixels, progress, path)
+    finally:
+        dataset = None
+
+
+@with_gdal
+def sieve_classes(classes: np.ndarray, min_pixels: int, nodata: int = NODATA) -> np.ndarray:
+    """:func:`sieve_class_raster` for a class map in memory (``nodata`` pixels left alone); returns a new array."""
+    if min_pixels <= 1:
+        return classes.copy()
+    rows, cols = classes.shape
+    dataset = gdal.GetDriverByName("MEM").Create("", cols, rows, 1, gdal.GDT_Byte)
     band = dataset.GetRasterBand(1)
+    band.SetNoDataValue(nodata)
+    band.WriteArray(classes)
+    _sieve_band(band, min_pixels, SilentProgress(), "a class map")
+    return band.ReadAsArray()
+
+
+def _sieve_band(band: gdal.Band, min_pixels: int, progress: Progress, shown: str) -> None:
+    """GDAL's sieve of ``band`` in place, masked by its nodata, reporting to ``progress``."""
 
     def report(fraction: float, _message: object, _data: object) -> int:
         progress.set_fraction(fraction)
         return 0 if progress.is_canceled() else 1
 
-    progress.info(f"Applying the minimum mapping unit: patches under {min_pixels} pixels join their largest "
-                  "neighbour.")
     try:
         gdal.SieveFilter(band, band.GetMaskBand(), band, min_pixels, CONNECTEDNESS, callback=report)
     except RuntimeError as error:
         if progress.is_canceled():
             raise Cancelled("Cancelled while applying the minimum mapping unit.") from None
-        raise Low2HighError(f"Applying the minimum mapping unit to '{path}' failed: {error}") from None
-    finally:
-        band = None
-        dataset = None
+        raise Low2HighError(f"Applying the minimum mapping unit to {shown} failed: {error}") from None

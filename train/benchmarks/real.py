@@ -27,6 +27,8 @@ import numpy as np
 
 from ...low2high_plugin.errors import Low2HighError
 from ...low2high_plugin.evaluation.metrics import ConfusionMatrix, Metrics
+from ...low2high_plugin.geo.grid import Grid
+from ...low2high_plugin.labels.mapping_unit import sieve_classes, unit_in_pixels
 from ...low2high_plugin.labels.taxonomy import load_taxonomy
 from ...low2high_plugin.progress import Progress, SilentProgress
 from ...low2high_plugin.resources import PACKAGE_ROOT, resource_path
@@ -58,6 +60,8 @@ class RealConfig:
     standardisation: str = field("", "input statistics as segment's INPUT_STATISTICS: auto, image (each raster's "
                                      "own) or model; or tile (each patch's own, a probe); empty: auto, what segment "
                                      "does by default")
+    min_mapping_unit: float = field(0.0, "segment's MIN_MAPPING_UNIT in m² (the patches are 1 m): every map "
+                                          "sieved so; 0: as classified")
     device: str = field("cpu", "cpu or cuda")
     output_json: str = field("", "also write every figure as JSON")
 
@@ -204,9 +208,12 @@ def evaluate_real(config: RealConfig, progress: Optional[Progress] = None) -> di
         model = checkpoint.build_model(config.device)
         statistics = config.standardisation or "auto"
         name = path + (f" (fed {statistics} statistics)" if config.standardisation else "")
+        name += f" (unit {config.min_mapping_unit:g} m²)" if config.min_mapping_unit else ""
+        unit = unit_in_pixels(config.min_mapping_unit, Grid((0.0, 1.0, 0.0, 0.0, 0.0, -1.0), 1, 1))
         for scene in scenes:
-            results[scene.name][name] = score(predict_scene(model, checkpoint.card, scene, statistics),
-                                              scene.fine).summary()
+            maps = [sieve_classes(classes, unit) for classes in predict_scene(model, checkpoint.card, scene,
+                                                                              statistics)]
+            results[scene.name][name] = score(maps, scene.fine).summary()
     if config.output_json:
         atomic_write_json(config.output_json, results)
     return results

@@ -67,3 +67,12 @@ class CancelAtOnce(SilentProgress):
 def test_cancelling_stops_the_sieve_with_cancelled(map_path):
     with pytest.raises(Cancelled):
         sieve_class_raster(map_path, 20, CancelAtOnce())
+
+
+def test_a_map_in_memory_is_sieved_as_its_file_would_be(map_path):
+    from low2high.low2high_plugin.labels.mapping_unit import sieve_classes
+
+    in_memory = sieve_classes(class_map(), 20)
+    sieve_class_raster(map_path, 20, SilentProgress())
+    assert (in_memory == read(map_path)).all()
+    assert (sieve_classes(class_map(), 0) == class_map()).all()

@@ -46,6 +46,10 @@ def test_patches_are_cut_to_the_pixels_the_nlcd_covers_and_the_oracle_is_nlcd_it
     assert f"{path} (fed tile statistics)" in probe["real NAIP, 2014 flight"]
     fed = evaluate_real(RealConfig(checkpoints=[path], shared=shared, flights=["naip"], standardisation="image"))
     assert fed["real NAIP, 2014 flight"][f"{path} (fed image statistics)"] != results["real NAIP, 2014 flight"][path]
+    sieved = evaluate_real(RealConfig(checkpoints=[path], shared=shared, flights=["naip"], min_mapping_unit=100))
+    assert f"{path} (unit 100 m²)" in sieved["real NAIP, 2014 flight"]
+    with pytest.raises(Low2HighError, match="MIN_MAPPING_UNIT"):
+        evaluate_real(RealConfig(checkpoints=[path], shared=shared, flights=["naip"], min_mapping_unit=-1))
     with pytest.raises(Low2HighError, match="auto, image, model, tile"):
         evaluate_real(RealConfig(checkpoints=[path], shared=shared, standardisation="dataset"))
 
