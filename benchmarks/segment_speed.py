@@ -29,7 +29,8 @@ width 64 with random weights and its head calibrated so that the map holds the f
 width-64 checkpoint when one is given (``--trained``), and ``deepness``: the width-64 network taking
 3 bands as a Deepness-style ONNX file (Deepness metadata only, no Low2High description, no .pt; its
 rows are the reference and the .onnx ones, and both it and segment feed it the raster's first three
-bands). The machine is shared, so quote ratios within one run, not absolute rates.
+bands). The machine is shared, so quote ratios within one run, not absolute rates; ``--repeats N``
+runs every row N times, the rows taking turns, and reports each row's median run.
 """
 from __future__ import annotations
 
@@ -85,6 +86,8 @@ def parse_arguments(argv: Optional[list] = None) -> argparse.Namespace:
                         help="a trained .pt checkpoint (e.g. `python -m low2high.train fit --width 64 ...`'s best.pt)")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of {', '.join(ROWS)}")
     parser.add_argument("--device", choices=list(DEVICES), default="auto")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="run every row this many times, rows interleaved, and report each row's median run")
     parser.add_argument("--flatness", action="store_true",
                         help="also run auto on a 4 Mpx and a 64 Mpx raster (peak RSS flat in raster size?)")
     parser.add_argument("--work", default=os.path.join(PACKAGE_ROOT, ".build", "bench"),
@@ -275,8 +278,9 @@ def agreement(path: str, reference: str) -> float:
     return same / max(total, 1)
 
 
-def bench_model(name: str, files: dict, raster: str, warm_raster: str, rows: list, device: str, folder: str) -> list:
-    """Every row for one model; returns dicts with the table's figures."""
+def bench_model(name: str, files: dict, raster: str, warm_raster: str, rows: list, device: str, folder: str,
+                repeats: int = 1) -> list:
+    """Every row for one model, ``repeats`` times interleaved; returns dicts with the table's figures."""
     results = []
     rows = [row for row in rows if "pt" in files or row not in CHECKPOINT_ROWS]  # no .pt: the .onnx rows only
     for kind in [kind for kind in ("fixed", "pt") if kind in files]:
@@ -286,22 +290,19 @@ def bench_model(name: str, files: dict, raster: str, warm_raster: str, rows: lis
               + " ".join(warm["log"][:2]), file=sys.stderr)
     if "bf16" in rows and "pt" in files:  # its agreement with fp32 is measured once, outside the timed run
         child(device, warm_raster, files["pt"], os.path.join(folder, f"{name}-warm-bf16.tif"), "bf16")
-    for row in rows:
-        output = os.path.join(folder, f"{name}-{row}.tif")
-        if row == "reference":
-            figures = child("reference", raster, files["fixed"], output)
-            figures["precision"] = "fp32"
-        elif row == "cuda" and not cuda_available():
-            print(f"[{name}] cuda: no CUDA GPU on this machine, unmeasured", file=sys.stderr)
-            continue
-        else:
-            model = files["pt"] if row in CHECKPOINT_ROWS else files["fixed"]
-            kind = "cuda" if row == "cuda" else device
-            with tempfile.TemporaryDirectory(dir=folder) as empty:
-                figures = child(kind, raster, model, output, row_precision(row), empty if row == "first" else None)
-        figures.update(row=row, output=output)
-        results.append(figures)
-        print(f"[{name}] {row}: {figures['megapixels'] / figures['seconds']:.2f} Mpx/s", file=sys.stderr)
+    if "cuda" in rows and not cuda_available():
+        print(f"[{name}] cuda: no CUDA GPU on this machine, unmeasured", file=sys.stderr)
+        rows = [row for row in rows if row != "cuda"]
+    runs: dict[str, list] = {row: [] for row in rows}
+    for repeat in range(repeats):  # rows take turns in a rotating order, so the machine's load weighs on all alike
+        for row in rows[repeat % len(rows):] + rows[:repeat % len(rows)]:
+            output = os.path.join(folder, f"{name}-{row}-{repeat}.tif")
+            figures = run_row(row, files, raster, output, device, folder)
+            figures.update(row=row, output=output)
+            runs[row].append(figures)
+            print(f"[{name}] {row}: {figures['megapixels'] / figures['seconds']:.2f} Mpx/s", file=sys.stderr)
+    for row in rows:  # the run of median wall time stands for the row
+        results.append(sorted(runs[row], key=lambda figures: figures["seconds"])[(len(runs[row]) - 1) // 2])
     fp32 = next((r["output"] for r in results if r["row"] == "fp32"), None)
     base = next((r for r in results if r["row"] == "reference"), None)
     for figures in results:
@@ -310,6 +311,16 @@ def bench_model(name: str, files: dict, raster: str, warm_raster: str, rows: lis
         figures["overhead"] = figures["computed"] / (figures["megapixels"] * 1e6)
         figures["agreement"] = agreement(figures["output"], fp32) if fp32 else float("nan")
     return results
+
+
+def run_row(row: str, files: dict, raster: str, output: str, device: str, folder: str) -> dict:
+    """One run of a table row in its own process."""
+    if row == "reference":
+        return dict(child("reference", raster, files["fixed"], output), precision="fp32")
+    model = files["pt"] if row in CHECKPOINT_ROWS else files["fixed"]
+    with tempfile.TemporaryDirectory(dir=folder) as empty:
+        return child("cuda" if row == "cuda" else device, raster, model, output, row_precision(row),
+                     empty if row == "first" else None)
 
 
 ROW_LABELS = {"reference": "plain ORT 512/64 loop", "fp32": "segment PRECISION=fp32 on the .onnx",
@@ -355,7 +366,7 @@ def main(argv: Optional[list] = None) -> int:
                 print(f"\n{name}: skipped, no checkpoint at {args.trained} (train one: python -m low2high.train fit "
                       f"--width 64 ... then pass --trained runs/x/best.pt)")
                 continue
-            results = bench_model(name, files, raster, warm_raster, rows, args.device, folder)
+            results = bench_model(name, files, raster, warm_raster, rows, args.device, folder, args.repeats)
             shown = os.path.basename(files.get("pt", files["fixed"]))
             print(table(f"{name} ({shown}), {side} × {side} px raster", results), flush=True)
             report.append({"model": name, "rows": [{k: v for k, v in r.items() if k not in ("log", "output")}
