@@ -4,9 +4,10 @@ One rule for both backends. Two single-threaded passes beat one pass on two thre
 project's 2-core CPUs: PyTorch's bf16 (oneDNN scales poorly from one core to two, and one pass's
 memory-bound operations overlap the other's convolutions: 3.47 against 2.85 Mpx/s on an Intel
 Xeon with AMX) and ONNX Runtime alike (a 2-core AMD EPYC without AMX, width-64 U-Net on
-896 × 1088 tiles, CPU seconds per Mpx: fp32 1.90 against 3.07, int8 0.85 against 1.20; a
-two-threaded session spends the difference waiting for its other thread, and a single-threaded
-pass computes the same numbers bit for bit).
+896 × 1088 tiles, seconds per Mpx at load 2.9: fp32 1.89 against 4.74 wall, 1.90 against 3.21
+CPU; int8 0.82 against 2.22 wall: a two-threaded session spends much of its time waiting for
+its other thread). A single-threaded pass computes the same numbers bit for bit. The price is
+memory: two passes hold two sets of activations (:mod:`.planning` budgets for it).
 """
 from __future__ import annotations
 
