@@ -285,7 +285,8 @@ def test_an_onnx_model_is_parsed_once_per_run(folder, tiny_models, monkeypatch):
     make_resizable(tiny_models[1], resizable)  # runs as it is: no resizable copy to open
     opened = []
     real = onnx_card.open_onnx_session
-    monkeypatch.setattr(onnx_card, "open_onnx_session", lambda path, *rest: opened.append(path) or real(path, *rest))
+    monkeypatch.setattr(onnx_card, "open_onnx_session",
+                        lambda path, *rest, **options: opened.append(path) or real(path, *rest, **options))
     pixels, _ = scene(200, 260, seed=6)
     result = run(make_raster(os.path.join(folder, "small.tif"), pixels), folder, resizable)
     assert result.model.backend == "onnx" and opened == [resizable]
