@@ -1,11 +1,11 @@
 """``python -m low2high <command>``: the package's headless commands besides training.
 
-Kept to a dispatcher: ``segment-many`` lives in :mod:`low2high.low2high_plugin.scale.cli`;
+Kept to a dispatcher: ``segment-many`` lives in :mod:`low2high.engine.scale.cli`;
 training is ``python -m low2high.train``.
 """
 import sys
 
-COMMANDS = {"segment-many": "low2high.low2high_plugin.scale.cli"}
+COMMANDS = {"segment-many": "low2high.engine.scale.cli"}
 
 
 def main(argv: list[str]) -> int:

@@ -10,7 +10,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..low2high_plugin.labels.alignment import AggregateRequest, aggregate_labels
+from ..engine.labels.alignment import AggregateRequest, aggregate_labels
 from .base import FeedbackProgress, Low2HighAlgorithm
 
 

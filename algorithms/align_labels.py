@@ -11,7 +11,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..low2high_plugin.labels.alignment import METHODS, AlignRequest, align_labels
+from ..engine.labels.alignment import METHODS, AlignRequest, align_labels
 from .base import FeedbackProgress, Low2HighAlgorithm
 
 

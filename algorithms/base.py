@@ -27,9 +27,9 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
-from ..low2high_plugin.errors import USER_ERRORS, Low2HighError
-from ..low2high_plugin.geo.raster_io import open_raster
-from ..low2high_plugin.resources import resource_path
+from ..core.errors import USER_ERRORS, Low2HighError
+from ..core.resources import resource_path
+from ..engine.geo.raster_io import open_raster
 from .enums import enum_numbers_as_names
 
 #: What an integer parameter given as text may look like (QGIS turns anything else into 0).
@@ -62,7 +62,7 @@ def _project_image_layer() -> Optional[QgsRasterLayer]:
 
 
 class FeedbackProgress:
-    """The engine's :class:`~low2high_plugin.progress.Progress` on top of a QGIS feedback.
+    """The engine's :class:`~low2high.core.progress.Progress` on top of a QGIS feedback.
 
     qgis_process draws progress as a line of dots ("0...10...20") written without a line break,
     so a log line written meanwhile continued that line ("0...10...step 10/200: loss ..."). There,

@@ -10,7 +10,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..low2high_plugin.evaluation.evaluate import EvaluateRequest, evaluate
+from ..engine.evaluation.evaluate import EvaluateRequest, evaluate
 from .base import FeedbackProgress, Low2HighAlgorithm
 
 

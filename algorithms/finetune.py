@@ -20,12 +20,12 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..low2high_plugin.dependencies import require
-from ..low2high_plugin.devices import DEVICES
-from ..low2high_plugin.geo.raster_io import stage_raster
-from ..low2high_plugin.labels.taxonomy import BUILT_IN
-from ..low2high_plugin.progress import check_canceled
-from ..models.publication import Publication
+from ..core.dependencies import require
+from ..core.devices import DEVICES
+from ..core.progress import check_canceled
+from ..core.publication import Publication
+from ..engine.geo.raster_io import stage_raster
+from ..engine.labels.taxonomy import BUILT_IN
 from .base import FeedbackProgress, Low2HighAlgorithm, image_layer_parameter
 
 _FREEZE = ("auto", "yes", "no")
@@ -215,7 +215,7 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
 
         ``model`` and ``output`` are the run's hidden files: the map is published with the model.
         """
-        from ..low2high_plugin.inference.segment import SegmentRequest, segment
+        from ..engine.inference.segment import SegmentRequest, segment
 
         progress.info("Classifying the areas with the fine-tuned model (OUTPUT_MAP).")
         request = SegmentRequest(input_path=config.image, output_path=output, model_path=model,

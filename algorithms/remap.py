@@ -12,8 +12,8 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..low2high_plugin.labels.remap import RemapRequest, remap
-from ..low2high_plugin.labels.taxonomy import BUILT_IN
+from ..engine.labels.remap import RemapRequest, remap
+from ..engine.labels.taxonomy import BUILT_IN
 from .base import FeedbackProgress, Low2HighAlgorithm
 
 

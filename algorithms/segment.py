@@ -18,12 +18,12 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..low2high_plugin.devices import DEVICES
-from ..low2high_plugin.inference.bands import parse_bands
-from ..low2high_plugin.inference.precision import PRECISIONS
-from ..low2high_plugin.inference.segment import SegmentRequest, segment
-from ..low2high_plugin.progress import check_canceled
-from ..models.contract import INPUT_STATISTICS
+from ..core.contract import INPUT_STATISTICS
+from ..core.devices import DEVICES
+from ..core.progress import check_canceled
+from ..engine.inference.bands import parse_bands
+from ..engine.inference.precision import PRECISIONS
+from ..engine.inference.segment import SegmentRequest, segment
 from .base import FeedbackProgress, Low2HighAlgorithm, image_layer_parameter
 
 

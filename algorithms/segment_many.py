@@ -19,11 +19,11 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..low2high_plugin.devices import DEVICES
-from ..low2high_plugin.errors import Low2HighError
-from ..low2high_plugin.inference.precision import PRECISIONS
-from ..low2high_plugin.scale.engine import JobRequest, segment_many
-from ..low2high_plugin.scale.jobs import FAILED, MapSettings
+from ..core.devices import DEVICES
+from ..core.errors import Low2HighError
+from ..engine.inference.precision import PRECISIONS
+from ..engine.scale.engine import JobRequest, segment_many
+from ..engine.scale.jobs import FAILED, MapSettings
 from .base import FeedbackProgress, Low2HighAlgorithm
 
 

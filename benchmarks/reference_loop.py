@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from osgeo import gdal
 
-from ..low2high_plugin.geo.grid import Window
-from ..low2high_plugin.geo.raster_io import RasterSource, create_geotiff
-from ..low2high_plugin.labels.classes import NODATA
-from ..models.contract import model_input
+from ..core.contract import model_input
+from ..engine.geo.grid import Window
+from ..engine.geo.raster_io import RasterSource, create_geotiff
+from ..engine.labels.classes import NODATA
 
 
 @dataclass
@@ -33,9 +33,9 @@ class LoopStats:
 def reference_loop(source_path: str, model_path: str, output_path: str, tile: int = 512, overlap: int = 64,
                    device: str = "cpu") -> LoopStats:
     """Classify the whole raster at ``source_path`` with a fixed-size .onnx model into ``output_path``."""
-    from ..low2high_plugin.inference.decision import class_map
-    from ..low2high_plugin.inference.model import open_model
-    from ..low2high_plugin.inference.predictor import foreign_probabilities
+    from ..engine.inference.decision import class_map
+    from ..engine.inference.model import open_model
+    from ..engine.inference.predictor import foreign_probabilities
 
     started = time.perf_counter()
     model = open_model(model_path, device)  # one session: the card and the runs

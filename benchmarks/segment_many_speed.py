@@ -29,11 +29,11 @@ import tempfile
 import time
 from typing import Any
 
-from ..low2high_plugin.inference.segment import segment
-from ..low2high_plugin.resources import resource_path
-from ..low2high_plugin.scale.cluster import job_client, threads_per_worker
-from ..low2high_plugin.scale.engine import JobRequest, segment_many
-from ..low2high_plugin.scale.jobs import DONE, MapSettings, Outcome
+from ..core.resources import resource_path
+from ..engine.inference.segment import segment
+from ..engine.scale.cluster import job_client, threads_per_worker
+from ..engine.scale.engine import JobRequest, segment_many
+from ..engine.scale.jobs import DONE, MapSettings, Outcome
 from .measure import machine, peak_rss_mb
 
 SAMPLE = resource_path("sample", "naip_sample.tif")

@@ -48,12 +48,12 @@ from typing import Optional
 import numpy as np
 from osgeo import gdal
 
-from ..low2high_plugin.devices import DEVICES
-from ..low2high_plugin.geo.grid import Window
-from ..low2high_plugin.geo.raster_io import RasterSource, atomic_output, create_geotiff
-from ..low2high_plugin.inference.model_cache import CACHE_ENVIRONMENT
-from ..low2high_plugin.resources import PACKAGE_ROOT, resource_path
-from ..models.files import atomic_path, atomic_write_json
+from ..core.devices import DEVICES
+from ..core.files import atomic_path, atomic_write_json
+from ..core.resources import PACKAGE_ROOT, resource_path
+from ..engine.geo.grid import Window
+from ..engine.geo.raster_io import RasterSource, atomic_output, create_geotiff
+from ..engine.inference.model_cache import CACHE_ENVIRONMENT
 from .measure import machine, peak_rss_mb
 
 SAMPLE = resource_path("sample", "naip_sample.tif")
@@ -166,8 +166,8 @@ def calibrated_random_checkpoint(path: str) -> str:
         return path
     import torch
 
+    from ..core.contract import model_input
     from ..models.checkpoint import ModelCard, save_checkpoint
-    from ..models.contract import model_input
     from ..models.unet import UNet, UNetConfig
 
     torch.manual_seed(0)
@@ -227,8 +227,8 @@ def run_child(args: argparse.Namespace) -> None:
         stats = reference_loop(source, model, output)
         figures: dict = {"seconds": stats.seconds, "megapixels": stats.megapixels, "computed": stats.computed_pixels}
     else:
-        from ..low2high_plugin.inference.segment import SegmentRequest, segment
-        from ..low2high_plugin.progress import ConsoleProgress
+        from ..core.progress import ConsoleProgress
+        from ..engine.inference.segment import SegmentRequest, segment
 
         result = segment(SegmentRequest(source, output, model, precision=args.child_precision, device=kind),
                          ConsoleProgress())
@@ -381,7 +381,7 @@ def main(argv: Optional[list] = None) -> int:
 
 def describe_machine() -> str:
     """The CPU, its cores and the flags that decide the precisions, and the load when the run starts."""
-    from ..low2high_plugin.inference.precision import cpu_flags
+    from ..engine.inference.precision import cpu_flags
 
     found = cpu_flags()
     info = machine()

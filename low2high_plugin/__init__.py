@@ -1,6 +1,5 @@
-"""The engine of Low2High: everything the plugin does, without QGIS.
+"""The QGIS glue: the plugin object QGIS loads and the Processing provider that lists the algorithms.
 
-Only ``plugin.py`` and ``provider.py`` in this package import QGIS; every other module runs in a
-plain Python with GDAL and NumPy (torch and onnxruntime are imported inside the functions that
-need them), so the same code serves QGIS, ``qgis_process``, tests and the training module.
+The only package besides ``algorithms/`` (and the entry point, ``__init__.py``) that imports QGIS;
+the work itself is in ``engine/``, ``train/``, ``models/`` and ``core/``, which run without it.
 """

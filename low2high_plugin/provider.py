@@ -8,7 +8,7 @@ from qgis.core import QgsApplication, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from ..algorithms import ALGORITHMS
-from .resources import resource_path
+from ..core.resources import resource_path
 
 ICONS = resource_path("icons")
 

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Union
 
+from ..core.contract import MERGED_CLASSES, NAIP_BANDS, STANDARDISATIONS, model_input
 from .config import INPUT_MULTIPLE, PixelMLPConfig, UNetConfig
-from .contract import MERGED_CLASSES, NAIP_BANDS, STANDARDISATIONS, model_input
 
 FORMAT_VERSION = 1
 """Version of the description layout; files with a larger number come from a newer Low2High."""

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..core.files import atomic_write
 from .architectures import architecture_of, build_network
 from .card import (
     ARCHITECTURE,
@@ -38,7 +39,6 @@ from .card import (
     parse_description,
     to_plain,
 )
-from .files import atomic_write
 
 FORMAT = "low2high.checkpoint"
 

@@ -33,9 +33,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..core.files import atomic_write
 from .architectures import architecture_of
 from .card import FORMAT_VERSION, CheckpointError, ModelCard, check_card_matches
-from .files import atomic_write
 from .onnx_card import METADATA_KEY, ONNX_FORMAT, OUTPUTS, _read_description, open_onnx_session
 
 

@@ -76,7 +76,7 @@ class UNetDecoder(nn.Module):
         """The four upsampling blocks: the map the head's upsampling and convolution turn into logits.
 
         Apart from :meth:`forward` so that inference can compute the head another way
-        (``low2high_plugin/inference/phase_head.py``) without repeating the blocks.
+        (``engine/inference/phase_head.py``) without repeating the blocks.
         """
         stem, stage1, stage2, stage3, stage4 = features
         x = stage4  # (B, 8w, H/32, W/32)

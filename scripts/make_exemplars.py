@@ -32,7 +32,7 @@ def main() -> int:
     args = parser.parse_args()
     from osgeo import gdal
 
-    from low2high.low2high_plugin.labels.remap import RemapRequest, remap
+    from low2high.engine.labels.remap import RemapRequest, remap
 
     window = f"/vsimem/exemplars-{uuid.uuid4().hex}.vrt"
     gdal.Translate(window, os.path.join(args.shared, LABELS), options=gdal.TranslateOptions(format="VRT",

@@ -15,7 +15,7 @@ import sys
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-INCLUDED_FOLDERS = ("low2high_plugin/", "algorithms/", "models/", "train/", "resources/")
+INCLUDED_FOLDERS = ("core/", "models/", "engine/", "train/", "algorithms/", "low2high_plugin/", "resources/")
 INCLUDED_FILES = ("__init__.py", "metadata.txt", "LICENSE", "README.md")
 
 

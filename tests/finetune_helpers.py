@@ -6,7 +6,7 @@ import os
 from helpers import ORIGIN, make_model, make_raster, scene
 from train_helpers import FACTOR, NLCD
 
-from low2high.low2high_plugin.labels.alignment import block_majority
+from low2high.engine.labels.alignment import block_majority
 
 SIDE = 128
 

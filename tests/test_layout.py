@@ -14,17 +14,16 @@ class NoQgis:
             raise ModuleNotFoundError(f"No module named {name!r} (blocked)")
 sys.meta_path.insert(0, NoQgis())
 import low2high
-QGIS_GLUE = {"low2high.low2high_plugin.plugin", "low2high.low2high_plugin.provider"}
-for package in ("low2high.models", "low2high.train", "low2high.low2high_plugin", "low2high.benchmarks"):
+for package in ("low2high.core", "low2high.models", "low2high.engine", "low2high.train", "low2high.benchmarks"):
     module = importlib.import_module(package)
     for info in pkgutil.walk_packages(module.__path__, package + "."):
-        if info.name not in QGIS_GLUE and not info.name.endswith("__main__"):
+        if not info.name.endswith("__main__"):
             importlib.import_module(info.name)
 print("imported", len([m for m in sys.modules if m.startswith("low2high.")]), "modules without QGIS")
 '''
 
 
-def test_models_train_and_engine_import_without_qgis():
+def test_core_models_engine_and_train_import_without_qgis():
     completed = subprocess.run([sys.executable, "-c", WITHOUT_QGIS], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert "without QGIS" in completed.stdout
@@ -44,6 +43,7 @@ def test_package_zip_holds_the_plugin_folder(tmp_path):
     assert all(name.startswith("low2high/") for name in names)
     for required in ("low2high/metadata.txt", "low2high/__init__.py", "low2high/low2high_plugin/provider.py",
                      "low2high/algorithms/segment.py", "low2high/models/unet.py",
+                     "low2high/core/errors.py", "low2high/engine/inference/segment.py",
                      "low2high/resources/icons/low2high.svg",
                      "low2high/resources/sample/naip_sample.tif"):
         assert required in names
@@ -53,22 +53,17 @@ def test_package_zip_holds_the_plugin_folder(tmp_path):
 
 
 # Which top-level parts of the package each part may import (see docs/architecture.md, "Map of the code"):
-# the training module reuses the engine's raster I/O, alignment and metrics (so `train evaluate`
-# is the same code as low2high:evaluate), hence train → low2high_plugin, never the reverse.
-ALLOWED_IMPORTS = {
-    "models": set(),
-    "low2high_plugin": {"models"},
-    "train": {"low2high_plugin", "models"},
-    "algorithms": {"low2high_plugin", "models", "train"},
-    "benchmarks": {"low2high_plugin", "models"},  # development harnesses: nothing imports them
-}
-# The provider lists the algorithms: the one place the engine's folder reaches up (QGIS glue).
-GLUE_IMPORTS = {("low2high.low2high_plugin.provider", "algorithms")}
+# a strict stack, core ← models ← engine ← train ← algorithms ← low2high_plugin; each part imports only parts
+# below it. The training module reuses the engine's raster I/O, alignment and metrics (so `train evaluate`
+# is the same code as low2high:evaluate), hence train above engine; the QGIS glue lists the algorithms, so it
+# is the top, and core (the rules everything uses) imports nothing of ours.
+LAYERS = ("core", "models", "engine", "train", "algorithms", "low2high_plugin")
+ALLOWED_IMPORTS = {part: set(LAYERS[:index]) for index, part in enumerate(LAYERS)}
+ALLOWED_IMPORTS["benchmarks"] = {"core", "models", "engine"}  # development harnesses: nothing imports them
 # Training runs headless on clusters: it never needs the tiled-inference engine.
-FORBIDDEN = {("train", "low2high.low2high_plugin.inference")}
+FORBIDDEN = {("train", "low2high.engine.inference")}
 # QGIS (and its Qt bindings) only where the design allows: the entry point, the algorithms, the glue.
-QGIS_ALLOWED = ("low2high", "low2high.algorithms", "low2high.low2high_plugin.plugin",
-                "low2high.low2high_plugin.provider")
+QGIS_PARTS = ("algorithms", "low2high_plugin")
 SKIPPED_FOLDERS = {"tests", "scripts", ".venv", ".build", ".git", "dist", "out", "build"}
 
 
@@ -130,13 +125,14 @@ def test_dependency_direction():
     inside, _ = import_graph()
     wrong = [f"{module} imports {target}" for module, targets in inside.items() for target in targets
              if part_of(module) in ALLOWED_IMPORTS and part_of(target) != part_of(module)
-             and part_of(target) not in ALLOWED_IMPORTS[part_of(module)]
-             and (module, part_of(target)) not in GLUE_IMPORTS]
+             and part_of(target) not in ALLOWED_IMPORTS[part_of(module)]]
     wrong += [f"{module} imports {target}" for module, targets in inside.items() for target in targets
               for part, forbidden in FORBIDDEN if part_of(module) == part and target.startswith(forbidden)]
     assert not wrong, wrong
-    assert any(part_of(target) == "low2high_plugin" for module, targets in inside.items() if part_of(module) == "train"
+    assert any(part_of(target) == "engine" for module, targets in inside.items() if part_of(module) == "train"
                for target in targets), "the check must see the imports it polices"
+    folders = {part_of(module) for module in inside if module.count(".") >= 2}
+    assert folders == set(ALLOWED_IMPORTS), f"a folder without a rule: {sorted(folders ^ set(ALLOWED_IMPORTS))}"
 
 
 def test_no_import_cycles_between_modules():
@@ -162,5 +158,15 @@ def test_no_import_cycles_between_modules():
 def test_qgis_is_imported_only_by_the_entry_point_the_algorithms_and_the_glue():
     _, outside = import_graph()
     wrong = sorted(module for module, names in outside.items() if names & {"qgis", "PyQt5", "PyQt6"}
-                   and not (module in QGIS_ALLOWED or module.startswith("low2high.algorithms.")))
+                   and not (module == "low2high" or part_of(module) in QGIS_PARTS))
     assert not wrong, wrong
+
+
+def test_low2high_plugin_holds_only_the_qgis_glue():
+    """The folder's name is true: what runs without QGIS belongs in engine/ or core/, not here."""
+    _, outside = import_graph()
+    glue = [module for module in outside
+            if part_of(module) == "low2high_plugin" and module != "low2high.low2high_plugin"]
+    assert glue, "the glue is where the check looks"
+    not_glue = sorted(module for module in glue if not outside[module] & {"qgis", "PyQt5", "PyQt6"})
+    assert not not_glue, f"QGIS-free modules in low2high_plugin/ (move them to engine/ or core/): {not_glue}"

@@ -47,7 +47,7 @@ def test_a_non_editable_install_runs_the_training_cli_and_has_its_resources(tmp_
                     "--disable-pip-version-check", "--target", str(target), str(source)],
                    check=True, capture_output=True, timeout=300)
     environment = dict(os.environ, PYTHONPATH=str(target))
-    probe = ("import low2high, os; from low2high.low2high_plugin.resources import resource_path; "
+    probe = ("import low2high, os; from low2high.core.resources import resource_path; "
              "print(low2high.__file__); "
              "print(all(os.path.exists(resource_path(*p)) for p in [('models', 'demo.pt'), "
              "('taxonomies', 'nlcd.json'), ('styles', 'classes.qml'), ('requirements.txt',)]))")

@@ -7,7 +7,7 @@ import os
 import numpy as np
 from helpers import scene
 
-from low2high.low2high_plugin.labels.alignment import block_majority
+from low2high.engine.labels.alignment import block_majority
 from low2high.train.data.chips import DATASET_FILE, FORMAT_NAME, INDEX_FILE, chip_path, write_chip, write_index
 
 CHESAPEAKE = np.array([1, 2, 3, 5], np.uint8)  # merged class → a Chesapeake code of it

@@ -11,8 +11,8 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
-from ..low2high_plugin.dependencies import missing_package
-from ..low2high_plugin.errors import USER_ERRORS, Cancelled
+from ..core.dependencies import missing_package
+from ..core.errors import USER_ERRORS, Cancelled
 
 #: command name → module (relative to this package) implementing it.
 COMMANDS: dict[str, str] = {}

@@ -14,8 +14,8 @@ import os
 import typing
 from typing import Any, Optional, Sequence, Type, TypeVar
 
-from ..low2high_plugin.errors import Low2HighError
-from ..models.files import atomic_write_json
+from ..core.errors import Low2HighError
+from ..core.files import atomic_write_json
 
 T = TypeVar("T")
 

@@ -11,8 +11,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ..low2high_plugin.labels.classes import NODATA, class_colours
-from ..models.files import atomic_write
+from ..core.files import atomic_write
+from ..engine.labels.classes import NODATA, class_colours
 from .data.chips import upsample_labels
 
 NODATA_COLOUR = (0.88, 0.88, 0.88)

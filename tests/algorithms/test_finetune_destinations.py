@@ -92,12 +92,12 @@ def test_a_map_that_fails_after_training_publishes_nothing(low2high_provider, tu
     import processing
     from qgis.core import QgsProcessingException
 
-    from low2high.low2high_plugin.errors import Low2HighError
+    from low2high.core.errors import Low2HighError
 
     def failing_segment(request, progress=None):
         raise Low2HighError("OUTPUT_MAP cannot be made (a stand-in for any failure of the map).")
 
-    monkeypatch.setattr("low2high.low2high_plugin.inference.segment.segment", failing_segment)
+    monkeypatch.setattr("low2high.engine.inference.segment.segment", failing_segment)
     parameters = _parameters(tune, OUTPUT_MAP=os.path.join(tune["folder"], "map.tif"),
                              OUTPUT_PLOT=os.path.join(tune["folder"], "curve.png"))
     parameters.pop("EXEMPLARS")

@@ -14,7 +14,7 @@ import sys
 import pytest
 from helpers import REPO_ROOT
 
-from low2high.low2high_plugin import dependencies
+from low2high.core import dependencies
 
 SENTENCE = "is not a text table"
 

@@ -1,6 +1,6 @@
 """Through QGIS Processing too, no output is written onto an input named another way (issue 23, bug 1).
 
-The engines' checks are tested one by one in tests/low2high_plugin and tests/train; here the
+The engines' checks are tested one by one in tests/engine and tests/train; here the
 algorithms as QGIS runs them: remap, whose OUTPUT reaches the check through QGIS's own handling of
 destination parameters, and finetune, whose OUTPUT_MAP and OUTPUT_PLOT the algorithm checks itself
 before the training (the engine would write them only after minutes of work).

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from helpers import REPO_ROOT, make_raster, read, scene
 
-from low2high.low2high_plugin.dependencies import pinned_requirements
+from low2high.core.dependencies import pinned_requirements
 
 
 @pytest.fixture

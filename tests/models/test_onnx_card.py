@@ -7,8 +7,8 @@ import pytest
 import torch
 from helpers import make_raster, scene
 
-from low2high.low2high_plugin.errors import Low2HighError
-from low2high.low2high_plugin.inference.segment import SegmentRequest, segment
+from low2high.core.errors import Low2HighError
+from low2high.engine.inference.segment import SegmentRequest, segment
 from low2high.models.card import CheckpointError, ModelCard
 from low2high.models.onnx_card import read_onnx_card
 from low2high.models.onnx_export import export_onnx

@@ -64,7 +64,7 @@ def test_a_card_threshold_is_what_deepness_applies(tmp_path):
 def test_deepness_draws_segments_map_of_our_export(folder, tiny_models):
     """Our export (256-px tiles) in Deepness after "Load default parameters" and in segment: the same map
     but where tiles are cut differently; with the panel's default threshold it was not."""
-    from low2high.low2high_plugin.inference.segment import SegmentRequest, segment
+    from low2high.engine.inference.segment import SegmentRequest, segment
 
     pixels, _ = scene(480, 640, seed=2)
     image = make_raster(os.path.join(folder, "image.tif"), pixels)

@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 from helpers import make_raster, read, scene
 
-from low2high.models.card import CheckpointError, ModelCard
-from low2high.models.contract import (
+from low2high.core.contract import (
     MIN_TILE_STD,
     byte_histograms,
     histogram_statistics,
@@ -12,6 +11,7 @@ from low2high.models.contract import (
     normalise,
     tile_statistics,
 )
+from low2high.models.card import CheckpointError, ModelCard
 
 
 def test_tile_standardisation_cancels_a_flights_gain_and_offset():
@@ -51,7 +51,7 @@ def test_the_card_records_it_and_old_cards_mean_dataset():
 def test_segment_standardises_each_tile_when_the_card_says_so(tmp_path):
     import torch
 
-    from low2high.low2high_plugin.inference.segment import SegmentRequest, segment
+    from low2high.engine.inference.segment import SegmentRequest, segment
     from low2high.models.checkpoint import load_checkpoint, save_checkpoint
     from low2high.models.config import UNetConfig
     from low2high.models.unet import UNet

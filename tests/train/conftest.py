@@ -5,7 +5,7 @@ import pytest
 from helpers import make_raster, scene  # noqa: E402
 from train_helpers import BANDS, CHESAPEAKE, CHIP, FACTOR, NLCD  # noqa: E402
 
-from low2high.low2high_plugin.labels.alignment import block_majority  # noqa: E402
+from low2high.engine.labels.alignment import block_majority  # noqa: E402
 
 
 @pytest.fixture(scope="session")

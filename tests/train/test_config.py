@@ -3,7 +3,7 @@ import argparse
 
 import pytest
 
-from low2high.low2high_plugin.errors import Low2HighError
+from low2high.core.errors import Low2HighError
 from low2high.train.config import add_config_arguments, resolve_config
 from low2high.train.fit.config import FitConfig
 

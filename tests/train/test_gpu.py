@@ -3,7 +3,7 @@ import pytest
 import torch
 from train_helpers import fit_settings
 
-from low2high.low2high_plugin.errors import Low2HighError
+from low2high.core.errors import Low2HighError
 from low2high.models.checkpoint import load_checkpoint
 from low2high.train.data.datasets import ChipDataset
 from low2high.train.fit.config import FitConfig

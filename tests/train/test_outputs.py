@@ -7,8 +7,8 @@ from helpers import make_model, make_raster
 from read_only import make_read_only
 from train_helpers import synthetic_chip, write_dataset
 
-from low2high.low2high_plugin.destinations import check_destination, check_writable_folder
-from low2high.low2high_plugin.errors import Low2HighError
+from low2high.core.destinations import check_destination, check_writable_folder
+from low2high.core.errors import Low2HighError
 from low2high.train.cli import main
 
 

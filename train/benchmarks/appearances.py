@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from ...low2high_plugin.progress import Progress
-from ...low2high_plugin.resources import PACKAGE_ROOT
+from ...core.progress import Progress
+from ...core.resources import PACKAGE_ROOT
 from ..config import field
 from .paper import BenchmarkConfig, prepare_dataset
 from .real import parse_rendered

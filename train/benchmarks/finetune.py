@@ -34,12 +34,12 @@ from typing import Any, Optional
 import numpy as np
 from osgeo import gdal
 
-from ...low2high_plugin.evaluation.metrics import ConfusionMatrix
-from ...low2high_plugin.labels.taxonomy import load_taxonomy
-from ...low2high_plugin.progress import Countdown, SilentProgress
-from ...low2high_plugin.resources import PACKAGE_ROOT
-from ...models.files import atomic_write_json, atomic_write_text
-from ...models.publication import Publication
+from ...core.files import atomic_write_json, atomic_write_text
+from ...core.progress import Countdown, SilentProgress
+from ...core.publication import Publication
+from ...core.resources import PACKAGE_ROOT
+from ...engine.evaluation.metrics import ConfusionMatrix
+from ...engine.labels.taxonomy import load_taxonomy
 from ..finetune.config import FinetuneConfig
 from ..finetune.model import DEMO_MODEL
 

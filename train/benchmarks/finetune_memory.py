@@ -18,7 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from ...low2high_plugin.progress import ConsoleProgress, Countdown
+from ...core.progress import ConsoleProgress, Countdown
 from .large_scene import make_large_scene
 
 

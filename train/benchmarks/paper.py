@@ -7,11 +7,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.progress import Countdown, Progress
-from ...low2high_plugin.resources import PACKAGE_ROOT
-from ...models.files import atomic_write_json, atomic_write_text
-from ...models.publication import Publication
+from ...core.errors import Low2HighError
+from ...core.files import atomic_write_json, atomic_write_text
+from ...core.progress import Countdown, Progress
+from ...core.publication import Publication
+from ...core.resources import PACKAGE_ROOT
 from ..config import field, save_config
 from ..modes import AGG_ADV, HIGH, LOW, MODES, Mode, training_mode
 from .sources import LABELS, NLCD, RENDERER, SHARED, render

@@ -12,7 +12,7 @@ demo model is chosen on, beside the Oracle (NLCD itself) on the same pixels:
   George's County labels, which no model trains on) rendered with seeds and flight shifts a model
   never trained on, scored in 480-px tiles against the real 1 m labels.
 
-Every prediction goes through the model card's input contract (:mod:`low2high.models.contract`),
+Every prediction goes through the model card's input contract (:mod:`low2high.core.contract`),
 exactly as ``low2high:segment`` does. Figures are pooled over patches (one confusion matrix per
 set), macro over the classes present, as everywhere in this project.
 """
@@ -25,15 +25,15 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.evaluation.metrics import ConfusionMatrix, Metrics
-from ...low2high_plugin.geo.grid import Grid
-from ...low2high_plugin.labels.mapping_unit import sieve_classes, unit_in_pixels
-from ...low2high_plugin.labels.taxonomy import load_taxonomy
-from ...low2high_plugin.progress import Progress, SilentProgress
-from ...low2high_plugin.resources import PACKAGE_ROOT, resource_path
-from ...models.contract import INPUT_STATISTICS
-from ...models.files import atomic_write_json
+from ...core.contract import INPUT_STATISTICS
+from ...core.errors import Low2HighError
+from ...core.files import atomic_write_json
+from ...core.progress import Progress, SilentProgress
+from ...core.resources import PACKAGE_ROOT, resource_path
+from ...engine.evaluation.metrics import ConfusionMatrix, Metrics
+from ...engine.geo.grid import Grid
+from ...engine.labels.mapping_unit import sieve_classes, unit_in_pixels
+from ...engine.labels.taxonomy import load_taxonomy
 from ..config import field
 from .sources import NLCD, SHARED, label_rows, render
 
@@ -163,7 +163,7 @@ def predict_scene(model: Any, card: Any, scene: Scene, statistics: str = "auto")
 
 def _fed_cards(card: Any, scene: Scene, statistics: str) -> list[Any]:
     """The card each patch is standardised by: the model's, each patch's own (``tile``), or its raster's own."""
-    from ...models.contract import statistics_source, tile_statistics
+    from ...core.contract import statistics_source, tile_statistics
 
     if statistics == "tile":
         return [dataclasses.replace(card, standardisation="tile")] * len(scene.images)

@@ -8,8 +8,8 @@ from typing import Optional
 
 from osgeo import gdal
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.resources import PACKAGE_ROOT
+from ...core.errors import Low2HighError
+from ...core.resources import PACKAGE_ROOT
 
 SHARED = os.environ.get("LOW2HIGH_SHARED", os.path.join(os.path.dirname(PACKAGE_ROOT), "shared"))
 LABELS = "data/chesapeake_pg_county/pg_county_north_lc.tif"

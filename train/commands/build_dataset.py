@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import argparse
 
-from ...low2high_plugin.destinations import check_writable_folder
-from ...low2high_plugin.progress import ConsoleProgress
+from ...core.destinations import check_writable_folder
+from ...core.progress import ConsoleProgress
 from ..config import add_config_arguments, resolve_config
 from ..data.builder import BuildDatasetConfig, build_dataset
 

@@ -14,9 +14,9 @@ import argparse
 import os
 from dataclasses import dataclass
 
-from ...low2high_plugin.destinations import check_destination
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.progress import ConsoleProgress
+from ...core.destinations import check_destination
+from ...core.errors import Low2HighError
+from ...core.progress import ConsoleProgress
 from ..config import add_config_arguments, field, resolve_config
 from ..data.priors import count_prior, write_prior
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 
-from ...low2high_plugin.destinations import check_writable_folder
-from ...low2high_plugin.progress import ConsoleProgress
+from ...core.destinations import check_writable_folder
+from ...core.progress import ConsoleProgress
 from ..benchmarks.appearances import AppearancesConfig, build_appearances
 from ..config import add_config_arguments, resolve_config
 

@@ -4,16 +4,16 @@ Against the fine (high-resolution) labels by default, as every table of the pape
 coarse`` also scores the block majority of the predicted map against the coarse labels (the rule
 model selection uses). ``--oracle`` scores the coarse labels themselves, upsampled to the image
 (the paper's Oracle row: a perfect low-resolution estimator). The figures come from
-low2high_plugin.evaluation.metrics.ConfusionMatrix, the same code as the QGIS algorithm low2high:evaluate.
+engine.evaluation.metrics.ConfusionMatrix, the same code as the QGIS algorithm low2high:evaluate.
 """
 from __future__ import annotations
 
 import argparse
 import os
 
-from ...low2high_plugin.destinations import check_destination
-from ...low2high_plugin.progress import ConsoleProgress
-from ...models.publication import Publication
+from ...core.destinations import check_destination
+from ...core.progress import ConsoleProgress
+from ...core.publication import Publication
 from ..config import add_config_arguments, resolve_config
 from ..data.chips import DATASET_FILE, INDEX_FILE
 from ..scoring.evaluate import EvaluateConfig, evaluate_config, write_csv, write_json

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 
-from ...low2high_plugin.destinations import check_destination, check_writable_folder
-from ...low2high_plugin.progress import ConsoleProgress
+from ...core.destinations import check_destination, check_writable_folder
+from ...core.progress import ConsoleProgress
 from ..benchmarks.real import RealConfig, evaluate_real, table
 from ..config import add_config_arguments, resolve_config
 

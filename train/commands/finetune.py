@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from ...low2high_plugin.errors import Low2HighError
+from ...core.errors import Low2HighError
 from ..config import add_config_arguments, resolve_config
 from ..finetune.config import LOSSES, FinetuneConfig
 from ..modes import describe
@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...low2high_plugin.geo.gdal_scope import gdal_session
-    from ...low2high_plugin.progress import ConsoleProgress
+    from ...core.progress import ConsoleProgress
+    from ...engine.geo.gdal_scope import gdal_session
     from ..finetune.areas import read_area_file
     from ..finetune.repair import repair_polygons
     from ..finetune.task import finetune

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...low2high_plugin.progress import ConsoleProgress
+    from ...core.progress import ConsoleProgress
     from ..fit.task import fit
 
     result = fit(resolve_config(FitConfig, args), ConsoleProgress())

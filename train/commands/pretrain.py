@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...low2high_plugin.progress import ConsoleProgress
+    from ...core.progress import ConsoleProgress
     from ..pretrain.task import pretrain
 
     result = pretrain(resolve_config(PretrainConfig, args), ConsoleProgress())

@@ -18,18 +18,18 @@ import numpy as np
 from osgeo import gdal
 from tqdm import tqdm
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.geo.gdal_scope import with_gdal
-from ...low2high_plugin.geo.grid import Window
-from ...low2high_plugin.geo.raster_io import RasterSource, crs_name
-from ...low2high_plugin.geo.resample import ground_sample_distance
-from ...low2high_plugin.geo.views import check_overlap, nearest_view
-from ...low2high_plugin.labels.alignment import block_majority, label_type, resolve_factor
-from ...low2high_plugin.labels.classes import MERGED_NAMES, NODATA
-from ...low2high_plugin.labels.rasters import LabelRemapper, read_labels, require_integer_labels, require_single_band
-from ...low2high_plugin.labels.taxonomy import Taxonomy, load_taxonomy
-from ...low2high_plugin.progress import Countdown, Progress, SilentProgress
-from ...models.files import atomic_write_json
+from ...core.errors import Low2HighError
+from ...core.files import atomic_write_json
+from ...core.progress import Countdown, Progress, SilentProgress
+from ...engine.geo.gdal_scope import with_gdal
+from ...engine.geo.grid import Window
+from ...engine.geo.raster_io import RasterSource, crs_name
+from ...engine.geo.resample import ground_sample_distance
+from ...engine.geo.views import check_overlap, nearest_view
+from ...engine.labels.alignment import block_majority, label_type, resolve_factor
+from ...engine.labels.classes import MERGED_NAMES, NODATA
+from ...engine.labels.rasters import LabelRemapper, read_labels, require_integer_labels, require_single_band
+from ...engine.labels.taxonomy import Taxonomy, load_taxonomy
 from ..config import field
 from .chips import (
     CHIP_FOLDER,

@@ -38,9 +38,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.labels.classes import MERGED_NAMES
-from ...models.files import PARTIAL_SUFFIX, atomic_path
+from ...core.errors import Low2HighError
+from ...core.files import PARTIAL_SUFFIX, atomic_path
+from ...engine.labels.classes import MERGED_NAMES
 from ..runner.records import write_csv_atomically
 
 FORMAT_NAME = "low2high-chips"

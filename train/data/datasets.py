@@ -16,9 +16,9 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from torch.utils.data import Dataset
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.progress import Progress, SilentProgress
-from ...models.contract import has_data, model_input
+from ...core.contract import has_data, model_input
+from ...core.errors import Low2HighError
+from ...core.progress import Progress, SilentProgress
 from .chips import load_chip
 from .info import DatasetInfo, has_labels, read_dataset_info, select_chips
 from .photometric import photometric
@@ -45,7 +45,7 @@ class ChipDataset(Dataset):
     """The chips of some splits of a dataset, as normalised samples.
 
     A sample is a dict of numpy arrays (the default collate makes tensors of them): ``image``
-    float32 (bands, H, W) made by :func:`~low2high.models.contract.normalise` (the one input
+    float32 (bands, H, W) made by :func:`~low2high.core.contract.normalise` (the one input
     contract of training and inference) with the dataset's train statistics or the given
     ``normalisation``; ``fine`` int64 (H, W) and ``coarse`` int64 (H / n, W / n), 255 = ignore;
     ``valid`` bool (H, W), True where the image has data (the chip's stored mask; chips from
@@ -66,7 +66,7 @@ class ChipDataset(Dataset):
         normalisation: (mean, std) of pixel / 255 per band, e.g. a model card's when scoring a
             model; None: the dataset's train statistics.
         standardisation: "dataset" (``normalisation``) or "tile" (each sample's own statistics),
-            as the model card says (:func:`~low2high.models.contract.model_input`).
+            as the model card says (:func:`~low2high.core.contract.model_input`).
         photometric: Strength of the photometric augmentation (:mod:`.photometric`; 0: off).
         raw_coarse: Also return ``coarse_raw`` (the raw coarse codes of each cell, int64, 65535 =
             none) for distribution targets; chips built before it was stored are refused.

@@ -17,13 +17,13 @@ from typing import Optional, Protocol, Sequence
 
 import numpy as np
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.geo.grid import Window
-from ...low2high_plugin.geo.raster_io import RasterSource
-from ...low2high_plugin.geo.resample import ground_sample_distance
-from ...low2high_plugin.labels.classes import MERGED_NAMES, NODATA, check_class_codes
-from ...low2high_plugin.labels.rasters import WINDOW_SIZE, iter_windows, read_labels, require_integer_labels
-from ...low2high_plugin.progress import Progress, SilentProgress
+from ...core.errors import Low2HighError
+from ...core.progress import Progress, SilentProgress
+from ...engine.geo.grid import Window
+from ...engine.geo.raster_io import RasterSource
+from ...engine.geo.resample import ground_sample_distance
+from ...engine.labels.classes import MERGED_NAMES, NODATA, check_class_codes
+from ...engine.labels.rasters import WINDOW_SIZE, iter_windows, read_labels, require_integer_labels
 from .chips import load_chip
 from .datasets import augment_arrays
 from .info import has_labels, read_dataset_info, select_chips

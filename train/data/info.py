@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.labels.classes import MERGED_NAMES
+from ...core.errors import Low2HighError
+from ...engine.labels.classes import MERGED_NAMES
 from .chips import DATASET_FILE, FORMAT_NAME, INDEX_FILE, read_index
 from .splits import REGION_PREFIX
 

@@ -3,7 +3,7 @@
 A model trained on one flight's radiometry learns its colours, and real NAIP differs from flight
 to flight (on ../shared/data/wv_naip_dev the earlier flight's near-infrared mean is 0.73 against
 0.46 in 2014). These transforms act on raw pixel values (0–255, float) before the input contract
-(:func:`~low2high.models.contract.model_input`) and leave labels alone:
+(:func:`~low2high.core.contract.model_input`) and leave labels alone:
 
 - per-band gain and offset (a flight's calibration and atmosphere),
 - brightness and contrast of all bands together (sun, haze),

@@ -26,10 +26,10 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.labels.classes import MERGED_NAMES, NODATA
-from ...low2high_plugin.progress import Progress, SilentProgress
-from ...models.files import atomic_write_json
+from ...core.errors import Low2HighError
+from ...core.files import atomic_write_json
+from ...core.progress import Progress, SilentProgress
+from ...engine.labels.classes import MERGED_NAMES, NODATA
 from .chips import RAW_NODATA
 
 PRIOR_FORMAT = "low2high-coarse-prior"
@@ -170,17 +170,17 @@ def count_prior(fine_labels: str, coarse_labels: str, fine_taxonomy: str = "ches
     Raises:
         Low2HighError: rasters that do not overlap, or no pixel labelled in both.
     """
-    from ...low2high_plugin.geo.grid import Window
-    from ...low2high_plugin.geo.raster_io import RasterSource
-    from ...low2high_plugin.geo.views import check_overlap, nearest_view
-    from ...low2high_plugin.labels.alignment import label_type
-    from ...low2high_plugin.labels.rasters import (
+    from ...engine.geo.grid import Window
+    from ...engine.geo.raster_io import RasterSource
+    from ...engine.geo.views import check_overlap, nearest_view
+    from ...engine.labels.alignment import label_type
+    from ...engine.labels.rasters import (
         LabelRemapper,
         read_labels,
         require_integer_labels,
         require_single_band,
     )
-    from ...low2high_plugin.labels.taxonomy import load_taxonomy
+    from ...engine.labels.taxonomy import load_taxonomy
     from .splits import parse_regions
 
     progress = progress or SilentProgress()
@@ -224,7 +224,7 @@ def count_prior(fine_labels: str, coarse_labels: str, fine_taxonomy: str = "ches
 
 def _cell_pixels(fine: Any, coarse: Any) -> float:
     """Fine pixels in one coarse cell (900 for 30 m NLCD over 1 m labels)."""
-    from ...low2high_plugin.geo.resample import ground_sample_distance
+    from ...engine.geo.resample import ground_sample_distance
 
     return max(1.0, (ground_sample_distance(coarse) / ground_sample_distance(fine)) ** 2)
 

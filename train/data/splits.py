@@ -15,8 +15,8 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.geo.grid import Grid, Window
+from ...core.errors import Low2HighError
+from ...engine.geo.grid import Grid, Window
 
 SPLITS = ("train", "val", "held-out", "test")
 REGION_PREFIX = "region:"

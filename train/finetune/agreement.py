@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...low2high_plugin.evaluation.metrics import Metrics
+from ...engine.evaluation.metrics import Metrics
 from ...models.card import ModelCard
 from ..fit.losses import block_probabilities
 from ..scoring.predict import aggregated_classes, predict_logits

@@ -14,10 +14,10 @@ from typing import Sequence
 
 from osgeo import ogr, osr
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.geo.grid import Grid, Window
-from ...low2high_plugin.geo.mask import PolygonMask
-from ...low2high_plugin.geo.raster_io import crs_name, same_crs
+from ...core.errors import Low2HighError
+from ...engine.geo.grid import Grid, Window
+from ...engine.geo.mask import PolygonMask
+from ...engine.geo.raster_io import crs_name, same_crs
 
 CHIP_PIXELS = 256
 """Default chip side in pixels (rounded to whole blocks): 8 blocks of 30 m; small areas still fill one."""

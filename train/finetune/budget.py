@@ -28,10 +28,10 @@ from typing import Optional
 
 import numpy as np
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.geo.grid import Grid, Window
-from ...low2high_plugin.geo.mask import PolygonMask
-from ...low2high_plugin.labels.alignment import block_grid
+from ...core.errors import Low2HighError
+from ...engine.geo.grid import Grid, Window
+from ...engine.geo.mask import PolygonMask
+from ...engine.labels.alignment import block_grid
 from .areas import Areas, chip_windows
 
 BUDGET_ENV = "LOW2HIGH_FINETUNE_CHIP_MB"

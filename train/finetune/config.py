@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ...low2high_plugin.errors import Low2HighError
-from ...models.contract import INPUT_STATISTICS
+from ...core.contract import INPUT_STATISTICS
+from ...core.errors import Low2HighError
 from ..config import field
 from ..fit.config import FitConfig
 from ..modes import FINETUNE_LOSSES, Mode, training_mode
@@ -27,7 +27,7 @@ MIN_BLOCKS = 8
 MIN_TRAIN_BLOCKS = 6
 """Fewest blocks left for training after the validation share is set aside."""
 NORMALISATIONS = INPUT_STATISTICS
-"""auto, image, model: segment's INPUT_STATISTICS, resolved by its one rule (models.contract.statistics_source)."""
+"""auto, image, model: segment's INPUT_STATISTICS, resolved by its one rule (core.contract.statistics_source)."""
 _DEFAULTS = FitConfig()
 
 

@@ -21,24 +21,24 @@ from typing import Optional
 
 import numpy as np
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.geo.gdal_scope import gdal_session
-from ...low2high_plugin.geo.grid import Grid, Window
-from ...low2high_plugin.geo.raster_io import RasterSource
-from ...low2high_plugin.geo.resample import ground_sample_distance
-from ...low2high_plugin.geo.views import bounds_in, check_overlap, nearest_view
-from ...low2high_plugin.labels.alignment import block_majority, block_pixels_grid, label_type, resolve_factor
-from ...low2high_plugin.labels.classes import NODATA
-from ...low2high_plugin.labels.rasters import (
+from ...core.contract import byte_histograms, histogram_statistics
+from ...core.errors import Low2HighError
+from ...core.progress import Progress, check_canceled
+from ...engine.geo.gdal_scope import gdal_session
+from ...engine.geo.grid import Grid, Window
+from ...engine.geo.raster_io import RasterSource
+from ...engine.geo.resample import ground_sample_distance
+from ...engine.geo.views import bounds_in, check_overlap, nearest_view
+from ...engine.labels.alignment import block_majority, block_pixels_grid, label_type, resolve_factor
+from ...engine.labels.classes import NODATA
+from ...engine.labels.rasters import (
     LabelRemapper,
     read_labels,
     require_integer_labels,
     require_single_band,
 )
-from ...low2high_plugin.labels.taxonomy import Taxonomy
-from ...low2high_plugin.progress import Progress, check_canceled
+from ...engine.labels.taxonomy import Taxonomy
 from ...models.card import ModelCard
-from ...models.contract import byte_histograms, histogram_statistics
 from ..data.datasets import augment_arrays
 from .areas import Areas, chip_side_blocks
 from .budget import plan_chips
@@ -325,7 +325,7 @@ def image_statistics(chips: AreaChips) -> tuple[list[float], list[float]]:
     """Per-band mean and std of pixel / 255 over the chips' valid pixels (the 'image' normalisation).
 
     The same rule (and std floor) as ``segment``'s INPUT_STATISTICS image
-    (:func:`~low2high.models.contract.tile_statistics`), summed chip by chip as Byte histograms: a
+    (:func:`~low2high.core.contract.tile_statistics`), summed chip by chip as Byte histograms: a
     float64 copy of every chip took 8 times the chips' own memory.
     """
     counts = np.zeros((chips.pixels.shape[1], 256), np.int64)

@@ -4,7 +4,7 @@ A run trains for minutes and then writes four files: OUTPUT_MODEL, the ``.onnx``
 it, and optionally OUTPUT_MAP and OUTPUT_PLOT. Any of them landing on an input (the base model,
 the coarse labels, the exemplars, the prior) destroys it, and any that cannot be written would
 be found only after the training; so all of them are checked here, at once, by the one
-destination check (:func:`~low2high_plugin.destinations.check_destination`). The QGIS algorithm
+destination check (:func:`~low2high.core.destinations.check_destination`). The QGIS algorithm
 checks all four; the engine and the headless command, which write the model only, check it and
 its export.
 """
@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from ...low2high_plugin.destinations import RASTER_EXTENSIONS, check_destination
+from ...core.destinations import RASTER_EXTENSIONS, check_destination
 from .config import FinetuneConfig
 from .model import DEMO_MODEL
 

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.resources import resource_path
+from ...core.errors import Low2HighError
+from ...core.resources import resource_path
 from ...models.card import CheckpointError, ModelCard
 from ...models.checkpoint import LoadedCheckpoint, load_checkpoint
 from ...models.unet import UNet

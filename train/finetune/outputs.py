@@ -1,7 +1,7 @@
 """The fine-tuned model's files, published together or not at all.
 
 The ``.pt`` checkpoint and its ``.onnx`` export are staged in one
-:class:`~low2high.models.publication.Publication`: written under hidden names beside their
+:class:`~low2high.core.publication.Publication`: written under hidden names beside their
 destinations and renamed into place only when both are complete, and (in the QGIS algorithm)
 together with OUTPUT_MAP and OUTPUT_PLOT. A cancelled, interrupted or failed run leaves no
 half-written model and never replaces an existing model or export.
@@ -13,11 +13,11 @@ from typing import Optional
 
 from torch import nn
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.progress import Progress, check_canceled
+from ...core.errors import Low2HighError
+from ...core.progress import Progress, check_canceled
+from ...core.publication import Publication
 from ...models.card import CheckpointError, ModelCard
 from ...models.checkpoint import save_checkpoint
-from ...models.publication import Publication
 from .destinations import onnx_path
 
 

@@ -12,9 +12,9 @@ from typing import Optional, Sequence
 
 from osgeo import gdal, ogr
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.geo.gdal_scope import with_gdal
-from ...low2high_plugin.progress import Progress
+from ...core.errors import Low2HighError
+from ...core.progress import Progress
+from ...engine.geo.gdal_scope import with_gdal
 
 _POLYGONAL = (ogr.wkbPolygon, ogr.wkbMultiPolygon)
 

@@ -27,7 +27,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ...low2high_plugin.evaluation.metrics import ConfusionMatrix, Metrics
+from ...engine.evaluation.metrics import ConfusionMatrix, Metrics
 
 MARGIN_STANDARD_ERRORS = 2.0
 """How many standard errors a step must beat the base model by, by each reading (about a one-sided 2 % chance that

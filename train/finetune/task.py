@@ -23,18 +23,18 @@ from typing import Any, Optional
 
 import torch
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.evaluation.metrics import Metrics
-from ...low2high_plugin.geo.gdal_scope import with_gdal
-from ...low2high_plugin.geo.raster_io import RasterSource, crs_name
-from ...low2high_plugin.geo.resample import ground_sample_distance
-from ...low2high_plugin.labels.taxonomy import load_taxonomy
-from ...low2high_plugin.progress import Progress, SilentProgress, check_canceled, time_left
-from ...low2high_plugin.resources import resource_path
-from ...low2high_plugin.signals import cancels_on_termination
-from ...models.contract import statistics_source
+from ...core.contract import statistics_source
+from ...core.errors import Low2HighError
+from ...core.progress import Progress, SilentProgress, check_canceled, time_left
+from ...core.publication import Publication
+from ...core.resources import resource_path
+from ...core.signals import cancels_on_termination
+from ...engine.evaluation.metrics import Metrics
+from ...engine.geo.gdal_scope import with_gdal
+from ...engine.geo.raster_io import RasterSource, crs_name
+from ...engine.geo.resample import ground_sample_distance
+from ...engine.labels.taxonomy import load_taxonomy
 from ...models.discriminator import Discriminator
-from ...models.publication import Publication
 from ..data.exemplars import ExemplarSource
 from ..fit.steps import AdversarialSettings, AdversarialStep, SupervisedStep, label_loss
 from ..fit.task import discriminator_crop
@@ -121,7 +121,7 @@ class _Run:
         self.history: list[dict[str, Any]] = []
 
     def _fed_card(self, card):
-        """The card the network is fed by: NORMALISATION resolved by segment's rule (one rule, models.contract)."""
+        """The card the network is fed by: NORMALISATION resolved by segment's rule (one rule, core.contract)."""
         requested = self.config.normalisation
         if card.standardisation == "tile":
             self.progress.info("Input statistics: each chip's own, as the base model was trained (its card says "

@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from ...low2high_plugin.destinations import check_destination
-from ...low2high_plugin.errors import Low2HighError
+from ...core.destinations import check_destination
+from ...core.errors import Low2HighError
 from ..config import field
 
 
@@ -35,10 +35,10 @@ def export_checkpoint(config: ExportConfig) -> tuple[str, Optional[float]]:
     Raises:
         Low2HighError: an unusable checkpoint, a bad tile size, or an export that does not match.
     """
+    from ...core.publication import Publication
     from ...models.card import CheckpointError
     from ...models.checkpoint import load_checkpoint
     from ...models.onnx_export import OnnxVerificationError, export_onnx, verify_onnx_export
-    from ...models.publication import Publication
 
     if not config.checkpoint:
         raise Low2HighError("export needs --checkpoint.")

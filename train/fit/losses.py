@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ...low2high_plugin.labels.classes import NODATA
+from ...engine.labels.classes import NODATA
 from ...models.ops import region_aggregate
 
 

@@ -15,8 +15,8 @@ from typing import Any, Sequence
 
 from torch import nn
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.progress import Progress
+from ...core.errors import Low2HighError
+from ...core.progress import Progress
 from ...models.architectures import architecture_of
 from ...models.card import ModelCard
 from ...models.checkpoint import FORMAT as CHECKPOINT_FORMAT

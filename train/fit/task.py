@@ -21,11 +21,11 @@ from typing import Any, Optional, Union, cast
 import numpy as np
 import torch
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.progress import Progress
+from ...core.errors import Low2HighError
+from ...core.files import atomic_write_json
+from ...core.progress import Progress
 from ...models.checkpoint import save_checkpoint
 from ...models.discriminator import Discriminator
-from ...models.files import atomic_write_json
 from ..data.datasets import ChipDataset
 from ..data.exemplars import ExemplarSource
 from ..data.info import read_dataset_info, training_crop

@@ -17,10 +17,10 @@ from typing import Any, Sequence
 
 import torch
 
-from ...low2high_plugin.errors import Low2HighError
+from ...core.errors import Low2HighError
+from ...core.files import atomic_write
 from ...models.card import CheckpointError, to_plain
 from ...models.checkpoint import read_torch_file
-from ...models.files import atomic_write
 
 ENCODER_FORMAT = "low2high.encoder"
 ENCODER_VERSION = 1

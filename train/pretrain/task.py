@@ -14,8 +14,8 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.progress import Progress
+from ...core.errors import Low2HighError
+from ...core.progress import Progress
 from ...models.mae import MaskedAutoencoder
 from ..data.datasets import ChipDataset
 from ..plots import plot_curves, plot_reconstructions

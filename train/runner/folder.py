@@ -27,9 +27,9 @@ from typing import Any, Iterable, Iterator, Optional
 
 import torch
 
-from ...low2high_plugin.destinations import check_writable_folder
-from ...low2high_plugin.errors import Low2HighError
-from ...models.files import atomic_write, atomic_write_json
+from ...core.destinations import check_writable_folder
+from ...core.errors import Low2HighError
+from ...core.files import atomic_write, atomic_write_json
 from .lock import LOCK_FILE, FolderLock
 
 CONFIG_FILE = "config.json"

@@ -12,8 +12,8 @@ import socket
 from types import TracebackType
 from typing import IO, Optional
 
-from ...low2high_plugin.errors import Low2HighError
-from ...models.work_files import try_lock
+from ...core.errors import Low2HighError
+from ...core.work_files import try_lock
 
 LOCK_FILE = ".low2high.lock"
 

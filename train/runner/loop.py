@@ -24,8 +24,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
-from ...low2high_plugin.errors import Cancelled
-from ...low2high_plugin.progress import Progress
+from ...core.errors import Cancelled
+from ...core.progress import Progress
 from .distributed import Distributed, all_reduce_sum, any_rank, barrier, sync_buffers
 from .folder import RunFolder
 from .records import write_csv

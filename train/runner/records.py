@@ -9,7 +9,7 @@ import csv
 import math
 from typing import Any, Iterable, Sequence
 
-from ...models.files import atomic_path
+from ...core.files import atomic_path
 
 
 def columns(history: Sequence[dict[str, Any]]) -> list[str]:

@@ -15,8 +15,8 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from ...low2high_plugin.devices import resolve_device
-from ...low2high_plugin.errors import Low2HighError
+from ...core.devices import resolve_device
+from ...core.errors import Low2HighError
 
 
 def torch_device(requested: str, local_rank: int = 0) -> torch.device:

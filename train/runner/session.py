@@ -14,8 +14,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.progress import Progress, SilentProgress
+from ...core.errors import Low2HighError
+from ...core.progress import Progress, SilentProgress
 from .distributed import Distributed, barrier, init_distributed, shutdown, write_weight_hash
 from .folder import RunFolder
 from .loop import EpochLoop, LoopSettings

@@ -4,7 +4,7 @@ Against the fine (high-resolution) labels by default, as every table of the pape
 coarse`` also scores the block majority of the predicted map against the coarse labels (the rule
 model selection uses). ``--oracle`` scores the coarse labels themselves, upsampled to the image
 (the paper's Oracle row: a perfect low-resolution estimator). The figures come from
-low2high_plugin.evaluation.metrics.ConfusionMatrix, the same code as the QGIS algorithm low2high:evaluate.
+engine.evaluation.metrics.ConfusionMatrix, the same code as the QGIS algorithm low2high:evaluate.
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ...low2high_plugin.errors import Low2HighError
-from ...low2high_plugin.evaluation.metrics import ConfusionMatrix, Metrics
-from ...low2high_plugin.progress import Progress, SilentProgress
-from ...models.files import atomic_path, atomic_write_json
+from ...core.errors import Low2HighError
+from ...core.files import atomic_path, atomic_write_json
+from ...core.progress import Progress, SilentProgress
+from ...engine.evaluation.metrics import ConfusionMatrix, Metrics
 from ..config import field
 from ..data.info import read_dataset_info, select_chips, split_names
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from ...low2high_plugin.labels.classes import NODATA
+from ...engine.labels.classes import NODATA
 from ...models.config import INPUT_MULTIPLE
 from ...models.ops import region_aggregate
 from ..data.datasets import ChipDataset

@@ -30,9 +30,9 @@ from typing import Optional, Sequence
 import numpy as np
 from torch import nn
 
-from ...low2high_plugin.evaluation.metrics import ConfusionMatrix, Metrics
-from ...low2high_plugin.labels.alignment import block_majority
-from ...low2high_plugin.labels.classes import NODATA
+from ...engine.evaluation.metrics import ConfusionMatrix, Metrics
+from ...engine.labels.alignment import block_majority
+from ...engine.labels.classes import NODATA
 from ..data.datasets import ChipDataset
 from ..runner.distributed import Distributed, all_reduce_sum, shard
 from .predict import predict_chips

@@ -1,8 +1,8 @@
 """The paper-tables benchmark's plumbing (the benchmark itself is a command, not a test)."""
 import pytest
 
-from low2high.low2high_plugin.errors import Low2HighError
-from low2high.low2high_plugin.progress import SilentProgress
+from low2high.core.errors import Low2HighError
+from low2high.core.progress import SilentProgress
 from low2high.train.benchmarks.paper import BenchmarkConfig, benchmark, gap_closed, table
 
 

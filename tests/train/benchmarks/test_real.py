@@ -5,7 +5,7 @@ import torch
 from helpers import make_raster, scene
 from train_helpers import CHESAPEAKE, NLCD
 
-from low2high.low2high_plugin.errors import Low2HighError
+from low2high.core.errors import Low2HighError
 from low2high.models.card import ModelCard
 from low2high.models.checkpoint import save_checkpoint
 from low2high.models.config import UNetConfig

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from helpers import make_raster, scene
 
-from low2high.low2high_plugin.errors import Low2HighError
-from low2high.low2high_plugin.labels.alignment import block_majority
-from low2high.low2high_plugin.progress import SilentProgress
+from low2high.core.errors import Low2HighError
+from low2high.core.progress import SilentProgress
+from low2high.engine.labels.alignment import block_majority
 from low2high.train.cli import main
 from low2high.train.data import chips as chip_format
 from low2high.train.data.builder import BuildDatasetConfig, build_dataset, chip_size_for, chip_verdict
@@ -227,7 +227,7 @@ regions:
 def test_the_command_line_logs_the_time_left_on_lines_of_their_own(rasters, tmp_path, capsys, monkeypatch):
     """A long build logs chips done and the time left (every 30 s; here after every chip); the log
     lines must not continue the tqdm bar's line, which the command draws on the same stderr."""
-    from low2high.low2high_plugin import progress
+    from low2high.core import progress
 
     monkeypatch.setattr(progress, "ETA_EVERY_S", 0.0)
     assert main(["build-dataset", "--image", rasters["image"], "--fine-labels", rasters["fine_labels"],

@@ -5,7 +5,7 @@ import shutil
 import pytest
 from train_helpers import fit_settings
 
-from low2high.low2high_plugin.errors import Low2HighError
+from low2high.core.errors import Low2HighError
 from low2high.train.cli import main
 from low2high.train.data.chips import load_chip, read_index
 

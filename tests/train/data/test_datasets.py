@@ -4,8 +4,8 @@ import pytest
 import torch
 from train_helpers import FACTOR, synthetic_chip, write_dataset
 
-from low2high.low2high_plugin.errors import Low2HighError
-from low2high.low2high_plugin.labels.alignment import block_majority
+from low2high.core.errors import Low2HighError
+from low2high.engine.labels.alignment import block_majority
 from low2high.train.data.datasets import ChipDataset
 from low2high.train.data.info import DatasetInfo, read_dataset_info, training_crop
 from low2high.train.scoring.predict import forward_padded, pad_to_multiple

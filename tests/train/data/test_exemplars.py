@@ -4,7 +4,7 @@ import pytest
 from helpers import make_raster
 from train_helpers import synthetic_chip, write_dataset
 
-from low2high.low2high_plugin.errors import Low2HighError
+from low2high.core.errors import Low2HighError
 from low2high.train.data.exemplars import ExemplarSource
 
 

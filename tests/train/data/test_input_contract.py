@@ -8,11 +8,11 @@ import numpy as np
 from helpers import make_raster, scene
 from train_helpers import BANDS, CHESAPEAKE, FACTOR, NLCD
 
-from low2high.low2high_plugin.geo.raster_io import RasterSource
-from low2high.low2high_plugin.inference import pipeline
-from low2high.low2high_plugin.inference.tiling import TileLayout
+from low2high.core.contract import normalise
+from low2high.engine.geo.raster_io import RasterSource
+from low2high.engine.inference import pipeline
+from low2high.engine.inference.tiling import TileLayout
 from low2high.models.card import ModelCard
-from low2high.models.contract import normalise
 
 
 class _CardOnly:
@@ -23,7 +23,7 @@ class _CardOnly:
 
 
 def test_training_and_segment_feed_the_same_tensor_for_a_chip_with_nodata(tmp_path):
-    from low2high.low2high_plugin.labels.alignment import block_majority
+    from low2high.engine.labels.alignment import block_majority
     from low2high.train.data.builder import BuildDatasetConfig, build_dataset
     from low2high.train.data.datasets import ChipDataset
 

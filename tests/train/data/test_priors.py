@@ -6,7 +6,7 @@ import pytest
 from helpers import make_raster
 from train_helpers import NLCD
 
-from low2high.low2high_plugin.errors import Low2HighError
+from low2high.core.errors import Low2HighError
 from low2high.train.cli import main
 from low2high.train.data.chips import RAW_NODATA, load_chip
 from low2high.train.data.info import read_dataset_info, select_chips

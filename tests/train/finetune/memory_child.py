@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
-from low2high.low2high_plugin.progress import SilentProgress
+from low2high.core.progress import SilentProgress
 from low2high.train.finetune.config import FinetuneConfig
 from low2high.train.finetune.task import finetune
 

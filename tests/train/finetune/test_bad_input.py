@@ -8,7 +8,7 @@ import pytest
 from finetune_helpers import square
 from helpers import ORIGIN, make_model, make_raster, scene
 
-from low2high.low2high_plugin.errors import Low2HighError
+from low2high.core.errors import Low2HighError
 from low2high.train.finetune.config import FinetuneConfig
 from low2high.train.finetune.task import finetune
 
@@ -108,7 +108,7 @@ def test_an_onnx_base_model(settings, tmp_path):
 
 def test_a_distribution_loss_without_a_prior_falls_back_to_agg_and_says_why(settings):
     """Custom labels have no p(class | code): the loss that needs none is used, with a warning naming why."""
-    from low2high.low2high_plugin.progress import SilentProgress
+    from low2high.core.progress import SilentProgress
 
     log = SilentProgress()
     result = finetune(FinetuneConfig(**{**settings, "loss": "agg-dist", "taxonomy": "custom", "steps": 2,

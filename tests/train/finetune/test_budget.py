@@ -6,10 +6,10 @@ import pytest
 from finetune_helpers import square
 from helpers import ORIGIN
 
-from low2high.low2high_plugin.errors import Low2HighError
-from low2high.low2high_plugin.geo.grid import Grid
-from low2high.low2high_plugin.labels.taxonomy import load_taxonomy
-from low2high.low2high_plugin.progress import SilentProgress
+from low2high.core.errors import Low2HighError
+from low2high.core.progress import SilentProgress
+from low2high.engine.geo.grid import Grid
+from low2high.engine.labels.taxonomy import load_taxonomy
 from low2high.train.finetune.areas import read_areas
 from low2high.train.finetune.budget import (
     BUDGET_ENV,
@@ -110,6 +110,6 @@ def test_a_finetune_run_over_a_sample_judges_steps_on_held_out_blocks(settings):
 
 
 def _scene_grid(path: str) -> Grid:
-    from low2high.low2high_plugin.geo.raster_io import RasterSource
+    from low2high.engine.geo.raster_io import RasterSource
 
     return RasterSource.open(path).grid

@@ -7,7 +7,7 @@ from finetune_helpers import square
 from helpers import ORIGIN, UTM18N
 from osgeo import ogr, osr
 
-from low2high.low2high_plugin.geo.gdal_scope import gdal_session
+from low2high.engine.geo.gdal_scope import gdal_session
 from low2high.models.checkpoint import read_checkpoint_card
 from low2high.train.cli import main
 

@@ -5,10 +5,10 @@ import numpy as np
 from finetune_helpers import square
 from helpers import ORIGIN
 
-from low2high.low2high_plugin.geo.grid import Grid
-from low2high.low2high_plugin.labels.alignment import block_majority
-from low2high.low2high_plugin.labels.taxonomy import load_taxonomy
-from low2high.low2high_plugin.progress import SilentProgress
+from low2high.core.progress import SilentProgress
+from low2high.engine.geo.grid import Grid
+from low2high.engine.labels.alignment import block_majority
+from low2high.engine.labels.taxonomy import load_taxonomy
 from low2high.models.card import ModelCard
 from low2high.train.finetune.areas import read_areas
 from low2high.train.finetune.data import TRAIN, VALIDATION, AreaChips, BatchSampler, read_area_chips, split_validation
@@ -21,7 +21,7 @@ def chips_of(tune_scene, areas, chip_blocks=8):
 
 
 def _grid(path):
-    from low2high.low2high_plugin.geo.raster_io import RasterSource
+    from low2high.engine.geo.raster_io import RasterSource
 
     return RasterSource.open(path).grid
 

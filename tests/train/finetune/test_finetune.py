@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from train_helpers import NLCD
 
-from low2high.low2high_plugin.errors import Cancelled
-from low2high.low2high_plugin.progress import SilentProgress
+from low2high.core.errors import Cancelled
+from low2high.core.progress import SilentProgress
 from low2high.models.checkpoint import load_checkpoint
 from low2high.train.finetune.config import LOSSES, FinetuneConfig
 from low2high.train.finetune.task import finetune, write_plot

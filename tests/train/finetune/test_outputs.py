@@ -8,12 +8,12 @@ import time
 import pytest
 from helpers import make_model
 
-from low2high.low2high_plugin.errors import Cancelled
-from low2high.low2high_plugin.progress import SilentProgress
-from low2high.low2high_plugin.signals import cancel_on_termination
-from low2high.models import publication as publication_module
+from low2high.core import publication as publication_module
+from low2high.core.errors import Cancelled
+from low2high.core.progress import SilentProgress
+from low2high.core.signals import cancel_on_termination
+from low2high.core.work_files import held, work_stem
 from low2high.models.checkpoint import load_checkpoint
-from low2high.models.work_files import held, work_stem
 from low2high.train.finetune.outputs import publish_model
 
 

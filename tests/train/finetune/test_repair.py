@@ -2,8 +2,8 @@
 from helpers import UTM18N
 from osgeo import osr
 
-from low2high.low2high_plugin.geo.grid import Grid
-from low2high.low2high_plugin.progress import SilentProgress
+from low2high.core.progress import SilentProgress
+from low2high.engine.geo.grid import Grid
 from low2high.train.finetune.areas import read_areas
 from low2high.train.finetune.repair import repair_polygons
 

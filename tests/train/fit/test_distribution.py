@@ -6,7 +6,7 @@ import pytest
 import torch
 from train_helpers import NLCD, fit_settings, synthetic_chip, write_dataset
 
-from low2high.low2high_plugin.errors import Low2HighError
+from low2high.core.errors import Low2HighError
 from low2high.models.checkpoint import load_checkpoint
 from low2high.train.data.chips import RAW_NODATA
 from low2high.train.fit.config import FitConfig

@@ -9,8 +9,8 @@ import torch
 from helpers import make_raster, scene
 from train_helpers import fit_settings, synthetic_chip, write_dataset
 
-from low2high.low2high_plugin.errors import Cancelled, Low2HighError
-from low2high.low2high_plugin.inference.segment import SegmentRequest, segment
+from low2high.core.errors import Cancelled, Low2HighError
+from low2high.engine.inference.segment import SegmentRequest, segment
 from low2high.models.checkpoint import load_checkpoint
 from low2high.train.cli import main
 from low2high.train.fit.config import FitConfig
@@ -166,7 +166,7 @@ def test_command_line_errors_are_one_line(chip_dataset, tmp_path, capsys):
 
 
 def test_discriminator_maps_are_a_power_of_two():
-    from low2high.low2high_plugin.progress import SilentProgress
+    from low2high.core.progress import SilentProgress
     from low2high.train.fit.task import discriminator_crop
 
     assert discriminator_crop(256, 480, SilentProgress()) == 256

@@ -5,8 +5,8 @@ import pytest
 import torch
 from train_helpers import fit_settings
 
-from low2high.low2high_plugin.errors import Low2HighError
-from low2high.low2high_plugin.progress import SilentProgress
+from low2high.core.errors import Low2HighError
+from low2high.core.progress import SilentProgress
 from low2high.models.unet import UNet, UNetConfig
 from low2high.train.data.info import read_dataset_info
 from low2high.train.fit.config import FitConfig

@@ -7,8 +7,8 @@ import pytest
 import torch
 from train_helpers import fit_settings
 
-from low2high.low2high_plugin.evaluation.metrics import ConfusionMatrix
-from low2high.low2high_plugin.labels.alignment import block_majority
+from low2high.engine.evaluation.metrics import ConfusionMatrix
+from low2high.engine.labels.alignment import block_majority
 from low2high.models.checkpoint import load_checkpoint
 from low2high.models.onnx_card import read_onnx_card
 from low2high.train.cli import main

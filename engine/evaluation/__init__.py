@@ -1,0 +1,1 @@
+"""A map against a reference: confusion matrix and metrics, evaluate, and the HTML report."""

@@ -1,1 +1,0 @@
-"""low2high_plugin/labels"""
