@@ -17,11 +17,17 @@ import zipfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INCLUDED_FOLDERS = ("core/", "models/", "engine/", "train/", "algorithms/", "low2high_plugin/", "resources/")
 INCLUDED_FILES = ("__init__.py", "metadata.txt", "LICENSE", "README.md")
+#: Development harnesses inside an included folder: the paper and quality benchmarks and the demo model's dataset
+#: recipe read ../shared and write .build/ of a checkout, so a QGIS user's zip leaves them out (and
+#: ``python -m low2high.train`` then does not list their commands: train/cli.py DEVELOPMENT_COMMANDS).
+DEVELOPMENT_FILES = ("train/benchmarks/", "train/commands/benchmark.py", "train/commands/evaluate_real.py",
+                     "train/commands/demo_dataset.py")
 
 
 def plugin_files() -> list[str]:
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
-    return sorted(f for f in tracked if f in INCLUDED_FILES or f.startswith(INCLUDED_FOLDERS))
+    return sorted(f for f in tracked if (f in INCLUDED_FILES or f.startswith(INCLUDED_FOLDERS))
+                  and not f.startswith(DEVELOPMENT_FILES))
 
 
 def main() -> int:

@@ -49,7 +49,21 @@ def test_package_zip_holds_the_plugin_folder(tmp_path):
         assert required in names
     assert not any(name.startswith("low2high/tests/") for name in names)
     # development harnesses are not what a QGIS user runs
-    assert not any(name.startswith("low2high/benchmarks/") for name in names)
+    assert not any(name.startswith(("low2high/benchmarks/", "low2high/train/benchmarks/")) for name in names)
+    assert "low2high/train/commands/fit.py" in names and "low2high/train/commands/evaluate_real.py" not in names
+
+
+def test_the_zips_training_cli_lists_what_it_holds(tmp_path):
+    """Without the development commands the zip's `python -m low2high.train` still starts and lists the rest."""
+    target = tmp_path / "low2high.zip"
+    subprocess.run([sys.executable, os.path.join(REPO_ROOT, "scripts", "package.py"), "--output", str(target)],
+                   check=True, capture_output=True, timeout=120)
+    zipfile.ZipFile(target).extractall(tmp_path / "plugins")
+    environment = dict(os.environ, PYTHONPATH=str(tmp_path / "plugins"))
+    completed = subprocess.run([sys.executable, "-m", "low2high.train", "--help"], cwd=tmp_path, env=environment,
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert "finetune" in completed.stdout and "evaluate-real" not in completed.stdout
 
 
 # Which top-level parts of the package each part may import (see docs/architecture.md, "Map of the code"):
