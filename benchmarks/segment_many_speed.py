@@ -29,6 +29,8 @@ import tempfile
 import time
 from typing import Any
 
+import numpy as np
+
 from ..core.resources import resource_path
 from ..engine.inference.segment import segment
 from ..engine.scale.cluster import job_client, threads_per_worker
@@ -89,10 +91,29 @@ def _median_gap(outcomes: list[Outcome]) -> float:
     return statistics.median(gaps) if gaps else 0.0
 
 
-def run(rasters: int, workers: list[int], precision: str, device: str, folder: str) -> list[dict[str, Any]]:
+def tiled_sample(path: str, repeat: int) -> str:
+    """The sample image repeated ``repeat`` × ``repeat`` times as one raster (a larger raster per task, so the
+    per-raster costs weigh as they do on quarter quads rather than on 1-Mpx tiles)."""
+    from osgeo import gdal
+
+    source = gdal.Open(SAMPLE)
+    pixels = np.tile(source.ReadAsArray(), (1, repeat, repeat))
+    target = gdal.GetDriverByName("GTiff").Create(path, pixels.shape[2], pixels.shape[1], pixels.shape[0],
+                                                  gdal.GDT_Byte, ["TILED=YES"])
+    target.SetGeoTransform(source.GetGeoTransform())
+    target.SetProjection(source.GetProjection())
+    for index in range(pixels.shape[0]):
+        target.GetRasterBand(index + 1).WriteArray(pixels[index])
+    target = None
+    return path
+
+
+def run(rasters: int, workers: list[int], precision: str, device: str, folder: str, repeat: int = 1
+        ) -> list[dict[str, Any]]:
     inputs = os.path.join(folder, "naip")
     os.makedirs(inputs)
-    paths = [shutil.copy(SAMPLE, os.path.join(inputs, f"quad_{index:03d}.tif")) for index in range(rasters)]
+    image = SAMPLE if repeat == 1 else tiled_sample(os.path.join(folder, "tiled.tif"), repeat)
+    paths = [shutil.copy(image, os.path.join(inputs, f"quad_{index:03d}.tif")) for index in range(rasters)]
     settings = MapSettings(precision=precision, device=device)
     segment(settings.request(paths[0], os.path.join(folder, "warm-up.tif")))  # imports, model, precision decision
     alone = os.path.join(folder, "alone")
@@ -105,14 +126,16 @@ def run(rasters: int, workers: list[int], precision: str, device: str, folder: s
     base.update({"row": "one by one (mean of 2)", "workers": 1, "threads": os.cpu_count(), "start_s": 0.0,
                  "gap_s": 0.0, "rss_mb": peak_rss_mb()})
     for row in [base, *rows]:
-        row["rate"] = rasters * SAMPLE_MPX / row["job_s"]
-        row["cpu_per_mpx"] = row["cpu_s"] / (rasters * SAMPLE_MPX)
+        row["rate"] = rasters * SAMPLE_MPX * repeat ** 2 / row["job_s"]
+        row["cpu_per_mpx"] = row["cpu_s"] / (rasters * SAMPLE_MPX * repeat ** 2)
     return [base, *rows]
 
 
-def table(rows: list[dict[str, Any]], rasters: int) -> str:
+def table(rows: list[dict[str, Any]], rasters: int, repeat: int = 1) -> str:
     base = rows[0]
-    lines = [f"{rasters} rasters of 1024 × 1024 px (the sample image), demo model",
+    side = 1024 * repeat
+    repeated = f" repeated {repeat} × {repeat}" if repeat > 1 else ""
+    lines = [f"{rasters} rasters of {side} × {side} px (the sample image{repeated}), demo model",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in rows:
         cells = [row["row"], f"{row['workers']} × {row['threads']}", f"{row['start_s']:.1f}", f"{row['job_s']:.1f}",
@@ -122,7 +145,7 @@ def table(rows: list[dict[str, Any]], rasters: int) -> str:
                  f"{row['gap_s']:.3f}", f"{row['rss_mb']:.0f}",
                  "yes" if row.get("identical", True) else "NO"]
         lines.append("| " + " | ".join(cells) + " |")
-    per_core = rasters * SAMPLE_MPX / base["cpu_s"]  # Mpx per CPU second, one by one
+    per_core = rasters * SAMPLE_MPX * repeat ** 2 / base["cpu_s"]  # Mpx per CPU second, one by one
     hours = 1000 * QUARTER_QUAD_MPX / per_core / 3600
     lines.append(f"\nA 1,000-quarter-quad state (≈ {1000 * QUARTER_QUAD_MPX / 1e3:.0f} Gpx) at one by one's "
                  f"{per_core:.2f} Mpx per CPU second: ≈ {hours:.0f} core-hours, i.e. ≈ {hours / 2:.0f} h on N = 1 "
@@ -136,12 +159,13 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="local worker counts to measure, comma-separated")
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeat", type=int, default=1, help="each raster is the sample repeated N × N times")
     args = parser.parse_args()
     print(machine())
     with tempfile.TemporaryDirectory(prefix="low2high-bench-many-") as folder:
         rows = run(args.rasters, [int(count) for count in args.workers.split(",")], args.precision, args.device,
-                   folder)
-    print(table(rows, args.rasters))
+                   folder, args.repeat)
+    print(table(rows, args.rasters, args.repeat))
 
 
 if __name__ == "__main__":
