@@ -63,7 +63,7 @@ class SegmentManyAlgorithm(Low2HighAlgorithm):
             behavior=QgsProcessingParameterFile.File, fileFilter=self.tr("Low2High and Deepness models (*.pt *.onnx)"),
             optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            self.WORKERS, self.tr("Worker processes (empty: one per two cores)"),
+            self.WORKERS, self.tr("Worker processes (empty: one per core, within free memory)"),
             QgsProcessingParameterNumber.Integer, optional=True, minValue=1, maxValue=1024))
         device = QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=list(DEVICES), defaultValue="auto")
         device.setUsesStaticStrings(True)

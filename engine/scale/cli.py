@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "job's manifest (created when missing)")
     parser.add_argument("--model", default="", help=".pt or .onnx model (default: the bundled demo model)")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, help="local worker processes (default: one per two cores)")
+    where.add_argument("--workers", type=int,
+                       help="local worker processes (default: one per core, within free memory at 1 GB each)")
     where.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad input or failed raster")
     parser.add_argument("--device", choices=DEVICES, default="auto")

@@ -43,7 +43,7 @@ class JobRequest:
     inputs: Sequence[str]  # rasters, folders, glob patterns, or text files listing rasters
     output_dir: str
     settings: MapSettings = field(default_factory=MapSettings)
-    workers: Optional[int] = None  # local worker processes (None: one per two cores)
+    workers: Optional[int] = None  # local worker processes (None: one per core, within free memory)
     scheduler: Optional[str] = None  # an existing scheduler's address instead
     strict: bool = False  # stop at the first bad input or failed raster
 
