@@ -8,7 +8,7 @@ from __future__ import annotations
 import gc
 import os
 import re
-from typing import Any, Literal, Optional, overload
+from typing import Any, Callable, Literal, Optional, overload
 
 from qgis.core import (
     QgsApplication,
@@ -34,6 +34,14 @@ from .enums import enum_numbers_as_names
 
 #: What an integer parameter given as text may look like (QGIS turns anything else into 0).
 WHOLE_NUMBER = re.compile(r"\s*[+-]?\d+(\.0*)?\s*")
+
+
+def _reads_as_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def image_layer_parameter(name: str, description: str) -> QgsProcessingParameterRasterLayer:
@@ -181,12 +189,8 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
             Low2HighError: text that is not a whole number (``TILE_SIZE=abc``), which
                 ``parameterAsInt`` would silently turn into 0 and so into the default.
         """
-        raw = parameters.get(name)
-        if raw in (None, ""):
+        if self._left_empty(parameters, name, "a whole number", lambda raw: bool(WHOLE_NUMBER.fullmatch(raw))):
             return None
-        if isinstance(raw, str) and not WHOLE_NUMBER.fullmatch(raw):
-            raise Low2HighError(f"{name} must be a whole number (got '{raw}'); give one, or leave {name} empty for "
-                                "the default.")
         return self.parameterAsInt(parameters, name, context)
 
     def optional_number(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext
@@ -197,15 +201,20 @@ class Low2HighAlgorithm(QgsProcessingAlgorithm):
         Raises:
             Low2HighError: text that is not a number, which ``parameterAsDouble`` would read as 0.
         """
+        if self._left_empty(parameters, name, "a number", _reads_as_float):
+            return None
+        return self.parameterAsDouble(parameters, name, context)
+
+    @staticmethod
+    def _left_empty(parameters: dict[str, Any], name: str, what: str, accepts: Callable[[str], bool]) -> bool:
+        """Whether an optional number parameter was left empty; text that ``accepts`` refuses is an error."""
         raw = parameters.get(name)
         if raw in (None, ""):
-            return None
-        try:
-            float(raw)
-        except (TypeError, ValueError):
-            raise Low2HighError(f"{name} must be a number (got '{raw}'); give one, or leave {name} empty for "
-                                "the default.") from None
-        return self.parameterAsDouble(parameters, name, context)
+            return True
+        if isinstance(raw, str) and not accepts(raw):
+            raise Low2HighError(f"{name} must be {what} (got '{raw}'); give one, or leave {name} empty for "
+                                "the default.")
+        return False
 
     def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802
                              context: QgsProcessingContext) -> tuple[bool, str]:

@@ -122,7 +122,7 @@ def segment_with(model: Model, request: SegmentRequest, progress: Optional[Progr
     bands = choose_bands(source.band_count, model.info, request.bands, progress)
     _check_byte(source)
     unit = request.min_mapping_unit if request.min_mapping_unit is not None else model.info.min_mapping_unit
-    unit_pixels = unit_in_pixels(unit, source.grid)
+    unit_pixels = unit_in_pixels(unit, source.grid.pixel_width * source.grid.pixel_height)
 
     mask = optional_mask(request.mask_wkt, source.grid.crs_wkt)
     region = _region(source.grid, request.extent, mask)
@@ -145,10 +145,9 @@ def segment_with(model: Model, request: SegmentRequest, progress: Optional[Progr
                               predictor.streams)
             stats = _classify(view.source_path, view.grid, predictor, plan, mask, view.classes_path,
                               view.probabilities_path, progress)
-        if view.resampled:
-            stats.class_counts = _class_counts(final_classes)
         if unit_pixels > 1:  # on the merged map: where the tiles fell does not matter
             sieve_class_raster(final_classes, unit_pixels, progress)
+        if view.resampled or unit_pixels > 1:  # the map on disk is not the one the pipeline counted
             stats.class_counts = _class_counts(final_classes)
         for path in filter(None, (final_classes, final_probabilities)):
             _style_outputs(path, info, is_probabilities=path == final_probabilities)

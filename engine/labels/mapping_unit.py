@@ -22,15 +22,14 @@ from osgeo import gdal
 from ...core.errors import Cancelled, Low2HighError
 from ...core.progress import Progress, SilentProgress
 from ..geo.gdal_scope import with_gdal
-from ..geo.grid import Grid
 from .classes import NODATA
 
 #: Neighbourhood of a patch: 8 keeps diagonal lines (roads, streams) whole.
 CONNECTEDNESS = 8
 
 
-def unit_in_pixels(area_m2: float, grid: Grid) -> int:
-    """The smallest patch kept, in pixels of ``grid``, for a unit given in square metres (0: none).
+def unit_in_pixels(area_m2: float, pixel_area_m2: float) -> int:
+    """The smallest patch kept, in pixels of ``pixel_area_m2`` each, for a unit given in square metres (0: none).
 
     A patch survives when it holds at least this many pixels; rounding up keeps the promise that no
     patch smaller than the area stays on the map.
@@ -39,8 +38,7 @@ def unit_in_pixels(area_m2: float, grid: Grid) -> int:
         raise Low2HighError(f"MIN_MAPPING_UNIT must be an area of 0 m² or more (got {area_m2}).")
     if area_m2 == 0:
         return 0
-    pixel_area = grid.pixel_width * grid.pixel_height
-    return max(1, math.ceil(area_m2 / pixel_area - 1e-9))
+    return max(1, math.ceil(area_m2 / pixel_area_m2 - 1e-9))
 
 
 @with_gdal

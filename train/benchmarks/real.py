@@ -31,7 +31,6 @@ from ...core.files import atomic_write_json
 from ...core.progress import Progress, SilentProgress
 from ...core.resources import PACKAGE_ROOT, resource_path
 from ...engine.evaluation.metrics import ConfusionMatrix, Metrics
-from ...engine.geo.grid import Grid
 from ...engine.labels.mapping_unit import sieve_classes, unit_in_pixels
 from ...engine.labels.taxonomy import load_taxonomy
 from ..config import field
@@ -209,7 +208,7 @@ def evaluate_real(config: RealConfig, progress: Optional[Progress] = None) -> di
         statistics = config.standardisation or "auto"
         name = path + (f" (fed {statistics} statistics)" if config.standardisation else "")
         name += f" (unit {config.min_mapping_unit:g} m²)" if config.min_mapping_unit else ""
-        unit = unit_in_pixels(config.min_mapping_unit, Grid((0.0, 1.0, 0.0, 0.0, 0.0, -1.0), 1, 1))
+        unit = unit_in_pixels(config.min_mapping_unit, pixel_area_m2=1.0)  # the patches are 1 m
         for scene in scenes:
             maps = [sieve_classes(classes, unit) for classes in predict_scene(model, checkpoint.card, scene,
                                                                               statistics)]

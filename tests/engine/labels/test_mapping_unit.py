@@ -5,7 +5,6 @@ from helpers import make_raster, read
 
 from low2high.core.errors import Cancelled, Low2HighError
 from low2high.core.progress import SilentProgress
-from low2high.engine.geo.grid import Grid
 from low2high.engine.labels.classes import NODATA
 from low2high.engine.labels.mapping_unit import sieve_class_raster, unit_in_pixels
 
@@ -50,8 +49,7 @@ def test_a_unit_larger_than_a_patch_removes_it_and_0_or_1_changes_nothing(map_pa
 
 
 def test_the_unit_is_an_area_turned_into_pixels_rounding_up():
-    one_metre = Grid((0.0, 1.0, 0.0, 0.0, 0.0, -1.0), 10, 10, "")
-    sixty_cm = Grid((0.0, 0.6, 0.0, 0.0, 0.0, -0.6), 10, 10, "")
+    one_metre, sixty_cm = 1.0, 0.6 * 0.6
     assert unit_in_pixels(400, one_metre) == 400
     assert unit_in_pixels(400, sixty_cm) == 1112  # 400 / 0.36 = 1111.1: no patch under 400 m² survives
     assert unit_in_pixels(0, one_metre) == 0
