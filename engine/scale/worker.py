@@ -16,6 +16,7 @@ from ...core.errors import Low2HighError
 from ...core.progress import SilentProgress
 from ..inference.model import Model, open_model
 from ..inference.segment import segment_with
+from .cluster import threads_per_worker
 from .jobs import DONE, FAILED, MapSettings, Outcome, RasterTask, output_name
 
 
@@ -79,5 +80,4 @@ class ModelOnWorker(WorkerPlugin):
         if model.kind == "torch":
             import torch
 
-            sharing = max(1, self.workers_by_host.get(worker.ip, 1))
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // sharing))
+            torch.set_num_threads(threads_per_worker(self.workers_by_host.get(worker.ip, 1)))
