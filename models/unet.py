@@ -42,9 +42,42 @@ class UpBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = upsample2x(x)  # (B, C_in, 2h, 2w)
-        x = torch.cat([x, skip], dim=1)  # (B, C_in + C_skip, 2h, 2w)
-        return self.convs(x)  # (B, C_out, 2h, 2w)
+        return self.convolve(joined(x, skip))
+
+    def convolve(self, x: torch.Tensor) -> torch.Tensor:
+        """The two convolutions, each input dropped as soon as the next map exists (a Sequential's
+        caller would hold the concatenation, the block's largest map, until the last one)."""
+        for layer in self.convs:
+            x = layer(x)
+        return x
+
+
+def joined(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    """``cat([upsample2x(x), skip])`` along channels: (B, C_in + C_skip, 2h, 2w)."""
+    return torch.cat([upsample2x(x), skip], dim=1)
+
+
+def joined_consuming(x: torch.Tensor, maps: list[torch.Tensor]) -> torch.Tensor:
+    """:func:`joined` with the skip popped from ``maps``, holding one map fewer at its peak.
+
+    In eager inference nothing else needs the skip, so it is copied into the joined map first and
+    released before ``x`` is upsampled: at the last block the upsampled map, the skip and their
+    concatenation (four full half-resolution maps of ``w`` channels) are never alive together.
+    The numbers are those of :func:`joined` (the same copies in another order). Training (autograd
+    keeps the maps anyway) and graph capture (an ONNX export must stay one ``Concat``, not slice
+    assignments) take :func:`joined`.
+    """
+    skip = maps.pop()
+    if torch.is_grad_enabled() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        return joined(x, skip)
+    batch, channels, height, width = skip.shape
+    channels_last = skip.is_contiguous(memory_format=torch.channels_last)
+    result = torch.empty((batch, x.shape[1] + channels, height, width), dtype=skip.dtype, device=skip.device,
+                         memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    result[:, x.shape[1]:] = skip
+    del skip
+    result[:, :x.shape[1]] = upsample2x(x)
+    return result
 
 
 class UNetDecoder(nn.Module):
@@ -76,12 +109,13 @@ class UNetDecoder(nn.Module):
         """The four upsampling blocks: the map the head's upsampling and convolution turn into logits.
 
         Apart from :meth:`forward` so that inference can compute the head another way
-        (``engine/inference/phase_head.py``) without repeating the blocks.
+        (``engine/inference/phase_head.py``) without repeating the blocks. ``features`` is emptied
+        as it goes (the encoder made it for this call): each skip map is released once joined, so
+        inference never holds the encoder's half-resolution map beside the last block's.
         """
-        stem, stage1, stage2, stage3, stage4 = features
-        x = stage4  # (B, 8w, H/32, W/32)
-        for block, skip in zip(self.blocks, (stage3, stage2, stage1, stem)):
-            x = block(x, skip)  # (B, 4w, H/16, W/16) ... (B, w, H/2, W/2)
+        x = features.pop()  # stage4: (B, 8w, H/32, W/32)
+        for block in self.blocks:  # skips: stage3, stage2, stage1, stem
+            x = block.convolve(joined_consuming(x, features))  # (B, 4w, H/16, W/16) ... (B, w, H/2, W/2)
         return x
 
 
