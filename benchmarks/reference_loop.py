@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from osgeo import gdal
@@ -34,12 +35,12 @@ def reference_loop(source_path: str, model_path: str, output_path: str, tile: in
                    device: str = "cpu") -> LoopStats:
     """Classify the whole raster at ``source_path`` with a fixed-size .onnx model into ``output_path``."""
     from ..engine.inference.decision import class_map
-    from ..engine.inference.model import open_model
+    from ..engine.inference.model_info import onnx_info
     from ..engine.inference.predictor import foreign_probabilities
 
     started = time.perf_counter()
-    model = open_model(model_path, device)  # one session: the card and the runs
-    session, card = model.session, model.info
+    session = plain_session(model_path, device)
+    card = onnx_info(session, model_path, device)
     bands = list(range(1, card.num_bands + 1))
     name = session.get_inputs()[0].name
     source = RasterSource.open(source_path, require_crs=False)
@@ -68,6 +69,18 @@ def reference_loop(source_path: str, model_path: str, output_path: str, tile: in
             band.WriteArray(classes[top:bottom, left:right], col + left, row + top)
     output = None
     return LoopStats(time.perf_counter() - started, height * width / 1e6, len(rows) * len(cols) * tile * tile)
+
+
+def plain_session(model_path: str, device: str = "cpu") -> Any:
+    """An ONNX Runtime session with its own thread count (one per core), as a generic plugin opens one.
+
+    Not segment's sessions, which take one thread each because two passes run at once: the loop
+    runs one pass at a time, and a one-thread session would make the yardstick half as fast.
+    """
+    from ..engine.inference.model import providers
+    from ..models.onnx_card import open_onnx_session
+
+    return open_onnx_session(model_path, providers(device), threads=0)
 
 
 def _starts(length: int, tile: int, stride: int) -> list[int]:
