@@ -19,7 +19,7 @@ INCLUDED_FOLDERS = ("core/", "models/", "engine/", "train/", "algorithms/", "low
 INCLUDED_FILES = ("__init__.py", "metadata.txt", "LICENSE", "README.md")
 #: Development harnesses inside an included folder: the paper and quality benchmarks and the demo model's dataset
 #: recipe read ../shared and write .build/ of a checkout, so a QGIS user's zip leaves them out (and
-#: ``python -m low2high.train`` then does not list their commands: train/cli.py DEVELOPMENT_COMMANDS).
+#: ``python -m low2high.train`` lists only the commands whose module it finds).
 DEVELOPMENT_FILES = ("train/benchmarks/", "train/commands/benchmark.py", "train/commands/evaluate_real.py",
                      "train/commands/demo_dataset.py")
 

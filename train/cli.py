@@ -27,9 +27,6 @@ COMMANDS["evaluate-real"] = ".commands.evaluate_real"
 COMMANDS["demo-dataset"] = ".commands.demo_dataset"
 COMMANDS["coarse-prior"] = ".commands.coarse_prior"
 COMMANDS["finetune"] = ".commands.finetune"
-#: Development commands (benchmarks, the demo model's dataset): a checkout has them, the plugin zip leaves them out
-#: (scripts/package.py DEVELOPMENT_FILES), so they are listed only where their module is present.
-DEVELOPMENT_COMMANDS = ("benchmark", "evaluate-real", "demo-dataset")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -39,8 +36,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     modules = {}
     for name, module_name in COMMANDS.items():
-        if name in DEVELOPMENT_COMMANDS and importlib.util.find_spec(module_name, __package__) is None:
-            continue
+        if importlib.util.find_spec(module_name, __package__) is None:
+            continue  # a development command the plugin zip leaves out (scripts/package.py DEVELOPMENT_FILES)
         module = importlib.import_module(module_name, __package__)
         sub = commands.add_parser(name, help=module.HELP, description=module.__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
