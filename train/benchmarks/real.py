@@ -40,6 +40,8 @@ REAL_DATA = "data/wv_naip_dev"
 FLIGHTS = ("naip", "naip_old")
 PATCHES = 8
 NLCD_CELL = 30
+#: Share of a uniform distribution mixed into the prior of ``--prior-fusion`` (no class is ever ruled out).
+PRIOR_FLOOR = 0.05
 #: The benchmark's held-out test band (rows of the Prince George's County rasters) and its tiles.
 TEST_ROWS = (3840, 960)
 TILE = 480
@@ -61,6 +63,9 @@ class RealConfig:
                                      "does by default")
     min_mapping_unit: float = field(0.0, "segment's MIN_MAPPING_UNIT in m² (the patches are 1 m): every map "
                                           "sieved so; 0: as classified")
+    prior_fusion: float = field(0.0, "a probe: each pixel's class probabilities multiplied by the bundled NLCD "
+                                     "prior p(class | its NLCD code) to this power (the prior mixed with "
+                                     f"{PRIOR_FLOOR:g} of a uniform one) before the argmax; 0: off")
     device: str = field("cpu", "cpu or cuda")
     output_json: str = field("", "also write every figure as JSON")
 
@@ -73,6 +78,7 @@ class Scene:
     images: list[np.ndarray]  # (bands, H, W) uint8
     fine: list[np.ndarray]  # (H, W) merged classes, 255 ignore
     nlcd: list[np.ndarray]  # (H, W) merged NLCD on the same pixels, 255 ignore
+    codes: list[np.ndarray] = dataclasses.field(default_factory=list)  # (H, W) raw NLCD codes on the same pixels
     one_raster: bool = False  # the patches are tiles of one raster (its statistics are theirs), not rasters apart
 
 
@@ -100,11 +106,12 @@ def real_scene(shared: str, flight: str) -> Scene:
     scene = Scene(f"real NAIP, {'2014' if flight == 'naip' else 'earlier'} flight", [], [], [])
     for index in range(PATCHES):
         stem = os.path.join(folder, f"wv_{index:02d}")
-        nlcd = _merged(_read(f"{stem}_nlcd.tif"), "nlcd")
-        side = nlcd.shape[0] * NLCD_CELL
+        codes = np.repeat(np.repeat(_read(f"{stem}_nlcd.tif"), NLCD_CELL, 0), NLCD_CELL, 1)
+        side = codes.shape[0]
         scene.images.append(_read(f"{stem}_{flight}.tif")[:, :side, :side])
         scene.fine.append(_merged(_read(f"{stem}_lc.tif"), "chesapeake")[:side, :side])
-        scene.nlcd.append(np.repeat(np.repeat(nlcd, NLCD_CELL, 0), NLCD_CELL, 1))
+        scene.codes.append(codes)
+        scene.nlcd.append(_merged(codes, "nlcd"))
     return scene
 
 
@@ -129,7 +136,8 @@ def rendered_scene(shared: str, work: str, seed: int, shift: float, progress: Pr
         render(shared, labels, image, seed, shift)
     pixels = _read(image)
     fine = _merged(_read(labels), "chesapeake")
-    nlcd = _merged(_read(os.path.join(shared, NLCD))[top:top + height], "nlcd")
+    codes = _read(os.path.join(shared, NLCD))[top:top + height]
+    nlcd = _merged(codes, "nlcd")
     scene = Scene(f"rendered test band, seed {seed}, flight shift {shift:g}", [], [], [], one_raster=True)
     for row in range(0, height - TILE + 1, TILE):
         for col in range(0, fine.shape[1] - TILE + 1, TILE):
@@ -137,27 +145,42 @@ def rendered_scene(shared: str, work: str, seed: int, shift: float, progress: Pr
             scene.images.append(pixels[(slice(None),) + window])
             scene.fine.append(fine[window])
             scene.nlcd.append(nlcd[window])
+            scene.codes.append(codes[window])
     return scene
 
 
-def predict_scene(model: Any, card: Any, scene: Scene, statistics: str = "auto") -> list[np.ndarray]:
+def predict_scene(model: Any, card: Any, scene: Scene, statistics: str = "auto",
+                  fusion: Optional[tuple[np.ndarray, float]] = None) -> list[np.ndarray]:
     """Class maps of every patch, fed as ``segment`` feeds a raster (INPUT_STATISTICS ``statistics``).
 
     ``image`` statistics are each raster's own: every real patch's, or the whole rendered band's
     (the tiles of one raster share them). ``tile`` (a probe) standardises each patch by its own.
+    ``fusion``: a (codes, K) prior table and its power α (``--prior-fusion``).
     """
     import torch
 
     from ..scoring.predict import predict_logits
 
     maps = []
-    for pixels, fed in zip(scene.images, _fed_cards(card, scene, statistics)):
+    for index, (pixels, fed) in enumerate(zip(scene.images, _fed_cards(card, scene, statistics))):
         valid = pixels.max(axis=0) > 0
         batch = torch.from_numpy(fed.normalise(pixels, valid)[None])
-        classes = predict_logits(model, batch, amp=False)[0].argmax(dim=0).numpy().astype(np.uint8)
+        scores = torch.log_softmax(predict_logits(model, batch, amp=False)[0], dim=0).cpu().numpy()
+        if fusion is not None:
+            scores = scores + fusion[1] * np.log(_prior_at(fusion[0], scene.codes[index])).transpose(2, 0, 1)
+        classes = scores.argmax(axis=0).astype(np.uint8)
         classes[~valid] = 255
         maps.append(classes)
     return maps
+
+
+def _prior_at(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """(H, W, K) p(class | code) of each pixel, mixed with :data:`PRIOR_FLOOR` of a uniform distribution
+    (codes the prior does not know: uniform)."""
+    classes = table.shape[1]
+    rows = table[np.clip(codes.astype(np.int64), 0, len(table) - 1)]
+    rows = np.where(np.isnan(rows), 1.0 / classes, rows)
+    return (1 - PRIOR_FLOOR) * rows + PRIOR_FLOOR / classes
 
 
 def _fed_cards(card: Any, scene: Scene, statistics: str) -> list[Any]:
@@ -195,6 +218,7 @@ def evaluate_real(config: RealConfig, progress: Optional[Progress] = None) -> di
     if config.standardisation not in choices:
         raise Low2HighError(f"--standardisation is one of {', '.join(choices[1:])} (or empty: auto), not "
                             f"'{config.standardisation}'.")
+    fusion = _fusion(config.prior_fusion)
     scenes = [real_scene(config.shared, flight) for flight in config.flights]
     scenes += [rendered_scene(config.shared, config.work, *parse_rendered(text), progress) for text in config.rendered]
     results: dict[str, Any] = {scene.name: {"Oracle (NLCD itself)": score(scene.nlcd, scene.fine).summary()}
@@ -208,14 +232,27 @@ def evaluate_real(config: RealConfig, progress: Optional[Progress] = None) -> di
         statistics = config.standardisation or "auto"
         name = path + (f" (fed {statistics} statistics)" if config.standardisation else "")
         name += f" (unit {config.min_mapping_unit:g} m²)" if config.min_mapping_unit else ""
+        name += f" (NLCD prior ^{config.prior_fusion:g})" if config.prior_fusion else ""
         unit = unit_in_pixels(config.min_mapping_unit, pixel_area_m2=1.0)  # the patches are 1 m
         for scene in scenes:
             maps = [sieve_classes(classes, unit) for classes in predict_scene(model, checkpoint.card, scene,
-                                                                              statistics)]
+                                                                              statistics, fusion)]
             results[scene.name][name] = score(maps, scene.fine).summary()
     if config.output_json:
         atomic_write_json(config.output_json, results)
     return results
+
+
+def _fusion(alpha: float) -> Optional[tuple[np.ndarray, float]]:
+    """The bundled NLCD prior and ``--prior-fusion``'s power, or None when it is 0."""
+    if alpha < 0:
+        raise Low2HighError(f"--prior-fusion is a power of at least 0 (0: off), not {alpha:g}.")
+    if not alpha:
+        return None
+    from ..data.priors import read_prior
+    from ..finetune.task import BUNDLED_NLCD_PRIOR
+
+    return read_prior(BUNDLED_NLCD_PRIOR).table(), alpha
 
 
 def table(results: dict[str, Any]) -> str:

@@ -10,8 +10,10 @@ from low2high.models.card import ModelCard
 from low2high.models.checkpoint import save_checkpoint
 from low2high.models.config import UNetConfig
 from low2high.models.unet import UNet
-from low2high.train.benchmarks.real import RealConfig, evaluate_real, parse_rendered, real_scene, table
+from low2high.train.benchmarks.real import RealConfig, evaluate_real, parse_rendered, real_scene, score, table
 from low2high.train.cli import main
+from low2high.train.data.priors import read_prior
+from low2high.train.finetune.task import BUNDLED_NLCD_PRIOR
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +50,15 @@ def test_patches_are_cut_to_the_pixels_the_nlcd_covers_and_the_oracle_is_nlcd_it
     assert fed["real NAIP, 2014 flight"][f"{path} (fed image statistics)"] != results["real NAIP, 2014 flight"][path]
     sieved = evaluate_real(RealConfig(checkpoints=[path], shared=shared, flights=["naip"], min_mapping_unit=100))
     assert f"{path} (unit 100 m²)" in sieved["real NAIP, 2014 flight"]
+    fused = evaluate_real(RealConfig(checkpoints=[path], shared=shared, flights=["naip"], prior_fusion=60))
+    strong = fused["real NAIP, 2014 flight"][f"{path} (NLCD prior ^60)"]
+    table_ = read_prior(BUNDLED_NLCD_PRIOR).table()
+    prior_maps = [np.nan_to_num(table_[codes], nan=0.25).argmax(axis=-1) for codes in patches.codes]
+    expected = score(prior_maps, patches.fine).summary()
+    assert strong["macro_iou"] == pytest.approx(expected["macro_iou"], abs=0.01), "a strong prior draws its own map"
+    assert strong != results["real NAIP, 2014 flight"][path]
+    with pytest.raises(Low2HighError, match="prior-fusion"):
+        evaluate_real(RealConfig(checkpoints=[path], shared=shared, flights=["naip"], prior_fusion=-1))
     with pytest.raises(Low2HighError, match="MIN_MAPPING_UNIT"):
         evaluate_real(RealConfig(checkpoints=[path], shared=shared, flights=["naip"], min_mapping_unit=-1))
     with pytest.raises(Low2HighError, match="auto, image, model, tile"):
