@@ -10,7 +10,7 @@ from ..modes import MODES, Mode, names, training_mode
 SELECTIONS = ("best", "last")
 
 RESUMABLE = ("epochs", "device", "num_workers", "cache_mb", "eval_batch_size", "examples", "plot_every", "progress",
-             "save_every_minutes", "tile_size", "tile_overlap", "restart")
+             "save_every_minutes", "tile_size", "tile_overlap", "min_mapping_unit", "restart")
 """Settings that may differ when a run is continued: they cannot change the weights it learns."""
 
 
@@ -92,6 +92,8 @@ class FitConfig:
     save_every_minutes: float = field(10.0, "also save the state this often within an epoch (0: epoch ends only)")
     tile_size: int = field(512, "inference tile side written into the model card (a multiple of 32)")
     tile_overlap: int = field(64, "inference tile overlap written into the model card")
+    min_mapping_unit: float = field(0.0, "segment's default MIN_MAPPING_UNIT (m²) written into the model card: "
+                                         "patches of the class map smaller than this are merged into a neighbour")
     restart: bool = field(False, "discard the run in the output folder and start over")
 
     @property
@@ -124,3 +126,5 @@ class FitConfig:
         if self.tile_size < 32 or self.tile_size % 32 or not 0 <= self.tile_overlap < self.tile_size:
             raise ValueError(f"tile_size must be a multiple of 32 and tile_overlap from 0 to tile_size - 1 (got "
                              f"{self.tile_size}, {self.tile_overlap})")
+        if not self.min_mapping_unit >= 0:
+            raise ValueError(f"min_mapping_unit is an area in m², 0 or more (got {self.min_mapping_unit})")

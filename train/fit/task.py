@@ -274,7 +274,7 @@ class FitTask:
         config = self.config
         card = model_card(self.info, config.tile_size, config.tile_overlap,
                           f"Low2High {config.mode} model trained on {os.path.basename(self.info.folder)}",
-                          self.training_facts(record), config.standardisation)
+                          self.training_facts(record), config.standardisation, config.min_mapping_unit)
         save_checkpoint(self.folder.path(BEST_FILE), self.scored_network, card,
                         extra={"epoch": record["epoch"], "step": record["step"], "score": record["score"]})
 
