@@ -61,8 +61,9 @@ class RealConfig:
     standardisation: str = field("", "input statistics as segment's INPUT_STATISTICS: auto, image (each raster's "
                                      "own) or model; or tile (each patch's own, a probe); empty: auto, what segment "
                                      "does by default")
-    min_mapping_unit: float = field(0.0, "segment's MIN_MAPPING_UNIT in m² (the patches are 1 m): every map "
-                                          "sieved so; 0: as classified")
+    min_mapping_unit: Optional[float] = field(None, "segment's MIN_MAPPING_UNIT in m² (the patches are 1 m): every "
+                                                    "map sieved so; 0: as classified; empty: each model card's, "
+                                                    "as segment")
     prior_fusion: float = field(0.0, "a probe: each pixel's class probabilities multiplied by the bundled NLCD "
                                      "prior p(class | its NLCD code) to this power (the prior mixed with "
                                      f"{PRIOR_FLOOR:g} of a uniform one) before the argmax; 0: off")
@@ -231,9 +232,10 @@ def evaluate_real(config: RealConfig, progress: Optional[Progress] = None) -> di
         model = checkpoint.build_model(config.device)
         statistics = config.standardisation or "auto"
         name = path + (f" (fed {statistics} statistics)" if config.standardisation else "")
-        name += f" (unit {config.min_mapping_unit:g} m²)" if config.min_mapping_unit else ""
+        area = checkpoint.card.min_mapping_unit if config.min_mapping_unit is None else config.min_mapping_unit
+        name += f" (unit {config.min_mapping_unit:g} m²)" if config.min_mapping_unit is not None else ""
         name += f" (NLCD prior ^{config.prior_fusion:g})" if config.prior_fusion else ""
-        unit = unit_in_pixels(config.min_mapping_unit, pixel_area_m2=1.0)  # the patches are 1 m
+        unit = unit_in_pixels(area, pixel_area_m2=1.0)  # the patches are 1 m
         for scene in scenes:
             maps = [sieve_classes(classes, unit) for classes in predict_scene(model, checkpoint.card, scene,
                                                                               statistics, fusion)]

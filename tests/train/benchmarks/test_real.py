@@ -50,6 +50,13 @@ def test_patches_are_cut_to_the_pixels_the_nlcd_covers_and_the_oracle_is_nlcd_it
     assert fed["real NAIP, 2014 flight"][f"{path} (fed image statistics)"] != results["real NAIP, 2014 flight"][path]
     sieved = evaluate_real(RealConfig(checkpoints=[path], shared=shared, flights=["naip"], min_mapping_unit=100))
     assert f"{path} (unit 100 m²)" in sieved["real NAIP, 2014 flight"]
+    carded = str(tmp_path / "carded.pt")
+    save_checkpoint(carded, UNet(UNetConfig(4, 4, 8)), ModelCard(min_mapping_unit=100.0))
+    as_segment = evaluate_real(RealConfig(checkpoints=[carded], shared=shared, flights=["naip"]))
+    explicit = evaluate_real(RealConfig(checkpoints=[carded], shared=shared, flights=["naip"], min_mapping_unit=100))
+    assert as_segment["real NAIP, 2014 flight"][carded] == explicit["real NAIP, 2014 flight"][f"{carded} (unit 100 m²)"]
+    unsieved = evaluate_real(RealConfig(checkpoints=[carded], shared=shared, flights=["naip"], min_mapping_unit=0))
+    assert unsieved["real NAIP, 2014 flight"][f"{carded} (unit 0 m²)"] != as_segment["real NAIP, 2014 flight"][carded]
     fused = evaluate_real(RealConfig(checkpoints=[path], shared=shared, flights=["naip"], prior_fusion=60))
     strong = fused["real NAIP, 2014 flight"][f"{path} (NLCD prior ^60)"]
     table_ = read_prior(BUNDLED_NLCD_PRIOR).table()
