@@ -21,8 +21,10 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Callable, Iterator, Optional
 
-#: The signals that ask a run to stop (SIGHUP does not exist on Windows).
-HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+from .signals import TERMINATION_SIGNALS
+
+#: The signals that ask a run to stop: Ctrl-C and those that ask the process to end.
+HELD_SIGNALS = (signal.SIGINT, *TERMINATION_SIGNALS)
 
 
 @contextmanager
