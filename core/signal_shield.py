@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Callable, Iterator, Optional
 
-from .signals import TERMINATION_SIGNALS
-
-#: The signals that ask a run to stop: Ctrl-C and those that ask the process to end.
+#: The signals that ask the process to end (SIGHUP does not exist on Windows); :mod:`.signals` turns them into a cancel.
+TERMINATION_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+#: The signals that ask a run to stop: Ctrl-C and those.
 HELD_SIGNALS = (signal.SIGINT, *TERMINATION_SIGNALS)
 
 

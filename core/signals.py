@@ -22,11 +22,10 @@ from types import FrameType
 from typing import Any, Callable, Iterator, Optional, TypeVar
 
 from .errors import Cancelled
+from .signal_shield import TERMINATION_SIGNALS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The signals that ask a process to end (SIGHUP does not exist on Windows).
-TERMINATION_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 @contextmanager
