@@ -77,16 +77,19 @@ VARIANTS: dict[str, dict[str, Any]] = {
 # ----- scoring ----------------------------------------------------------------------------------
 
 def predict(model_path: str, pixels: np.ndarray, valid: Optional[np.ndarray] = None) -> np.ndarray:
-    """Classes (H, W) of raw (bands, H, W) pixels, fed through the model card's input contract."""
+    """Classes (H, W) of raw (bands, H, W) pixels, fed through the model card's input contract and
+    sieved at its minimum mapping unit, as segment maps them (the benchmark's scenes are 1 m)."""
     import torch
 
+    from ...engine.labels.mapping_unit import sieve_classes, unit_in_pixels
     from ...models.checkpoint import load_checkpoint
     from ..scoring.predict import predict_logits
 
     loaded = load_checkpoint(model_path)
     network = loaded.build_model()
     image = torch.from_numpy(loaded.card.normalise(pixels, valid))[None]
-    return predict_logits(network, image, amp=False)[0].argmax(dim=0).numpy().astype(np.uint8)
+    classes = predict_logits(network, image, amp=False)[0].argmax(dim=0).numpy().astype(np.uint8)
+    return sieve_classes(classes, unit_in_pixels(loaded.card.min_mapping_unit, pixel_area_m2=1.0))
 
 
 def figures(matrix: ConfusionMatrix) -> dict[str, float]:

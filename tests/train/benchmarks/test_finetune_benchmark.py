@@ -19,3 +19,26 @@ def test_the_finetune_benchmark_logs_runs_done_and_the_time_left(tmp_path):
     assert len(counted) == 1 and re.fullmatch(r"1/2 fine-tuning runs, about \d+ (s|min \d+ s) left\.", counted[0])
     written = sorted(name for name in os.listdir(tmp_path) if name.startswith(("results", ".")))
     assert written == ["results_hand_default.json", "results_hand_default.md"]  # published together, nothing hidden
+
+
+def test_the_benchmark_scores_the_map_segment_writes_sieved_at_the_cards_unit(tmp_path):
+    """The bundled demo model's card keeps 400 m² patches; a copy whose card keeps all gives the unsieved map."""
+    import dataclasses
+
+    import numpy as np
+    from helpers import REPO_ROOT
+    from osgeo import gdal
+
+    from low2high.engine.inference.model import DEMO_MODEL
+    from low2high.engine.labels.mapping_unit import sieve_classes
+    from low2high.models.checkpoint import load_checkpoint, save_checkpoint
+    from low2high.train.benchmarks.finetune import predict
+
+    demo = load_checkpoint(DEMO_MODEL)
+    assert demo.card.min_mapping_unit == 400
+    every_patch = str(tmp_path / "every_patch.pt")
+    save_checkpoint(every_patch, demo.build_model(), dataclasses.replace(demo.card, min_mapping_unit=0.0))
+    pixels = gdal.Open(os.path.join(REPO_ROOT, "resources", "sample", "naip_sample.tif")).ReadAsArray(0, 0, 256, 256)
+    unsieved = predict(every_patch, pixels)
+    assert np.array_equal(predict(DEMO_MODEL, pixels), sieve_classes(unsieved, 400))
+    assert not np.array_equal(predict(DEMO_MODEL, pixels), unsieved), "the unit changes this map"
