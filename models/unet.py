@@ -41,35 +41,29 @@ class UpBlock(nn.Module):
             nn.ReLU(inplace=True),
         )
 
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        return self.convolve(joined(x, skip))
-
-    def convolve(self, x: torch.Tensor) -> torch.Tensor:
-        """The two convolutions, each input dropped as soon as the next map exists (a Sequential's
+    def forward(self, x: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        """``x`` upsampled and joined with the last map of ``skips`` (popped: see :func:`joined_consuming`),
+        then the two convolutions, each input dropped as soon as the next map exists (a Sequential's
         caller would hold the concatenation, the block's largest map, until the last one)."""
+        x = joined_consuming(x, skips)  # (B, C_in + C_skip, 2h, 2w)
         for layer in self.convs:
             x = layer(x)
-        return x
-
-
-def joined(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-    """``cat([upsample2x(x), skip])`` along channels: (B, C_in + C_skip, 2h, 2w)."""
-    return torch.cat([upsample2x(x), skip], dim=1)
+        return x  # (B, C_out, 2h, 2w)
 
 
 def joined_consuming(x: torch.Tensor, maps: list[torch.Tensor]) -> torch.Tensor:
-    """:func:`joined` with the skip popped from ``maps``, holding one map fewer at its peak.
+    """``cat([upsample2x(x), skip])`` along channels, the skip popped from ``maps``.
 
     In eager inference nothing else needs the skip, so it is copied into the joined map first and
     released before ``x`` is upsampled: at the last block the upsampled map, the skip and their
     concatenation (four full half-resolution maps of ``w`` channels) are never alive together.
-    The numbers are those of :func:`joined` (the same copies in another order). Training (autograd
-    keeps the maps anyway) and graph capture (an ONNX export must stay one ``Concat``, not slice
-    assignments) take :func:`joined`.
+    The numbers are those of the concatenation (the same copies in another order). Training
+    (autograd keeps the maps anyway) and graph capture (an ONNX export must stay one ``Concat``,
+    not slice assignments) concatenate.
     """
     skip = maps.pop()
     if torch.is_grad_enabled() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
-        return joined(x, skip)
+        return torch.cat([upsample2x(x), skip], dim=1)
     batch, channels, height, width = skip.shape
     channels_last = skip.is_contiguous(memory_format=torch.channels_last)
     result = torch.empty((batch, x.shape[1] + channels, height, width), dtype=skip.dtype, device=skip.device,
@@ -115,7 +109,7 @@ class UNetDecoder(nn.Module):
         """
         x = features.pop()  # stage4: (B, 8w, H/32, W/32)
         for block in self.blocks:  # skips: stage3, stage2, stage1, stem
-            x = block.convolve(joined_consuming(x, features))  # (B, 4w, H/16, W/16) ... (B, w, H/2, W/2)
+            x = block(x, features)  # (B, 4w, H/16, W/16) ... (B, w, H/2, W/2)
         return x
 
 
