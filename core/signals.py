@@ -27,7 +27,6 @@ from .signal_shield import TERMINATION_SIGNALS
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-
 @contextmanager
 def cancel_on_termination(what: str = "the run") -> Iterator[None]:
     """Turn SIGTERM / SIGHUP into :class:`Cancelled` while the ``with`` block runs (main thread only).
