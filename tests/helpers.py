@@ -85,3 +85,14 @@ def export_model(checkpoint: str, path: str) -> str:
     loaded = load_checkpoint(checkpoint)
     export_onnx(loaded.build_model(), loaded.card, path)
     return path
+
+
+#: The start of a ``python -c`` script in which dask and distributed cannot be imported (as on a machine without them).
+WITHOUT_DASK_PRELUDE = """
+import sys
+class NoDask:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("dask", "distributed"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, NoDask())
+"""

@@ -7,7 +7,7 @@ import sys
 
 import psutil
 import pytest
-from helpers import REPO_ROOT, make_raster, scene
+from helpers import REPO_ROOT, WITHOUT_DASK_PRELUDE, make_raster, scene
 
 pytest.importorskip("distributed")
 
@@ -65,14 +65,7 @@ def test_cancel_stops_the_cluster_and_keeps_finished_maps(low2high_provider, ras
     assert not os.path.exists(os.path.join(output, "summary.csv"))
 
 
-WITHOUT_DASK = """
-import sys
-class NoDask:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("dask", "distributed"):
-            raise ModuleNotFoundError(f"No module named {name!r}")
-sys.meta_path.insert(0, NoDask())
-from low2high.algorithms import ALGORITHMS
+WITHOUT_DASK = WITHOUT_DASK_PRELUDE + """from low2high.algorithms import ALGORITHMS
 print(sorted(algorithm().name() for algorithm in ALGORITHMS))
 """
 

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import REPO_ROOT, make_model, make_raster, read, scene
+from helpers import REPO_ROOT, WITHOUT_DASK_PRELUDE, make_model, make_raster, read, scene
 from osgeo import gdal
 
 from low2high.core.errors import Low2HighError
@@ -204,14 +204,7 @@ def test_an_unreachable_scheduler_is_one_sentence_and_nothing_is_written(rasters
     assert not output.exists()
 
 
-BLOCK_DASK = """
-import sys
-class NoDask:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("dask", "distributed"):
-            raise ModuleNotFoundError(f"No module named {name!r}")
-sys.meta_path.insert(0, NoDask())
-from low2high.__main__ import main
+BLOCK_DASK = WITHOUT_DASK_PRELUDE + """from low2high.__main__ import main
 sys.exit(main(sys.argv[1:]))
 """
 
