@@ -109,5 +109,5 @@ demo-model: setup
 	$(PY) -m low2high.train demo-dataset
 	$(DEMO_FIT) --output $(DEMO_RUN)/base --photometric 1 --batch-size 4 --epochs 40 --lr 1e-3
 	$(DEMO_FIT) --output $(DEMO_RUN)/final --init $(DEMO_RUN)/base/best.pt --photometric 0.5 --batch-size 8 \
-	    --epochs 15 --lr 5e-4 --min-mapping-unit 400 --seed 0
+	    --epochs 15 --lr 5e-4 --min-mapping-unit 100 --colour-refinement true --seed 0
 	cp $(DEMO_RUN)/final/best.pt resources/models/demo.pt

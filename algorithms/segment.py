@@ -24,6 +24,7 @@ from ..core.progress import check_canceled
 from ..engine.inference.bands import parse_bands
 from ..engine.inference.precision import PRECISIONS
 from ..engine.inference.segment import SegmentRequest, segment
+from ..engine.labels.colour_refinement import REFINEMENTS
 from .base import FeedbackProgress, Low2HighAlgorithm, image_layer_parameter
 
 
@@ -39,6 +40,7 @@ class SegmentAlgorithm(Low2HighAlgorithm):
     PRECISION = "PRECISION"
     INPUT_STATISTICS = "INPUT_STATISTICS"
     MIN_MAPPING_UNIT = "MIN_MAPPING_UNIT"
+    COLOUR_REFINEMENT = "COLOUR_REFINEMENT"
     BANDS = "BANDS"
     OUTPUT = "OUTPUT"
     OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
@@ -98,6 +100,14 @@ class SegmentAlgorithm(Low2HighAlgorithm):
             QgsProcessingParameterNumber.Double, optional=True, minValue=0.0)
         unit.setFlags(unit.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(unit)
+        refinement = QgsProcessingParameterEnum(
+            self.COLOUR_REFINEMENT,
+            self.tr("Colour refinement (on: sharpen the map with this image's class colours, learnt from the "
+                    "model's surest pixels; auto: the model's choice)"),
+            options=list(REFINEMENTS), defaultValue="auto")
+        refinement.setUsesStaticStrings(True)
+        refinement.setFlags(refinement.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(refinement)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Land cover")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT_PROBABILITIES, self.tr("Class probabilities (%)"), optional=True, createByDefault=False))
@@ -124,6 +134,7 @@ class SegmentAlgorithm(Low2HighAlgorithm):
             probabilities_path=probabilities,
             bands=parse_bands(self.parameterAsString(parameters, self.BANDS, context)),
             min_mapping_unit=self.optional_number(parameters, self.MIN_MAPPING_UNIT, context),
+            colour_refinement=self.parameterAsEnumString(parameters, self.COLOUR_REFINEMENT, context) or "auto",
         )
         result = segment(request, progress)
         return {self.OUTPUT: result.output_path, self.OUTPUT_PROBABILITIES: result.probabilities_path}

@@ -113,6 +113,10 @@ class ModelCard:
         min_mapping_unit: Smallest patch, in square metres, that ``segment`` keeps on the class map by
             default (smaller ones join their largest neighbour); 0 keeps every pixel as classified.
             A model's makers know how speckled its maps are, as they know its tile overlap.
+        colour_refinement: Whether ``segment`` sharpens the map by default with the classified image's
+            own class colours, fitted on the model's surest pixels
+            (:mod:`~low2high.engine.labels.colour_refinement`); for models whose maps are right in
+            the large and blurred in the small, as those taught by coarse labels.
     """
 
     class_names: list[str] = field(default_factory=lambda: list(MERGED_CLASSES))
@@ -128,6 +132,7 @@ class ModelCard:
     standardisation: str = "dataset"
     probability_threshold: float = 0.0
     min_mapping_unit: float = 0.0
+    colour_refinement: bool = False
 
     def __post_init__(self) -> None:
         if self.standardisation not in STANDARDISATIONS:
@@ -158,6 +163,8 @@ class ModelCard:
         if unit < 0:
             raise CheckpointError(f"min_mapping_unit (m²) must be 0 or more, got {unit}")
         self.min_mapping_unit = unit
+        if not isinstance(self.colour_refinement, bool):
+            raise CheckpointError(f"colour_refinement must be true or false, got {self.colour_refinement!r}")
         self.tile_size = _positive_int(self.tile_size, "tile_size")
         if self.tile_size % INPUT_MULTIPLE:
             raise CheckpointError(

@@ -38,6 +38,7 @@ class ModelInfo:
     resizable: bool = True  # a fixed-size graph may run through a resizable copy (Low2High exports only)
     notes: tuple[str, ...] = ()  # sentences to warn about when the model is used (missing Deepness metadata)
     min_mapping_unit: float = 0.0  # the card's: smallest patch (m²) kept on the class map by default
+    colour_refinement: bool = False  # the card's: sharpen the map with the image's class colours by default
 
     @property
     def num_classes(self) -> int:
@@ -63,7 +64,8 @@ def info_from_card(path: str, backend: str, device: str, card, fixed_tile_size: 
                      tuple(card.std), float(card.gsd), int(card.tile_size), int(card.tile_overlap), fixed_tile_size,
                      network_width=int(width) if width else None, standardisation=card.standardisation,
                      threshold=float(card.probability_threshold),
-                     min_mapping_unit=float(getattr(card, "min_mapping_unit", 0.0)))
+                     min_mapping_unit=float(getattr(card, "min_mapping_unit", 0.0)),
+                     colour_refinement=bool(getattr(card, "colour_refinement", False)))
 
 
 def onnx_info(session: Any, shown: str, device: str) -> ModelInfo:

@@ -25,6 +25,7 @@ from ...core.progress import Countdown, Progress, check_canceled
 from ..geo.mask import PolygonMask
 from ..geo.raster_io import RasterSource
 from ..labels.classes import NODATA
+from ..labels.colour_refinement import ColourModel
 from .blending import BlendedBlock, TileBlender
 from .decision import class_map
 from .model_info import ModelInfo
@@ -78,7 +79,7 @@ class _Worker(threading.Thread):
 
 def run_tiled_inference(source_path: str, layout: TileLayout, predictor: Predictor, batch_size: int,
                         classes_band: gdal.Band, probabilities: Optional[gdal.Dataset], progress: Progress,
-                        mask: Optional[PolygonMask] = None) -> InferenceStats:
+                        mask: Optional[PolygonMask] = None, colours: Optional[ColourModel] = None) -> InferenceStats:
     """Classify ``layout.region`` of the raster at ``source_path`` into the given outputs.
 
     Args:
@@ -90,6 +91,10 @@ def run_tiled_inference(source_path: str, layout: TileLayout, predictor: Predict
         probabilities: optional dataset with one Byte band per class (percent, 255 nodata).
         progress: progress, log and cancellation.
         mask: polygons outside which nothing is classified.
+        colours: the image's class colours (:mod:`.colour_refinement`): each tile's network input
+            is blended beside its probabilities (identical where tiles overlap, so it comes back
+            unchanged) and every finished block is refined with them, after blending, so the
+            refinement works on the same seam-free probabilities as an unrefined run.
     """
     stats = InferenceStats(tiles=layout.count)
     started = time.perf_counter()
@@ -97,7 +102,7 @@ def run_tiled_inference(source_path: str, layout: TileLayout, predictor: Predict
     to_model: queue.Queue = queue.Queue(QUEUE_DEPTH)
     to_writer: queue.Queue = queue.Queue(QUEUE_DEPTH)
     reader = _Worker(lambda: _read(source_path, layout, predictor, batch_size, mask, to_model, stop), "low2high-reader")
-    writer = _Worker(lambda: _write(layout, predictor.info, classes_band, probabilities, to_writer, stats),
+    writer = _Worker(lambda: _write(layout, predictor.info, classes_band, probabilities, to_writer, stats, colours),
                      "low2high-writer")
     streams = max(1, predictor.streams)
     passes = ThreadPoolExecutor(streams, "low2high-model") if streams > 1 else None
@@ -112,6 +117,8 @@ def run_tiled_inference(source_path: str, layout: TileLayout, predictor: Predict
         if future is not None:
             batch.probabilities, seconds = _wait_for(future, progress)
             stats.model_seconds += seconds / streams
+            if colours is not None:  # the colours travel with the probabilities through the blending
+                batch.probabilities = np.concatenate([batch.probabilities, batch.inputs], axis=1)
             batch.inputs = None
         _put(to_writer, batch, writer, progress)
         done += len(batch.tiles)
@@ -216,29 +223,37 @@ def _read(source_path: str, layout: TileLayout, predictor: Predictor, batch_size
     """Reader thread: tiles → masked, normalised, padded batches (row-major order kept)."""
     source = RasterSource.open(source_path, require_crs=False)
     info = predictor.info
-    region, raster = layout.region, source.grid.full_window
     tiles: list = []
     inputs: list = []
     for tile in layout.tiles():
         if stop.is_set():
             return
-        read = tile_read_window(tile, region, raster)
-        if read is None:  # tiles start inside the region, which lies inside the raster
-            raise RuntimeError(f"tile {tile} lies outside the raster")
-        pixels = source.read(read)
-        valid = source.valid_mask(read, pixels)
-        if mask is not None:
-            valid &= mask.rasterize(source.grid, read)
-        has_data = bool(valid.any())
-        if has_data:
-            inputs.append(network_input(pixels, valid, info, layout.tile_height, layout.tile_width))
-        tiles.append((tile, has_data, pad_tile(valid, layout.tile_height, layout.tile_width)))
+        tile_input, valid = read_tile(source, tile, layout, info, mask)
+        if tile_input is not None:
+            inputs.append(tile_input)
+        tiles.append((tile, tile_input is not None, valid))
         if len(inputs) == batch_size:
             _send(channel, _Batch(tiles, _as_batch(inputs)), stop)
             tiles, inputs = [], []
     if tiles:
         _send(channel, _Batch(tiles, _as_batch(inputs) if inputs else None), stop)
     _send(channel, _DONE, stop)
+
+
+def read_tile(source: RasterSource, tile: Tile, layout: TileLayout, info: ModelInfo,
+              mask: Optional[PolygonMask]) -> tuple[Optional[np.ndarray], np.ndarray]:
+    """One tile as the model takes it: (normalised, padded input or None when it holds no data, padded valid pixels)."""
+    read = tile_read_window(tile, layout.region, source.grid.full_window)
+    if read is None:  # tiles start inside the region, which lies inside the raster
+        raise RuntimeError(f"tile {tile} lies outside the raster")
+    pixels = source.read(read)
+    valid = source.valid_mask(read, pixels)
+    if mask is not None:
+        valid &= mask.rasterize(source.grid, read)
+    padded = pad_tile(valid, layout.tile_height, layout.tile_width)
+    if not valid.any():
+        return None, padded
+    return network_input(pixels, valid, info, layout.tile_height, layout.tile_width), padded
 
 
 def _as_batch(inputs: list) -> np.ndarray:
@@ -256,9 +271,10 @@ def _send(channel: queue.Queue, item, stop: threading.Event) -> None:
 
 
 def _write(layout: TileLayout, info: ModelInfo, classes_band: gdal.Band, probabilities: Optional[gdal.Dataset],
-           channel: queue.Queue, stats: InferenceStats) -> None:
-    """Writer thread: blend predictions and write every block as soon as it is finished."""
-    blender = TileBlender(layout, info.num_classes)
+           channel: queue.Queue, stats: InferenceStats, colours: Optional[ColourModel] = None) -> None:
+    """Writer thread: blend predictions (and colours) and write every block as soon as it is finished."""
+    classes = info.num_classes
+    blender = TileBlender(layout, classes + (info.num_bands if colours is not None else 0))
     while True:
         batch = channel.get()
         if batch is _DONE:
@@ -266,6 +282,9 @@ def _write(layout: TileLayout, info: ModelInfo, classes_band: gdal.Band, probabi
         predicted = iter(batch.probabilities if batch.probabilities is not None else ())
         for tile, has_data, valid in batch.tiles:
             for block in blender.add(tile, next(predicted) if has_data else None, valid):
+                if colours is not None:
+                    refined = colours.refine(block.probabilities[None, :classes], block.probabilities[None, classes:])
+                    block = BlendedBlock(block.window, refined[0], block.valid)
                 _write_block(block, classes_band, probabilities, stats, info)
 
 

@@ -34,10 +34,12 @@ from ..geo.raster_io import (
     style_class_raster,
 )
 from ..labels.classes import NODATA, class_colours
+from ..labels.colour_refinement import REFINEMENTS, ColourModel
 from ..labels.mapping_unit import sieve_class_raster, unit_in_pixels
 from ..labels.rasters import iter_windows
 from .bands import choose_bands
 from .calibration import calibration_tiles
+from .colour_sample import fit_region_colours
 from .model import Model, open_model
 from .model_gsd import at_model_gsd
 from .model_info import ModelInfo
@@ -67,6 +69,7 @@ class SegmentRequest:
     probabilities_path: Optional[str] = None
     bands: Optional[Sequence[int]] = None  # raster bands feeding the model, 1-based, in its order (None: its first)
     min_mapping_unit: Optional[float] = None  # m²; smaller patches join their largest neighbour (None: the model's)
+    colour_refinement: str = "auto"  # auto (the model card's), on, off (colour_refinement.REFINEMENTS)
 
 
 @dataclass
@@ -116,6 +119,9 @@ def segment_with(model: Model, request: SegmentRequest, progress: Optional[Progr
     if request.input_statistics not in INPUT_STATISTICS:
         raise Low2HighError(f"INPUT_STATISTICS must be one of {', '.join(INPUT_STATISTICS)} "
                             f"(got '{request.input_statistics}').")
+    if request.colour_refinement not in REFINEMENTS:
+        raise Low2HighError(f"COLOUR_REFINEMENT must be one of {', '.join(REFINEMENTS)} "
+                            f"(got '{request.colour_refinement}').")
     source = RasterSource.open(request.input_path)
     for note in model.info.notes:  # e.g. what a Deepness model's metadata leaves out, and the defaults used
         progress.warn(note)
@@ -143,8 +149,10 @@ def segment_with(model: Model, request: SegmentRequest, progress: Optional[Progr
             progress.info(f"Model {info.describe()}.")
             plan = plan_tiles(view.region, info, request.tile_size, request.overlap, request.batch_size, progress,
                               predictor.streams)
+            colours = fit_region_colours(predictor, request.colour_refinement, view.source_path, plan.layout, mask,
+                                         progress)
             stats = _classify(view.source_path, view.grid, predictor, plan, mask, view.classes_path,
-                              view.probabilities_path, progress)
+                              view.probabilities_path, progress, colours)
         if unit_pixels > 1:  # on the merged map: where the tiles fell does not matter
             sieve_class_raster(final_classes, unit_pixels, progress)
         if view.resampled or unit_pixels > 1:  # the map on disk is not the one the pipeline counted
@@ -188,7 +196,8 @@ def _region(grid: Grid, extent: Optional[tuple[float, float, float, float]], mas
 
 
 def _classify(source_path: str, grid: Grid, predictor: Predictor, plan: TilePlan, mask: Optional[PolygonMask],
-              classes_path: str, probabilities_path: Optional[str], progress: Progress) -> InferenceStats:
+              classes_path: str, probabilities_path: Optional[str], progress: Progress,
+              colours: Optional[ColourModel] = None) -> InferenceStats:
     """Run the tiled pipeline over the planned region of ``grid`` into fresh output files."""
     info = predictor.info
     out_grid = grid.subgrid(plan.layout.region)
@@ -198,7 +207,7 @@ def _classify(source_path: str, grid: Grid, predictor: Predictor, plan: TilePlan
         probabilities = create_geotiff(probabilities_path, out_grid, info.num_classes, gdal.GDT_Byte, NODATA)
     try:
         stats = run_tiled_inference(source_path, plan.layout, predictor, plan.batch_size, classes.GetRasterBand(1),
-                                    probabilities, progress, mask)
+                                    probabilities, progress, mask, colours)
         if stats.tiles_predicted == 0:
             raise Low2HighError("The input holds no data to classify in the chosen area: every pixel is nodata "
                                 "(or outside MASK).")

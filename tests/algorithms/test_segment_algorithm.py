@@ -193,3 +193,25 @@ def test_segment_refuses_bands_the_raster_lacks(low2high_provider, image, folder
     with pytest.raises(Exception, match="BANDS names band 7"):
         processing.run("low2high:segment", {"INPUT": image, "MODEL": model, "BANDS": "1,2,7",
                                             "OUTPUT": QgsProcessing.TEMPORARY_OUTPUT})
+
+
+def test_colour_refinement_parameter_reaches_the_engine(low2high_provider, image, folder, tiny_models):
+    import processing
+    from qgis.core import QgsApplication, QgsProcessingFeedback
+
+    algorithm = QgsApplication.processingRegistry().algorithmById("low2high:segment")
+    parameter = algorithm.parameterDefinition("COLOUR_REFINEMENT")
+    assert parameter.options() == ["auto", "on", "off"] and parameter.defaultValue() == "auto"
+
+    class Recording(QgsProcessingFeedback):
+        lines: list = []
+
+        def pushInfo(self, info):  # noqa: N802
+            self.lines.append(info)
+
+    feedback = Recording()
+    target = os.path.join(folder, "refined.tif")
+    processing.run("low2high:segment", {"INPUT": image, "MODEL": tiny_models[1], "COLOUR_REFINEMENT": "on",
+                                        "TILE_SIZE": 128, "OUTPUT": target}, feedback=feedback)
+    assert read(target, 1).shape == (160, 200)
+    assert any("Colour refinement" in line for line in feedback.lines)

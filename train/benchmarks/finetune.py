@@ -77,18 +77,24 @@ VARIANTS: dict[str, dict[str, Any]] = {
 # ----- scoring ----------------------------------------------------------------------------------
 
 def predict(model_path: str, pixels: np.ndarray, valid: Optional[np.ndarray] = None) -> np.ndarray:
-    """Classes (H, W) of raw (bands, H, W) pixels, fed through the model card's input contract and
-    sieved at its minimum mapping unit, as segment maps them (the benchmark's scenes are 1 m)."""
+    """Classes (H, W) of raw (bands, H, W) pixels, fed through the model card's input contract, refined
+    by the image's colours and sieved at its minimum mapping unit when the card says so, as segment
+    maps them (the benchmark's scenes are 1 m; each is one raster)."""
     import torch
 
+    from ...engine.labels.colour_refinement import fit_and_refine
     from ...engine.labels.mapping_unit import sieve_classes, unit_in_pixels
     from ...models.checkpoint import load_checkpoint
     from ..scoring.predict import predict_logits
 
     loaded = load_checkpoint(model_path)
     network = loaded.build_model()
-    image = torch.from_numpy(loaded.card.normalise(pixels, valid))[None]
-    classes = predict_logits(network, image, amp=False)[0].argmax(dim=0).numpy().astype(np.uint8)
+    features = loaded.card.normalise(pixels, valid)
+    probabilities = torch.softmax(predict_logits(network, torch.from_numpy(features)[None], amp=False), dim=1).numpy()
+    if loaded.card.colour_refinement and loaded.card.standardisation != "tile":
+        inside = pixels.max(axis=0) > 0 if valid is None else valid
+        probabilities = fit_and_refine(probabilities, features[None], [inside])
+    classes = probabilities[0].argmax(axis=0).astype(np.uint8)
     return sieve_classes(classes, unit_in_pixels(loaded.card.min_mapping_unit, pixel_area_m2=1.0))
 
 

@@ -31,6 +31,7 @@ from ...core.files import atomic_write_json
 from ...core.progress import Progress, SilentProgress
 from ...core.resources import PACKAGE_ROOT, resource_path
 from ...engine.evaluation.metrics import ConfusionMatrix, Metrics
+from ...engine.labels.colour_refinement import REFINEMENTS
 from ...engine.labels.mapping_unit import sieve_classes, unit_in_pixels
 from ...engine.labels.taxonomy import load_taxonomy
 from ..config import field
@@ -64,6 +65,7 @@ class RealConfig:
     min_mapping_unit: Optional[float] = field(None, "segment's MIN_MAPPING_UNIT in m² (the patches are 1 m): every "
                                                     "map sieved so; 0: as classified; empty: each model card's, "
                                                     "as segment")
+    colour_refinement: str = field("auto", "segment's COLOUR_REFINEMENT: auto (each model card's), on or off")
     prior_fusion: float = field(0.0, "a probe: each pixel's class probabilities multiplied by the bundled NLCD "
                                      "prior p(class | its NLCD code) to this power (the prior mixed with "
                                      f"{PRIOR_FLOOR:g} of a uniform one) before the argmax; 0: off")
@@ -151,25 +153,43 @@ def rendered_scene(shared: str, work: str, seed: int, shift: float, progress: Pr
 
 
 def predict_scene(model: Any, card: Any, scene: Scene, statistics: str = "auto",
-                  fusion: Optional[tuple[np.ndarray, float]] = None) -> list[np.ndarray]:
-    """Class maps of every patch, fed as ``segment`` feeds a raster (INPUT_STATISTICS ``statistics``).
+                  fusion: Optional[tuple[np.ndarray, float]] = None, refinement: str = "auto") -> list[np.ndarray]:
+    """Class maps of every patch, fed as ``segment`` feeds a raster (INPUT_STATISTICS ``statistics``,
+    COLOUR_REFINEMENT ``refinement``).
 
     ``image`` statistics are each raster's own: every real patch's, or the whole rendered band's
     (the tiles of one raster share them). ``tile`` (a probe) standardises each patch by its own.
+    The colour refinement is fitted per raster likewise: on each real patch, on the whole rendered band.
     ``fusion``: a (codes, K) prior table and its power α (``--prior-fusion``).
     """
     import torch
 
+    from ...engine.labels.colour_refinement import fit_and_refine, refinement_wanted
     from ..scoring.predict import predict_logits
 
-    maps = []
+    refine = refinement_wanted(refinement, card.colour_refinement) and statistics != "tile"
+    predicted = []  # (probabilities (K, H, W), network input, valid) per patch
     for index, (pixels, fed) in enumerate(zip(scene.images, _fed_cards(card, scene, statistics))):
         valid = pixels.max(axis=0) > 0
-        batch = torch.from_numpy(fed.normalise(pixels, valid)[None])
-        scores = torch.log_softmax(predict_logits(model, batch, amp=False)[0], dim=0).cpu().numpy()
+        features = fed.normalise(pixels, valid)
+        scores = torch.log_softmax(predict_logits(model, torch.from_numpy(features[None]), amp=False)[0], dim=0)
+        scores = scores.cpu().numpy()
         if fusion is not None:
             scores = scores + fusion[1] * np.log(_prior_at(fusion[0], scene.codes[index])).transpose(2, 0, 1)
-        classes = scores.argmax(axis=0).astype(np.uint8)
+        probabilities = np.exp(scores - scores.max(axis=0))
+        predicted.append((probabilities / probabilities.sum(axis=0), features, valid))
+    if refine:
+        rasters = [predicted] if scene.one_raster else [[patch] for patch in predicted]
+        refined = []
+        for raster in rasters:
+            probabilities = fit_and_refine(np.stack([p for p, _, _ in raster]), np.stack([f for _, f, _ in raster]),
+                                           [v for _, _, v in raster])
+            refined += [(probability, features, valid) for probability, (_, features, valid)
+                        in zip(probabilities, raster)]
+        predicted = refined
+    maps = []
+    for probabilities, _, valid in predicted:
+        classes = probabilities.argmax(axis=0).astype(np.uint8)
         classes[~valid] = 255
         maps.append(classes)
     return maps
@@ -219,6 +239,9 @@ def evaluate_real(config: RealConfig, progress: Optional[Progress] = None) -> di
     if config.standardisation not in choices:
         raise Low2HighError(f"--standardisation is one of {', '.join(choices[1:])} (or empty: auto), not "
                             f"'{config.standardisation}'.")
+    if config.colour_refinement not in REFINEMENTS:
+        raise Low2HighError(f"--colour-refinement is one of {', '.join(REFINEMENTS)}, not "
+                            f"'{config.colour_refinement}'.")
     fusion = _fusion(config.prior_fusion)
     scenes = [real_scene(config.shared, flight) for flight in config.flights]
     scenes += [rendered_scene(config.shared, config.work, *parse_rendered(text), progress) for text in config.rendered]
@@ -235,10 +258,11 @@ def evaluate_real(config: RealConfig, progress: Optional[Progress] = None) -> di
         area = checkpoint.card.min_mapping_unit if config.min_mapping_unit is None else config.min_mapping_unit
         name += f" (unit {config.min_mapping_unit:g} m²)" if config.min_mapping_unit is not None else ""
         name += f" (NLCD prior ^{config.prior_fusion:g})" if config.prior_fusion else ""
+        name += f" (colour refinement {config.colour_refinement})" if config.colour_refinement != "auto" else ""
         unit = unit_in_pixels(area, pixel_area_m2=1.0)  # the patches are 1 m
         for scene in scenes:
-            maps = [sieve_classes(classes, unit) for classes in predict_scene(model, checkpoint.card, scene,
-                                                                              statistics, fusion)]
+            maps = [sieve_classes(classes, unit) for classes in predict_scene(
+                model, checkpoint.card, scene, statistics, fusion, config.colour_refinement)]
             results[scene.name][name] = score(maps, scene.fine).summary()
     if config.output_json:
         atomic_write_json(config.output_json, results)

@@ -10,7 +10,8 @@ from ..modes import MODES, Mode, names, training_mode
 SELECTIONS = ("best", "last")
 
 RESUMABLE = ("epochs", "device", "num_workers", "cache_mb", "eval_batch_size", "examples", "plot_every", "progress",
-             "save_every_minutes", "tile_size", "tile_overlap", "min_mapping_unit", "restart")
+             "save_every_minutes", "tile_size", "tile_overlap", "min_mapping_unit", "colour_refinement",
+             "restart")
 """Settings that may differ when a run is continued: they cannot change the weights it learns."""
 
 
@@ -94,6 +95,8 @@ class FitConfig:
     tile_overlap: int = field(64, "inference tile overlap written into the model card")
     min_mapping_unit: float = field(0.0, "segment's default MIN_MAPPING_UNIT (m²) written into the model card: "
                                          "patches of the class map smaller than this are merged into a neighbour")
+    colour_refinement: bool = field(False, "segment's default COLOUR_REFINEMENT written into the model card: sharpen "
+                                           "maps with each image's class colours, fitted on the model's surest pixels")
     restart: bool = field(False, "discard the run in the output folder and start over")
 
     @property

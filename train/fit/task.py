@@ -274,7 +274,8 @@ class FitTask:
         config = self.config
         card = model_card(self.info, config.tile_size, config.tile_overlap,
                           f"Low2High {config.mode} model trained on {os.path.basename(self.info.folder)}",
-                          self.training_facts(record), config.standardisation, config.min_mapping_unit)
+                          self.training_facts(record), config.standardisation, config.min_mapping_unit,
+                          config.colour_refinement)
         save_checkpoint(self.folder.path(BEST_FILE), self.scored_network, card,
                         extra={"epoch": record["epoch"], "step": record["step"], "score": record["score"]})
 

@@ -21,8 +21,9 @@ def test_the_finetune_benchmark_logs_runs_done_and_the_time_left(tmp_path):
     assert written == ["results_hand_default.json", "results_hand_default.md"]  # published together, nothing hidden
 
 
-def test_the_benchmark_scores_the_map_segment_writes_sieved_at_the_cards_unit(tmp_path):
-    """The bundled demo model's card keeps 400 m² patches; a copy whose card keeps all gives the unsieved map."""
+def test_the_benchmark_scores_the_map_segment_writes_refined_and_sieved_as_the_card_says(tmp_path):
+    """The bundled demo model's card refines by colour and keeps 100 m² patches; copies whose cards
+    keep every patch, or do not refine, give the maps segment writes for them."""
     import dataclasses
 
     import numpy as np
@@ -35,10 +36,12 @@ def test_the_benchmark_scores_the_map_segment_writes_sieved_at_the_cards_unit(tm
     from low2high.train.benchmarks.finetune import predict
 
     demo = load_checkpoint(DEMO_MODEL)
-    assert demo.card.min_mapping_unit == 400
-    every_patch = str(tmp_path / "every_patch.pt")
+    assert demo.card.min_mapping_unit == 100 and demo.card.colour_refinement
+    every_patch, unrefined = str(tmp_path / "every_patch.pt"), str(tmp_path / "unrefined.pt")
     save_checkpoint(every_patch, demo.build_model(), dataclasses.replace(demo.card, min_mapping_unit=0.0))
+    save_checkpoint(unrefined, demo.build_model(), dataclasses.replace(demo.card, colour_refinement=False))
     pixels = gdal.Open(os.path.join(REPO_ROOT, "resources", "sample", "naip_sample.tif")).ReadAsArray(0, 0, 256, 256)
     unsieved = predict(every_patch, pixels)
-    assert np.array_equal(predict(DEMO_MODEL, pixels), sieve_classes(unsieved, 400))
+    assert np.array_equal(predict(DEMO_MODEL, pixels), sieve_classes(unsieved, 100))
     assert not np.array_equal(predict(DEMO_MODEL, pixels), unsieved), "the unit changes this map"
+    assert (predict(unrefined, pixels) != predict(DEMO_MODEL, pixels)).mean() > 0.05, "the refinement changes it"
