@@ -1,24 +1,40 @@
-"""Fit the image's class colours (:mod:`.colour_refinement`) on a sample of the planned tiles.
+"""Fit the image's class colours (:mod:`~low2high.engine.labels.colour_refinement`) on a sample of the region.
 
-:func:`fit_region_colours` classifies tiles spread evenly over the region (all of them when it is
-small), each region pixel counted once (overlaps split at their middle), and fits the colour model
-once; the tiled pass then refines every blended block with it (:func:`.pipeline.run_tiled_inference`),
-so thresholds, the probability output and the minimum mapping unit work on the refined map.
+:func:`fit_region_colours` classifies a sample and fits the colour model once; the tiled pass then
+refines every blended block with it (:func:`.pipeline.run_tiled_inference`), so thresholds, the
+probability output and the minimum mapping unit work on the refined map. A region that fits the
+sample budget is sampled whole, tile by tile as the pass will classify it, each pixel once
+(overlaps split at their middle), so a tiled run fits what a single pass would. A larger one is
+sampled in many small windows spread evenly from edge to edge (as INPUT_STATISTICS ``image``
+samples it), not in a few whole tiles: a class found in one corner only (a lake) must reach the
+sample, or it would get no colour and drop out of the map. Each window is classified with a
+margin of context around the part that is fitted. The sampled passes run as many at once as the
+tiled pass does.
 """
 from __future__ import annotations
 
-from typing import Optional
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator, Optional
 
 import numpy as np
 
 from ...core.errors import Low2HighError
 from ...core.progress import Progress, check_canceled
+from ..geo.grid import Window
 from ..geo.mask import PolygonMask
 from ..geo.raster_io import RasterSource
 from ..labels.colour_refinement import SAMPLE_PIXELS, SAMPLE_STRIDE, ColourFit, ColourModel, refinement_wanted
+from .model_info import ModelInfo
 from .pipeline import read_tile
 from .predictor import Predictor
+from .statistics import sample_windows
+from .tile_input import network_input
 from .tiling import Tile, TileLayout
+
+WINDOW_SIDE = 384
+"""Side of a sampled window of a large region (a multiple of 32), classified whole."""
+WINDOW_MARGIN = 64
+"""Context kept out of the fit on each side of a sampled window (the network sees less there)."""
 
 
 def fit_region_colours(predictor: Predictor, requested: str, source_path: str, layout: TileLayout,
@@ -41,39 +57,72 @@ def fit_region_colours(predictor: Predictor, requested: str, source_path: str, l
                "(INPUT_STATISTICS image or auto gives it the region's)")
         progress.warn(f"Colour refinement skipped: {why}.")
         return None
-    sample = sample_tiles(layout)
-    progress.info(f"Colour refinement: fitting this image's class colours on {len(sample)} of {layout.count} tiles.")
-    fit = ColourFit(info.num_classes)
     source = RasterSource.open(source_path, require_crs=False)
-    with predictor.running():
-        for tile in sample:
+    whole = layout.count * layout.tile_height * layout.tile_width <= SAMPLE_PIXELS
+    pieces = _tile_pieces(source, layout, info, mask) if whole else _window_pieces(source, layout.region, info, mask)
+    where = (f"every one of the {layout.count} tiles" if whole else
+             f"{len(sample_windows_of(layout.region))} windows of {WINDOW_SIDE} px spread over the region")
+    progress.info(f"Colour refinement: fitting this image's class colours on {where}.")
+    fit = ColourFit(info.num_classes)
+    streams = max(1, predictor.streams)
+    with predictor.running(), ThreadPoolExecutor(streams, "low2high-colours") as passes:
+        pending: list = []
+        for network_input_, fit_mask in pieces:
             check_canceled(progress)
-            tile_input, valid = read_tile(source, tile, layout, info, mask)
-            if tile_input is None:
-                continue
-            probabilities = predictor.predict(tile_input[None])[0]
-            fit.add(probabilities, tile_input, valid & owned_pixels(layout, tile), SAMPLE_STRIDE)
-    colours = fit.fit()
+            pending.append((passes.submit(predictor.predict, network_input_[None]), network_input_, fit_mask))
+            if len(pending) >= streams:
+                _add(fit, *pending.pop(0))
+        for item in pending:
+            _add(fit, *item)
+    colours = fit.fit(whole_image=whole)
     if colours is None:
         progress.warn("Colour refinement skipped: the model is sure of no class in this image, so there are no "
                       "class colours to learn; the map is the model's own.")
         return None
     fitted = ", ".join(f"{name} {count:,}" for name, count in zip(info.class_names, colours.pixels) if count)
     missing = [name for name, count in zip(info.class_names, colours.pixels) if not count]
+    fate = ("which the refined map leaves out (the model is sure of them nowhere here)" if whole else
+            "which keep the model's own say (the sample may have missed where they are)")
     progress.info(f"Colour refinement: class colours from the model's surest pixels ({fitted})"
-                  + (f"; too few for {', '.join(missing)}, which the refined map leaves out" if missing else "")
-                  + ".")
+                  + (f"; too few for {', '.join(missing)}, {fate}" if missing else "") + ".")
     return colours
 
 
-def sample_tiles(layout: TileLayout, budget: int = SAMPLE_PIXELS) -> list[Tile]:
-    """Tiles spread evenly over the layout (in its order), at most ``budget`` tile pixels; all when they fit."""
-    tiles = list(layout.tiles())
-    wanted = max(1, budget // (layout.tile_height * layout.tile_width))
-    if len(tiles) <= wanted:
-        return tiles
-    picks = np.linspace(0, len(tiles) - 1, wanted).round().astype(int)
-    return [tiles[index] for index in sorted(set(picks.tolist()))]
+def _add(fit: ColourFit, future, network_input_: np.ndarray, fitted: np.ndarray) -> None:
+    fit.add(future.result()[0], network_input_, fitted, SAMPLE_STRIDE)
+
+
+def _tile_pieces(source: RasterSource, layout: TileLayout, info: ModelInfo,
+                 mask: Optional[PolygonMask]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(network input, pixels to fit) of every planned tile that holds data."""
+    for tile in layout.tiles():
+        tile_input, valid = read_tile(source, tile, layout, info, mask)
+        if tile_input is not None:
+            yield tile_input, valid & owned_pixels(layout, tile)
+
+
+def sample_windows_of(region: Window) -> list[Window]:
+    """The windows a region too large to sample whole is sampled in."""
+    return sample_windows(region, SAMPLE_PIXELS, WINDOW_SIDE)
+
+
+def _window_pieces(source: RasterSource, region: Window, info: ModelInfo,
+                   mask: Optional[PolygonMask]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(network input, pixels to fit: the window less its margin) of sampled windows that hold data."""
+    for window in sample_windows_of(region):
+        pixels = source.read(window)
+        valid = source.valid_mask(window, pixels)
+        if mask is not None:
+            valid &= mask.rasterize(source.grid, window)
+        if not valid.any():
+            continue
+        fitted = np.zeros((WINDOW_SIDE, WINDOW_SIDE), bool)
+        inner = slice(WINDOW_MARGIN, WINDOW_SIDE - WINDOW_MARGIN)
+        fitted[inner, inner] = True
+        fitted[: window.height, : window.width] &= valid
+        fitted[window.height:, :] = False
+        fitted[:, window.width:] = False
+        yield network_input(pixels, valid, info, WINDOW_SIDE, WINDOW_SIDE), fitted
 
 
 def owned_pixels(layout: TileLayout, tile: Tile) -> np.ndarray:

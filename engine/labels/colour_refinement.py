@@ -15,10 +15,13 @@ colour fits each class and renormalised:
 The colours are the network's own input (the standardised bands: an affine map of the pixels,
 which leaves the discriminant unchanged). The fit is made once per run, before the tiled pass,
 and is the same for every tile, so there are no seams; like INPUT_STATISTICS ``image`` it adapts
-to each image's radiometry. A class the model hardly predicts in the sample (fewer than
-:data:`MIN_CLASS_PIXELS` sure pixels) gets no colour and drops out of the refined map, as the
-stray specks it mostly is (where one class alone has a colour, the map is that class); with no
-coloured class at all the run is left as the model drew it.
+to each image's radiometry. A class the model is hardly sure of (fewer than :data:`MIN_CLASS_PIXELS`
+sure pixels) gets no colour. When the sample was the whole image, the class is absent from it but
+for stray specks, and it drops out of the refined map (where one class alone has a colour, the
+map is that class). When the sample was part of a larger image, the class may live where the
+sample did not look (a lake between the sampled windows), so its colour evidence is neutral: it
+keeps the model's say against the best-fitting coloured class. With no coloured class at all the
+run is left as the model drew it.
 """
 from __future__ import annotations
 
@@ -67,13 +70,16 @@ class ColourModel:
 
     Attributes:
         weights: (K, F) Σ⁻¹ μ_k per class (zero for a class without a colour).
-        offsets: (K,) −½ μ_kᵀ Σ⁻¹ μ_k per class (−inf for a class without a colour).
+        offsets: (K,) −½ μ_kᵀ Σ⁻¹ μ_k per class.
         pixels: sure pixels each class was fitted on (0: no colour).
+        keep_uncoloured: a class without a colour keeps the model's say (its colour score is the
+            best coloured class's) instead of dropping out (the sample was not the whole image).
     """
 
     weights: np.ndarray
     offsets: np.ndarray
     pixels: np.ndarray
+    keep_uncoloured: bool = False
 
     @property
     def coloured(self) -> np.ndarray:
@@ -81,14 +87,28 @@ class ColourModel:
         return self.pixels > 0
 
     def refine(self, probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """(B, K, H, W) probabilities and (B, F, H, W) colours → the refined (B, K, H, W) probabilities."""
-        scores = np.einsum("kf,bfhw->bkhw", self.weights, features.astype(np.float32, copy=False))
-        scores += self.offsets[None, :, None, None]
-        scores += MODEL_WEIGHT * np.log(np.maximum(probabilities, 1e-12, dtype=np.float32))
-        scores -= scores.max(axis=1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=1, keepdims=True)
-        return scores
+        """(B, K, H, W) probabilities and (B, F, H, W) colours → the refined (B, K, H, W) probabilities.
+
+        Computed as p^MODEL_WEIGHT · exp(score − its maximum), normalised: one matrix product, one
+        exponential and a square root per pixel (a log and an exp of the probabilities cost twice
+        as much on the writer's thread, which blocks wait on).
+        """
+        batch, classes, height, width = probabilities.shape
+        refined = np.empty(probabilities.shape, np.float32)
+        for index in range(batch):
+            colours = np.ascontiguousarray(features[index], dtype=np.float32).reshape(features.shape[1], -1)
+            scores = self.weights @ colours
+            scores += self.offsets[:, None]
+            coloured = self.coloured
+            scores -= np.maximum.reduce(scores[coloured], axis=0)
+            scores[~coloured] = 0.0 if self.keep_uncoloured else -np.inf
+            np.exp(scores, out=scores)
+            model = np.maximum(np.ascontiguousarray(probabilities[index], dtype=np.float32).reshape(classes, -1),
+                               1e-12)
+            scores *= np.sqrt(model) if MODEL_WEIGHT == 0.5 else model ** MODEL_WEIGHT
+            scores /= np.add.reduce(scores, axis=0)
+            refined[index] = scores.reshape(classes, height, width)
+        return refined
 
 
 class ColourFit:
@@ -109,8 +129,12 @@ class ColourFit:
         self._sureness.append(probabilities.max(axis=0)[valid].astype(np.float32))
         self._colours.append(features[:, valid].T.astype(np.float32))
 
-    def fit(self) -> Optional[ColourModel]:
-        """The colour model, or None when no class has enough sure pixels."""
+    def fit(self, whole_image: bool = True) -> Optional[ColourModel]:
+        """The colour model, or None when no class has enough sure pixels.
+
+        ``whole_image``: the samples added were the whole image (classes without a colour drop out),
+        not a part of it (they keep the model's say).
+        """
         if not self._winners:
             return None
         winners, sureness = np.concatenate(self._winners), np.concatenate(self._sureness)
@@ -141,8 +165,8 @@ class ColourFit:
         offsets = -0.5 * np.einsum("kf,kf->k", weights, means)
         coloured = pixels > 0
         weights[~coloured] = 0.0
-        offsets[~coloured] = -np.inf
-        return ColourModel(weights.astype(np.float32), offsets.astype(np.float32), pixels)
+        offsets[~coloured] = 0.0
+        return ColourModel(weights.astype(np.float32), offsets.astype(np.float32), pixels, not whole_image)
 
 
 def fit_and_refine(probabilities: np.ndarray, features: np.ndarray,

@@ -14,12 +14,13 @@ from low2high.core.errors import Low2HighError
 from low2high.core.progress import SilentProgress
 from low2high.engine.evaluation.metrics import ConfusionMatrix
 from low2high.engine.geo.grid import Window
-from low2high.engine.inference.colour_sample import owned_pixels, sample_tiles
+from low2high.engine.inference.colour_sample import WINDOW_SIDE, owned_pixels, sample_windows_of
 from low2high.engine.inference.model import DEMO_MODEL
 from low2high.engine.inference.segment import SegmentRequest, segment
 from low2high.engine.inference.tiling import TileLayout
 from low2high.engine.labels.colour_refinement import (
     MIN_CLASS_PIXELS,
+    SAMPLE_PIXELS,
     ColourFit,
     fit_and_refine,
     refinement_wanted,
@@ -70,6 +71,22 @@ def test_a_class_with_too_few_sure_pixels_drops_out():
     assert not (model.refine(three[None], colours[None])[0].argmax(0) == 2).any()
 
 
+def test_a_class_a_partial_sample_could_not_colour_keeps_the_models_say():
+    """Sampled in windows, a lake between them must not vanish: its colour evidence is neutral."""
+    colours, probabilities, _ = two_colour_scene()
+    three = np.concatenate([probabilities * 0.5, np.zeros((1,) + probabilities.shape[1:], np.float32)])
+    three[2, 40:90, 100:120] = 1.0  # the model is sure of a third class here, outside the sample below
+    three /= three.sum(axis=0)
+    sampled = np.zeros(colours.shape[1:], bool)
+    sampled[:, :90] = True
+    fit = ColourFit(3)
+    fit.add(three, colours, sampled)
+    model = fit.fit(whole_image=False)
+    assert model is not None and model.coloured.tolist() == [True, True, False]
+    refined = model.refine(three[None], colours[None])[0].argmax(0)
+    assert (refined[40:90, 100:120] == 2).all() and (refined == 2).sum() == 50 * 20
+
+
 def test_no_sure_class_leaves_the_map_alone():
     colours, probabilities, _ = two_colour_scene()
     nothing = np.zeros(colours.shape[1:], bool)
@@ -102,13 +119,14 @@ def test_every_region_pixel_enters_the_fit_once_whatever_the_tiling(tile_size, o
     assert (counts[:region.height, :region.width] == 1).all()
 
 
-def test_the_sample_spreads_over_a_large_region_and_covers_a_small_one():
-    small = TileLayout.plan(Window(0, 0, 1000, 1000), 512, 64)
-    assert sample_tiles(small) == list(small.tiles())
-    large = TileLayout.plan(Window(0, 0, 20000, 20000), 1024, 64)
-    picked = sample_tiles(large, budget=8 * 1024 * 1024)
-    assert len(picked) == 8
-    assert picked[0] == next(large.tiles()) and picked[-1] == list(large.tiles())[-1]
+def test_a_large_region_is_sampled_from_edge_to_edge_in_small_windows():
+    """A class in one corner only (a lake) must reach the sample, or it would drop out of the map."""
+    region = Window(100, 50, 20000, 15000)
+    windows = sample_windows_of(region)
+    assert len(windows) >= 20 and all(w.width == w.height == WINDOW_SIDE for w in windows)
+    assert sum(w.size for w in windows) <= SAMPLE_PIXELS
+    assert (windows[0].col, windows[0].row) == (region.col, region.row)
+    assert (windows[-1].col_end, windows[-1].row + windows[-1].height) == (region.col_end, region.row + region.height)
 
 
 def merged_labels() -> np.ndarray:
