@@ -5,14 +5,13 @@ from typing import Any, Optional
 
 from qgis.core import (
     QgsProcessingContext,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
 )
 
 from ..engine.labels.alignment import METHODS, AlignRequest, align_labels
-from .base import FeedbackProgress, Low2HighAlgorithm
+from .base import FeedbackProgress, Low2HighAlgorithm, choice_parameter
 
 
 class AlignLabelsAlgorithm(Low2HighAlgorithm):
@@ -37,10 +36,7 @@ class AlignLabelsAlgorithm(Low2HighAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             self.FACTOR, self.tr("Block side in image pixels (empty: label pixel size ÷ image pixel size)"),
             QgsProcessingParameterNumber.Integer, optional=True, minValue=1, maxValue=10000))
-        method = QgsProcessingParameterEnum(self.METHOD, self.tr("Label of a block"), options=list(METHODS),
-                                            defaultValue="majority")
-        method.setUsesStaticStrings(True)
-        self.addParameter(method)
+        self.addParameter(choice_parameter(self.METHOD, self.tr("Label of a block"), METHODS, "majority"))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Aligned labels")))
 
     def process(self, parameters: dict[str, Any], context: QgsProcessingContext,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gc
 import os
 import re
-from typing import Any, Callable, Literal, Optional, overload
+from typing import Any, Callable, Literal, Optional, Sequence, overload
 
 from qgis.core import (
     QgsApplication,
@@ -18,6 +18,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
@@ -42,6 +43,17 @@ def _reads_as_float(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def choice_parameter(name: str, description: str, options: Sequence[str], default: str,
+                     advanced: bool = False) -> QgsProcessingParameterEnum:
+    """An enum parameter whose value is the option's name (static strings: models and scripts keep
+    working when options are added), optionally under the dialog's *Advanced Parameters*."""
+    parameter = QgsProcessingParameterEnum(name, description, options=list(options), defaultValue=default)
+    parameter.setUsesStaticStrings(True)
+    if advanced:
+        parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    return parameter
 
 
 def image_layer_parameter(name: str, description: str) -> QgsProcessingParameterRasterLayer:

@@ -10,7 +10,6 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingParameterBoolean,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
@@ -26,7 +25,7 @@ from ..core.progress import check_canceled
 from ..core.publication import Publication
 from ..engine.geo.raster_io import stage_raster
 from ..engine.labels.taxonomy import BUILT_IN
-from .base import FeedbackProgress, Low2HighAlgorithm, image_layer_parameter
+from .base import FeedbackProgress, Low2HighAlgorithm, choice_parameter, image_layer_parameter
 
 _FREEZE = ("auto", "yes", "no")
 
@@ -147,9 +146,7 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
             createByDefault=False))
 
     def _enum(self, name: str, label: str, options: tuple[str, ...], default: str) -> None:
-        parameter = QgsProcessingParameterEnum(name, label, options=list(options), defaultValue=default)
-        parameter.setUsesStaticStrings(True)
-        self.addParameter(parameter)
+        self.addParameter(choice_parameter(name, label, options, default))
 
     def _integer(self, name: str, label: str, default: int, low: int, high: int) -> None:
         self.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Integer,

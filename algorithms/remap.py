@@ -6,7 +6,6 @@ from typing import Any, Optional
 from qgis.core import (
     QgsProcessingContext,
     QgsProcessingParameterBoolean,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
@@ -14,7 +13,7 @@ from qgis.core import (
 
 from ..engine.labels.remap import RemapRequest, remap
 from ..engine.labels.taxonomy import BUILT_IN
-from .base import FeedbackProgress, Low2HighAlgorithm
+from .base import FeedbackProgress, Low2HighAlgorithm, choice_parameter
 
 
 class RemapAlgorithm(Low2HighAlgorithm):
@@ -37,10 +36,8 @@ class RemapAlgorithm(Low2HighAlgorithm):
 
     def initAlgorithm(self, config: Optional[dict] = None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Label raster (class codes)")))
-        taxonomy = QgsProcessingParameterEnum(self.TAXONOMY, self.tr("Taxonomy of the labels"),
-                                              options=list(self.TAXONOMIES), defaultValue="nlcd")
-        taxonomy.setUsesStaticStrings(True)
-        self.addParameter(taxonomy)
+        self.addParameter(choice_parameter(self.TAXONOMY, self.tr("Taxonomy of the labels"), self.TAXONOMIES,
+                                           "nlcd"))
         self.addParameter(QgsProcessingParameterString(
             self.MAPPING, self.tr("Custom mapping (code:class,… or a .json / .csv file; custom taxonomy only)"),
             optional=True))

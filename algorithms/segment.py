@@ -9,7 +9,6 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingParameterDefinition,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
@@ -25,7 +24,7 @@ from ..engine.inference.bands import parse_bands
 from ..engine.inference.precision import PRECISIONS
 from ..engine.inference.segment import SegmentRequest, segment
 from ..engine.labels.colour_refinement import REFINEMENTS
-from .base import FeedbackProgress, Low2HighAlgorithm, image_layer_parameter
+from .base import FeedbackProgress, Low2HighAlgorithm, choice_parameter, image_layer_parameter
 
 
 class SegmentAlgorithm(Low2HighAlgorithm):
@@ -77,22 +76,15 @@ class SegmentAlgorithm(Low2HighAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             self.BATCH_SIZE, self.tr("Tiles per batch (empty: 1 on CPU, as many as fit on a GPU)"),
             QgsProcessingParameterNumber.Integer, optional=True, minValue=1, maxValue=1024))
-        device = QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=list(DEVICES), defaultValue="auto")
-        device.setUsesStaticStrings(True)
-        self.addParameter(device)
-        precision = QgsProcessingParameterEnum(
+        self.addParameter(choice_parameter(self.DEVICE, self.tr("Device"), DEVICES, "auto"))
+        self.addParameter(choice_parameter(
             self.PRECISION, self.tr("Precision (auto: the fastest that agrees with fp32 on 99 % of pixels here)"),
-            options=list(PRECISIONS), defaultValue="auto")
-        precision.setUsesStaticStrings(True)
-        self.addParameter(precision)
-        statistics = QgsProcessingParameterEnum(
+            PRECISIONS, "auto"))
+        self.addParameter(choice_parameter(
             self.INPUT_STATISTICS,
             self.tr("Input statistics (image: this image's own per-band mean/std, undoing a new flight's "
                     "brightness; model: the training data's; auto: what the model was trained with)"),
-            options=list(INPUT_STATISTICS), defaultValue="auto")
-        statistics.setUsesStaticStrings(True)
-        statistics.setFlags(statistics.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        self.addParameter(statistics)
+            INPUT_STATISTICS, "auto", advanced=True))
         unit = QgsProcessingParameterNumber(
             self.MIN_MAPPING_UNIT,
             self.tr("Minimum mapping unit in m² (smaller patches join their largest neighbour; 0: every pixel as "
@@ -100,14 +92,11 @@ class SegmentAlgorithm(Low2HighAlgorithm):
             QgsProcessingParameterNumber.Double, optional=True, minValue=0.0)
         unit.setFlags(unit.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(unit)
-        refinement = QgsProcessingParameterEnum(
+        self.addParameter(choice_parameter(
             self.COLOUR_REFINEMENT,
             self.tr("Colour refinement (on: sharpen the map with this image's class colours, learnt from the "
                     "model's surest pixels; auto: the model's choice)"),
-            options=list(REFINEMENTS), defaultValue="auto")
-        refinement.setUsesStaticStrings(True)
-        refinement.setFlags(refinement.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        self.addParameter(refinement)
+            REFINEMENTS, "auto", advanced=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Land cover")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT_PROBABILITIES, self.tr("Class probabilities (%)"), optional=True, createByDefault=False))

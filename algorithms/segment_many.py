@@ -11,7 +11,6 @@ from qgis.core import (
     QgsProcessingOutputRasterLayer,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMultipleLayers,
@@ -24,7 +23,7 @@ from ..core.errors import Low2HighError
 from ..engine.inference.precision import PRECISIONS
 from ..engine.scale.engine import JobRequest, segment_many
 from ..engine.scale.jobs import FAILED, MapSettings
-from .base import FeedbackProgress, Low2HighAlgorithm
+from .base import FeedbackProgress, Low2HighAlgorithm, choice_parameter
 
 
 class SegmentManyAlgorithm(Low2HighAlgorithm):
@@ -65,13 +64,8 @@ class SegmentManyAlgorithm(Low2HighAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             self.WORKERS, self.tr("Worker processes (empty: one per core, within free memory)"),
             QgsProcessingParameterNumber.Integer, optional=True, minValue=1, maxValue=1024))
-        device = QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=list(DEVICES), defaultValue="auto")
-        device.setUsesStaticStrings(True)
-        self.addParameter(device)
-        precision = QgsProcessingParameterEnum(self.PRECISION, self.tr("Precision"), options=list(PRECISIONS),
-                                               defaultValue="auto")
-        precision.setUsesStaticStrings(True)
-        self.addParameter(precision)
+        self.addParameter(choice_parameter(self.DEVICE, self.tr("Device"), DEVICES, "auto"))
+        self.addParameter(choice_parameter(self.PRECISION, self.tr("Precision"), PRECISIONS, "auto"))
         scheduler = QgsProcessingParameterString(
             self.SCHEDULER, self.tr("Dask scheduler address (empty: worker processes on this computer)"),
             optional=True)
