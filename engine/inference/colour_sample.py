@@ -18,7 +18,6 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from ...core.errors import Low2HighError
 from ...core.progress import Progress, check_canceled
 from ..geo.grid import Window
 from ..geo.mask import PolygonMask
@@ -45,11 +44,7 @@ def fit_region_colours(predictor: Predictor, requested: str, source_path: str, l
         Low2HighError: an unknown COLOUR_REFINEMENT.
     """
     info = predictor.info
-    try:
-        wanted = refinement_wanted(requested, info.colour_refinement)
-    except ValueError as error:
-        raise Low2HighError(f"{error}.") from None
-    if not wanted:
+    if not refinement_wanted(requested, info.colour_refinement):
         return None
     if info.binary or info.standardisation == "tile":
         why = ("a one-class (sigmoid) model has no classes to tell apart by colour" if info.binary else

@@ -34,7 +34,7 @@ from ..geo.raster_io import (
     style_class_raster,
 )
 from ..labels.classes import NODATA, class_colours
-from ..labels.colour_refinement import REFINEMENTS, ColourModel
+from ..labels.colour_refinement import ColourModel, check_refinement
 from ..labels.mapping_unit import sieve_class_raster, unit_in_pixels
 from ..labels.rasters import iter_windows
 from .bands import choose_bands
@@ -119,9 +119,7 @@ def segment_with(model: Model, request: SegmentRequest, progress: Optional[Progr
     if request.input_statistics not in INPUT_STATISTICS:
         raise Low2HighError(f"INPUT_STATISTICS must be one of {', '.join(INPUT_STATISTICS)} "
                             f"(got '{request.input_statistics}').")
-    if request.colour_refinement not in REFINEMENTS:
-        raise Low2HighError(f"COLOUR_REFINEMENT must be one of {', '.join(REFINEMENTS)} "
-                            f"(got '{request.colour_refinement}').")
+    check_refinement(request.colour_refinement)
     source = RasterSource.open(request.input_path)
     for note in model.info.notes:  # e.g. what a Deepness model's metadata leaves out, and the defaults used
         progress.warn(note)

@@ -30,6 +30,8 @@ from typing import Iterable, Optional
 
 import numpy as np
 
+from ...core.errors import Low2HighError
+
 REFINEMENTS = ("auto", "on", "off")
 """``segment``'s COLOUR_REFINEMENT: the model card's choice (auto), or forced on / off."""
 
@@ -53,14 +55,20 @@ SAMPLE_STRIDE = 2
 """Every SAMPLE_STRIDE-th pixel of a sampled tile, each way, enters the fit (neighbours repeat each other)."""
 
 
+def check_refinement(requested: str) -> None:
+    """Raises Low2HighError, with the sentence segment and segment-many give, unless ``requested`` is one of
+    :data:`REFINEMENTS`."""
+    if requested not in REFINEMENTS:
+        raise Low2HighError(f"COLOUR_REFINEMENT must be one of {', '.join(REFINEMENTS)} (got '{requested}').")
+
+
 def refinement_wanted(requested: str, card_default: bool) -> bool:
     """Whether a run refines: COLOUR_REFINEMENT ``on``/``off``, or the model card's choice for ``auto``.
 
     Raises:
-        ValueError: ``requested`` is not one of :data:`REFINEMENTS`.
+        Low2HighError: ``requested`` is not one of :data:`REFINEMENTS`.
     """
-    if requested not in REFINEMENTS:
-        raise ValueError(f"COLOUR_REFINEMENT must be one of {', '.join(REFINEMENTS)} (got {requested!r})")
+    check_refinement(requested)
     return card_default if requested == "auto" else requested == "on"
 
 

@@ -21,6 +21,7 @@ from ...core.progress import ConsoleProgress
 from ...core.signals import cancel_on_termination
 from ..inference.bands import parse_bands
 from ..inference.precision import PRECISIONS
+from ..labels.colour_refinement import REFINEMENTS
 from .jobs import MapSettings
 
 
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bands", help="raster bands feeding the model, in its order (e.g. 1,2,3)")
     parser.add_argument("--min-mapping-unit", type=float, metavar="M2",
                         help="smaller patches join their largest neighbour (default: the model's; 0: off)")
+    parser.add_argument("--colour-refinement", choices=REFINEMENTS, default="auto",
+                        help="sharpen each map with its image's class colours: auto (the model card's), on, off")
     parser.add_argument("--window", type=int, default=MapSettings.window, metavar="PX",
                         help="a raster wider or taller than PX pixels is mapped as PX × PX windows spread over the "
                              "workers and assembled as <stem>.vrt (default %(default)s)")
@@ -64,7 +67,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise Low2HighError(f"--window must be 256 pixels or more (got {args.window}).")
         settings = MapSettings(args.model, args.device, args.precision, args.input_statistics, args.tile_size,
                                args.overlap, args.batch_size, tuple(bands) if bands else None,
-                               args.min_mapping_unit, args.window)
+                               args.min_mapping_unit, args.window, args.colour_refinement)
         request = JobRequest(args.inputs, args.output_dir, settings, args.workers, args.scheduler, args.strict)
         with cancel_on_termination("segment-many"):
             report = segment_many(request, ConsoleProgress())

@@ -24,6 +24,7 @@ from ...core.progress import Progress, SilentProgress, check_canceled, time_left
 from ..inference.model import open_model
 from ..inference.model_cache import file_digest
 from ..inference.precision import PRECISIONS
+from ..labels.colour_refinement import check_refinement
 from .cluster import distributed_module, job_client
 from .folder_lock import folder_locked
 from .inputs import expand_inputs, plan_rasters
@@ -137,6 +138,7 @@ def _check_settings(settings: MapSettings) -> None:
     if settings.input_statistics not in INPUT_STATISTICS:
         raise Low2HighError(f"INPUT_STATISTICS must be one of {', '.join(INPUT_STATISTICS)} "
                             f"(got '{settings.input_statistics}').")
+    check_refinement(settings.colour_refinement)
 
 
 def _stop_if_strict(request: JobRequest, refused: Sequence[Outcome]) -> None:

@@ -29,6 +29,7 @@ class MapSettings:
     bands: Optional[tuple[int, ...]] = None
     min_mapping_unit: Optional[float] = None  # m² (None: the model's)
     window: int = 16384  # rasters wider or taller than this many pixels are mapped as windows of this side
+    colour_refinement: str = "auto"  # auto (the model card's), on, off
 
     def shaping(self) -> dict[str, Any]:
         """The settings the manifest compares (the model is compared by its digest, not its path)."""
@@ -43,7 +44,7 @@ class MapSettings:
                               tile_size=self.tile_size, overlap=self.overlap, batch_size=self.batch_size,
                               device=self.device, precision=self.precision, input_statistics=self.input_statistics,
                               bands=list(self.bands) if self.bands else None,
-                              min_mapping_unit=self.min_mapping_unit)
+                              min_mapping_unit=self.min_mapping_unit, colour_refinement=self.colour_refinement)
 
 
 @dataclass(frozen=True)

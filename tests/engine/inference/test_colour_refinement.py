@@ -99,7 +99,7 @@ def test_no_sure_class_leaves_the_map_alone():
 def test_auto_follows_the_card_and_a_bad_value_is_refused():
     assert refinement_wanted("auto", True) and not refinement_wanted("auto", False)
     assert refinement_wanted("on", False) and not refinement_wanted("off", True)
-    with pytest.raises(ValueError, match="COLOUR_REFINEMENT must be one of auto, on, off"):
+    with pytest.raises(Low2HighError, match="COLOUR_REFINEMENT must be one of auto, on, off \\(got 'sometimes'\\)"):
         refinement_wanted("sometimes", True)
     assert ModelCard().colour_refinement is False
     assert ModelCard.from_dict(ModelCard(colour_refinement=True).to_dict()).colour_refinement is True
