@@ -33,6 +33,9 @@ from typing import IO, Any, Iterator, Optional
 KINDS = ("partial", "scratch")
 #: A group without a lock file (written by a Low2High that had none) is stale after this long.
 UNLOCKED_STALE_SECONDS = 3600.0
+#: A lock being made (``.lock-new``: locked microseconds after its creation, then renamed) is judged
+#: by its lock only once it is this old; a run killed between the two left it behind.
+LOCK_BIRTH_SECONDS = 0.5
 #: The random part of a group's name: 8 hex digits now, 8 of ``tempfile``'s characters in older versions.
 _TAG = r"[a-z0-9_]{8}"
 
@@ -118,7 +121,14 @@ def _groups(folder: str, name: Optional[str]) -> dict[str, list[str]]:
 
 def _is_stale(stem: str, files: list[str]) -> bool:
     lock_path = stem + ".lock"
-    if lock_path not in files:
+    if lock_path not in files and stem + ".lock-new" in files:  # killed while locking (see :func:`held`)
+        lock_path = stem + ".lock-new"
+        try:
+            if time.time() - os.path.getmtime(lock_path) < LOCK_BIRTH_SECONDS:
+                return False
+        except OSError:
+            return False
+    elif lock_path not in files:
         newest = max((os.path.getmtime(path) for path in files if os.path.exists(path)), default=0.0)
         return time.time() - newest > UNLOCKED_STALE_SECONDS
     try:
