@@ -1,8 +1,8 @@
 """Fit the image's class colours (:mod:`~low2high.engine.labels.colour_refinement`) on a sample of the region.
 
 :func:`fit_region_colours` classifies a sample and fits the colour model once; the tiled pass then
-refines every blended block with it (:func:`.pipeline.run_tiled_inference`), so thresholds, the
-probability output and the minimum mapping unit work on the refined map. A region that fits the
+refines every pass's probabilities with it before they are blended (:func:`.pipeline.run_tiled_inference`),
+so thresholds, the probability output and the minimum mapping unit work on the refined map. A region that fits the
 sample budget is sampled whole, tile by tile as the pass will classify it, each pixel once
 (overlaps split at their middle), so a tiled run fits what a single pass would. A larger one is
 sampled in many small windows spread evenly from edge to edge (as INPUT_STATISTICS ``image``
@@ -22,12 +22,19 @@ from ...core.progress import Progress, check_canceled
 from ..geo.grid import Window
 from ..geo.mask import PolygonMask
 from ..geo.raster_io import RasterSource
-from ..labels.colour_refinement import SAMPLE_PIXELS, SAMPLE_STRIDE, ColourFit, ColourModel, refinement_wanted
+from ..labels.colour_refinement import (
+    SAMPLE_PIXELS,
+    SAMPLE_STRIDE,
+    ColourFit,
+    ColourModel,
+    refinement_applies,
+    refinement_wanted,
+)
 from .model_info import ModelInfo
 from .pipeline import read_tile
 from .predictor import Predictor
 from .statistics import sample_windows
-from .tile_input import network_input
+from .tile_input import network_input, pad_tile
 from .tiling import Tile, TileLayout
 
 WINDOW_SIDE = 384
@@ -46,7 +53,7 @@ def fit_region_colours(predictor: Predictor, requested: str, source_path: str, l
     info = predictor.info
     if not refinement_wanted(requested, info.colour_refinement):
         return None
-    if info.binary or info.standardisation == "tile":
+    if info.binary or not refinement_applies(requested, info.colour_refinement, info.standardisation):
         why = ("a one-class (sigmoid) model has no classes to tell apart by colour" if info.binary else
                "the model standardises each tile by its own statistics, so one colour model would not fit every tile "
                "(INPUT_STATISTICS image or auto gives it the region's)")
@@ -111,12 +118,9 @@ def _window_pieces(source: RasterSource, region: Window, info: ModelInfo,
             valid &= mask.rasterize(source.grid, window)
         if not valid.any():
             continue
-        fitted = np.zeros((WINDOW_SIDE, WINDOW_SIDE), bool)
-        inner = slice(WINDOW_MARGIN, WINDOW_SIDE - WINDOW_MARGIN)
-        fitted[inner, inner] = True
-        fitted[: window.height, : window.width] &= valid
-        fitted[window.height:, :] = False
-        fitted[:, window.width:] = False
+        fitted = pad_tile(valid, WINDOW_SIDE, WINDOW_SIDE).copy()  # False where padded; valid feeds the input below
+        fitted[:WINDOW_MARGIN] = fitted[-WINDOW_MARGIN:] = False
+        fitted[:, :WINDOW_MARGIN] = fitted[:, -WINDOW_MARGIN:] = False
         yield network_input(pixels, valid, info, WINDOW_SIDE, WINDOW_SIDE), fitted
 
 

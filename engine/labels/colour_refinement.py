@@ -72,6 +72,13 @@ def refinement_wanted(requested: str, card_default: bool) -> bool:
     return card_default if requested == "auto" else requested == "on"
 
 
+def refinement_applies(requested: str, card_default: bool, standardisation: str) -> bool:
+    """Whether a run whose network input is standardised by ``standardisation`` refines: when it is wanted
+    (:func:`refinement_wanted`) and the input is not standardised tile by tile (each tile's colours on its
+    own scale: one colour model would not fit every tile)."""
+    return refinement_wanted(requested, card_default) and standardisation != "tile"
+
+
 @dataclass(frozen=True)
 class ColourModel:
     """Linear discriminant of the classes' colours: log N(x; μ_k, Σ) = x·w_k + b_k + (same for every k).
@@ -99,15 +106,15 @@ class ColourModel:
 
         Computed as p^MODEL_WEIGHT · exp(score − its maximum), normalised: one matrix product, one
         exponential and a square root per pixel (a log and an exp of the probabilities cost twice
-        as much on the writer's thread, which blocks wait on).
+        as much; it runs on the model threads, once per pass).
         """
         batch, classes, height, width = probabilities.shape
+        coloured = self.coloured
         refined = np.empty(probabilities.shape, np.float32)
         for index in range(batch):
             colours = np.ascontiguousarray(features[index], dtype=np.float32).reshape(features.shape[1], -1)
             scores = self.weights @ colours
             scores += self.offsets[:, None]
-            coloured = self.coloured
             scores -= np.maximum.reduce(scores[coloured], axis=0)
             scores[~coloured] = 0.0 if self.keep_uncoloured else -np.inf
             np.exp(scores, out=scores)

@@ -82,7 +82,7 @@ def predict(model_path: str, pixels: np.ndarray, valid: Optional[np.ndarray] = N
     maps them (the benchmark's scenes are 1 m; each is one raster)."""
     import torch
 
-    from ...engine.labels.colour_refinement import fit_and_refine
+    from ...engine.labels.colour_refinement import fit_and_refine, refinement_applies
     from ...engine.labels.mapping_unit import sieve_classes, unit_in_pixels
     from ...models.checkpoint import load_checkpoint
     from ..scoring.predict import predict_logits
@@ -91,7 +91,7 @@ def predict(model_path: str, pixels: np.ndarray, valid: Optional[np.ndarray] = N
     network = loaded.build_model()
     features = loaded.card.normalise(pixels, valid)
     probabilities = torch.softmax(predict_logits(network, torch.from_numpy(features)[None], amp=False), dim=1).numpy()
-    if loaded.card.colour_refinement and loaded.card.standardisation != "tile":
+    if refinement_applies("auto", loaded.card.colour_refinement, loaded.card.standardisation):
         inside = pixels.max(axis=0) > 0 if valid is None else valid
         probabilities = fit_and_refine(probabilities, features[None], [inside])
     classes = probabilities[0].argmax(axis=0).astype(np.uint8)

@@ -164,12 +164,13 @@ def predict_scene(model: Any, card: Any, scene: Scene, statistics: str = "auto",
     """
     import torch
 
-    from ...engine.labels.colour_refinement import fit_and_refine, refinement_wanted
+    from ...engine.labels.colour_refinement import fit_and_refine, refinement_applies
     from ..scoring.predict import predict_logits
 
-    refine = refinement_wanted(refinement, card.colour_refinement) and statistics != "tile"
+    fed_cards = _fed_cards(card, scene, statistics)
+    refine = refinement_applies(refinement, card.colour_refinement, fed_cards[0].standardisation)
     predicted = []  # (probabilities (K, H, W), network input, valid) per patch
-    for index, (pixels, fed) in enumerate(zip(scene.images, _fed_cards(card, scene, statistics))):
+    for index, (pixels, fed) in enumerate(zip(scene.images, fed_cards)):
         valid = pixels.max(axis=0) > 0
         features = fed.normalise(pixels, valid)
         scores = torch.log_softmax(predict_logits(model, torch.from_numpy(features[None]), amp=False)[0], dim=0)
