@@ -1,7 +1,7 @@
 """Tiling leaves no seams: a tiled run agrees with one forward pass over the whole raster.
 
 Uses the bundled demo model (a trained network: a random one predicts one class everywhere and
-would hide seams) on a crop of the bundled sample image.
+would hide seams) on a crop of the bundled sample image, with and without its colour refinement.
 """
 import os
 
@@ -39,16 +39,21 @@ def seam_mask(layout: TileLayout) -> np.ndarray:
     return mask
 
 
+@pytest.mark.parametrize("refinement", ["off", "auto"])
 @pytest.mark.parametrize("tile_size,overlap", [(384, 64), (512, 64)])
-def test_tiled_run_agrees_with_a_single_pass_and_seams_are_not_special(crop, tmp_path, tile_size, overlap):
+def test_tiled_run_agrees_with_a_single_pass_and_seams_are_not_special(crop, tmp_path, tile_size, overlap,
+                                                                        refinement):
     single = read(segment(SegmentRequest(crop, str(tmp_path / "single.tif"), DEMO_MODEL, tile_size=SIDE,
-                                         overlap=0)).output_path)
+                                         overlap=0, colour_refinement=refinement)).output_path)
     result = segment(SegmentRequest(crop, str(tmp_path / "tiled.tif"), DEMO_MODEL, tile_size=tile_size,
-                                    overlap=overlap))
+                                    overlap=overlap, colour_refinement=refinement))
     assert result.stats.tiles >= 4  # really tiled, with seams both ways
     differ = read(result.output_path) != single
     seams = seam_mask(TileLayout.plan(Window(0, 0, SIDE, SIDE), tile_size, overlap))
     assert 1 - differ.mean() >= 0.995
-    # not more frequent along seams than elsewhere (0.05 percentage points of slack for noise:
-    # a linear blending ramp measured 0.5 % along seams against 0.04 % elsewhere here)
-    assert differ[seams].mean() <= differ[~seams].mean() + 0.0005, (differ[seams].mean(), differ[~seams].mean())
+    # Seams may differ from a single pass somewhat more often than elsewhere (a tile's edge pixels see
+    # less context), not several times as often. Measured on three 768-px crops of the sample at these
+    # tilings (docs/quality.md, "Seams"): the shipped blending 1.0-2.3 times the rate elsewhere, with or
+    # without the refinement; tiles averaged without feathering 5.6-18.8 times without it.
+    assert differ[seams].mean() <= 3 * differ[~seams].mean() + 0.0005, (differ[seams].mean(),
+                                                                        differ[~seams].mean())
