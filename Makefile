@@ -100,7 +100,8 @@ screenshots: demo
 # low-dist on three rendered appearances: every pixel learns what its real NLCD code means (the bundled prior,
 # counted on real 1 m labels of another band), 30 % of the merged label blended in. A base of 40 epochs at full
 # photometric augmentation, then 15 epochs at half strength and half the learning rate (batch 8: 120 steps; twice
-# as many steps lost the earlier real flight, docs/quality.md); its card keeps patches of at least 400 m².
+# as many steps lost the earlier real flight, docs/quality.md); its card asks for the colour refinement, patches
+# of at least 100 m² and half the image's own input statistics (blend).
 DEMO_RUN := .build/demo-model
 DEMO_FIT := $(PY) -m low2high.train fit --dataset .build/demo-dataset/dataset_11-0.08_12-0.1 --mode low-dist \
 	    --prior resources/priors/nlcd_chesapeake.json --prior-mix 0.3 --width 16 --ema 0.99 --select last \
@@ -109,5 +110,5 @@ demo-model: setup
 	$(PY) -m low2high.train demo-dataset
 	$(DEMO_FIT) --output $(DEMO_RUN)/base --photometric 1 --batch-size 4 --epochs 40 --lr 1e-3
 	$(DEMO_FIT) --output $(DEMO_RUN)/final --init $(DEMO_RUN)/base/best.pt --photometric 0.5 --batch-size 8 \
-	    --epochs 15 --lr 5e-4 --min-mapping-unit 100 --colour-refinement true --seed 0
+	    --epochs 15 --lr 5e-4 --min-mapping-unit 100 --colour-refinement true --input-statistics blend --seed 0
 	cp $(DEMO_RUN)/final/best.pt resources/models/demo.pt

@@ -130,8 +130,8 @@ class FinetuneAlgorithm(Low2HighAlgorithm):
             self.VALIDATION_SHARE, self.tr("Share of blocks held out to keep the best step and stop early"),
             QgsProcessingParameterNumber.Double, defaultValue=_DEFAULTS.validation_share, minValue=0.0, maxValue=0.9))
         self._enum(self.NORMALISATION, self.tr("Input statistics (image: the areas' own, undoing a new flight's "
-                                               "radiometry; model: the base model's; auto: what it was trained "
-                                               "with)"), _normalisations(), _DEFAULTS.normalisation)
+                                               "radiometry; model: the base model's; blend: half each; auto: "
+                                               "segment's rule)"), _normalisations(), _DEFAULTS.normalisation)
         self.addParameter(QgsProcessingParameterNumber(
             self.TEACHER, self.tr("Weight of the base model's own predictions as a second target (0: off)"),
             QgsProcessingParameterNumber.Double, defaultValue=_DEFAULTS.teacher, minValue=0.0, maxValue=1000.0))

@@ -83,7 +83,7 @@ class SegmentAlgorithm(Low2HighAlgorithm):
         self.addParameter(choice_parameter(
             self.INPUT_STATISTICS,
             self.tr("Input statistics (image: this image's own per-band mean/std, undoing a new flight's "
-                    "brightness; model: the training data's; auto: what the model was trained with)"),
+                    "brightness; model: the training data's; blend: half each; auto: what the model's file asks)"),
             INPUT_STATISTICS, "auto", advanced=True))
         unit = QgsProcessingParameterNumber(
             self.MIN_MAPPING_UNIT,

@@ -23,13 +23,29 @@ tile's own per-band mean/std (``tile``: a flight's gain and offset cancel out)."
 MIN_TILE_STD = 0.01
 """Floor of every measured per-band std (pixel / 255 units, 2.5 grey levels): a tile's, a raster's, drawn
 areas'. One floor for every path, so a uniform patch is not divided by 0 and no path amplifies noise more."""
-INPUT_STATISTICS = ("auto", "image", "model")
+INPUT_STATISTICS = ("auto", "image", "model", "blend")
 """Which per-band statistics standardise a raster at inference (``segment``'s INPUT_STATISTICS):
 
 * ``model``: the card's contract as trained (its mean/std, or each tile's own for ``tile`` cards);
 * ``image``: the classified region's own mean/std, measured once before tiling and used for every
   tile (no seams), so a new flight's gain and offset are undone;
-* ``auto``: :func:`statistics_source` decides from the card."""
+* ``blend``: half the card's, half the region's own (:func:`blend_statistics`), measured and used alike;
+* ``auto``: :func:`statistics_source` decides from the card.
+
+``blend`` is last so that QGIS models saved with the earlier three keep their choice's index."""
+CARD_STATISTICS = ("model", "blend", "image")
+"""What a card may ask ``auto`` to feed its model (``ModelCard.input_statistics``; a ``tile`` card always gets
+the image's own). Its makers measured it, as they chose its tile overlap; cards without the field, and
+Deepness models, mean ``model``: fed as trained, so segment draws the map Deepness draws."""
+BLEND_WEIGHT = 0.5
+"""The region's share in ``blend`` statistics (the demo card's choice for ``auto``). A region's own mean
+and std carry two things: its flight's gain and offset (to undo) and its class mix (a wooded region
+is darker: to keep). Weighed
+half and half, the demo's maps (3 seeds, docs/quality.md "Input statistics") gained 2-27 mIoU on
+rendered flights shifted 0.2-0.3, 0.4-1.5 on the real 2014 patches, and lost at most 0.4 (an
+unshifted flight); the region's own alone (weight 1) lost 9 on the real 2014 patches fed one by one,
+and 0.25 gained less on the shifted flights. Chosen on rendered flights and the 8 shared real patches
+together."""
 
 
 def normalise(pixels: np.ndarray, valid: np.ndarray | None, mean: Sequence[float],
@@ -107,24 +123,42 @@ def histogram_statistics(histograms: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return mean, np.maximum(np.sqrt(variance), MIN_TILE_STD)
 
 
-def statistics_source(requested: str, standardisation: str) -> str:
-    """``image`` or ``model``: where a run's input statistics come from (INPUT_STATISTICS, resolved).
+def statistics_source(requested: str, standardisation: str, card_choice: str = "model") -> str:
+    """``image``, ``model`` or ``blend``: where a run's input statistics come from (INPUT_STATISTICS, resolved).
 
-    ``auto`` feeds a model what it learnt from: a model trained on each chip's own statistics
-    (card ``tile``) gets the region's own, measured once (the seam-free form of what it saw), and a
-    model trained on its dataset's statistics gets those. Measured on the width-16 demo trained on
-    dataset statistics (docs/quality.md, "Input statistics"): the image's own statistics won on 2 of 5 scenes
-    and lost up to 10 mIoU on the others (a scene's class mix moves its mean as much as a flight
-    does), so they are not forced on a model that never saw them.
+    ``auto`` feeds a model trained on each chip's own statistics (card ``tile``) the region's own,
+    measured once (the seam-free form of what it saw), and any other model what its card asks
+    (``card_choice``, one of :data:`CARD_STATISTICS`): its dataset's statistics as trained unless
+    its makers measured better. The bundled demo's card asks for ``blend``: the region's own alone
+    won on strongly shifted flights and lost up to 10 mIoU on real patches (a scene's class mix
+    moves its mean as much as a flight does); its card's alone left a flight shifted 0.3 at 33 mIoU
+    where the blend draws 60 (docs/quality.md, "Input statistics"). A ``tile`` card has no
+    statistics of its own to blend with: ``blend`` feeds it the region's own, as ``image``.
 
     Raises:
-        ValueError: ``requested`` is not one of :data:`INPUT_STATISTICS`.
+        ValueError: ``requested`` is not one of :data:`INPUT_STATISTICS`, or ``card_choice`` not one of
+            :data:`CARD_STATISTICS`.
     """
     if requested not in INPUT_STATISTICS:
         raise ValueError(f"INPUT_STATISTICS must be one of {', '.join(INPUT_STATISTICS)} (got {requested!r})")
-    if requested == "auto":
-        return "image" if standardisation == "tile" else "model"
-    return requested
+    if card_choice not in CARD_STATISTICS:
+        raise ValueError(f"a card's input_statistics must be one of {', '.join(CARD_STATISTICS)} "
+                         f"(got {card_choice!r})")
+    if standardisation == "tile" and requested in ("auto", "blend"):
+        return "image"
+    return card_choice if requested == "auto" else requested
+
+
+def blend_statistics(model_mean: Sequence[float] | np.ndarray, model_std: Sequence[float] | np.ndarray,
+                     image_mean: Sequence[float] | np.ndarray,
+                     image_std: Sequence[float] | np.ndarray) -> tuple[list[float], list[float]]:
+    """``blend`` statistics: the means weighed by :data:`BLEND_WEIGHT`, the stds likewise in log space
+    (a gain is a factor, so halfway between two gains is their geometric mean)."""
+    weight = BLEND_WEIGHT
+    mean = (1 - weight) * np.asarray(model_mean, np.float64) + weight * np.asarray(image_mean, np.float64)
+    std = np.exp((1 - weight) * np.log(np.asarray(model_std, np.float64))
+                 + weight * np.log(np.asarray(image_std, np.float64)))
+    return mean.tolist(), std.tolist()
 
 
 def model_input(pixels: np.ndarray, valid: np.ndarray | None, mean: Sequence[float], std: Sequence[float],

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Union
 
-from ..core.contract import MERGED_CLASSES, NAIP_BANDS, STANDARDISATIONS, model_input
+from ..core.contract import CARD_STATISTICS, MERGED_CLASSES, NAIP_BANDS, STANDARDISATIONS, model_input
 from .config import INPUT_MULTIPLE, PixelMLPConfig, UNetConfig
 
 FORMAT_VERSION = 1
@@ -117,6 +117,10 @@ class ModelCard:
             own class colours, fitted on the model's surest pixels
             (:mod:`~low2high.engine.labels.colour_refinement`); for models whose maps are right in
             the large and blurred in the small, as those taught by coarse labels.
+        input_statistics: What ``segment``'s INPUT_STATISTICS ``auto`` feeds a ``dataset`` card's
+            model: ``model`` (its ``mean``/``std``, as trained: the default), ``blend`` (half those,
+            half the classified region's own) or ``image`` (the region's own); see
+            :data:`~.contract.CARD_STATISTICS`. Ignored by ``tile`` cards.
     """
 
     class_names: list[str] = field(default_factory=lambda: list(MERGED_CLASSES))
@@ -133,6 +137,7 @@ class ModelCard:
     probability_threshold: float = 0.0
     min_mapping_unit: float = 0.0
     colour_refinement: bool = False
+    input_statistics: str = "model"
 
     def __post_init__(self) -> None:
         if self.standardisation not in STANDARDISATIONS:
@@ -165,6 +170,9 @@ class ModelCard:
         self.min_mapping_unit = unit
         if not isinstance(self.colour_refinement, bool):
             raise CheckpointError(f"colour_refinement must be true or false, got {self.colour_refinement!r}")
+        if self.input_statistics not in CARD_STATISTICS:
+            raise CheckpointError(f"input_statistics must be one of {', '.join(CARD_STATISTICS)}, "
+                                  f"got {self.input_statistics!r}")
         self.tile_size = _positive_int(self.tile_size, "tile_size")
         if self.tile_size % INPUT_MULTIPLE:
             raise CheckpointError(

@@ -39,6 +39,7 @@ class ModelInfo:
     notes: tuple[str, ...] = ()  # sentences to warn about when the model is used (missing Deepness metadata)
     min_mapping_unit: float = 0.0  # the card's: smallest patch (m²) kept on the class map by default
     colour_refinement: bool = False  # the card's: sharpen the map with the image's class colours by default
+    input_statistics: str = "model"  # the card's: what INPUT_STATISTICS auto feeds a dataset card (CARD_STATISTICS)
 
     @property
     def num_classes(self) -> int:
@@ -65,7 +66,8 @@ def info_from_card(path: str, backend: str, device: str, card, fixed_tile_size: 
                      network_width=int(width) if width else None, standardisation=card.standardisation,
                      threshold=float(card.probability_threshold),
                      min_mapping_unit=float(getattr(card, "min_mapping_unit", 0.0)),
-                     colour_refinement=bool(getattr(card, "colour_refinement", False)))
+                     colour_refinement=bool(getattr(card, "colour_refinement", False)),
+                     input_statistics=str(getattr(card, "input_statistics", "model")))
 
 
 def onnx_info(session: Any, shown: str, device: str) -> ModelInfo:

@@ -47,7 +47,7 @@ from .pipeline import InferenceStats, run_tiled_inference
 from .planning import TilePlan, plan_tiles
 from .precision import PRECISIONS
 from .predictor import Predictor
-from .statistics import with_input_statistics
+from .statistics import NO_DATA_TO_CLASSIFY, with_input_statistics
 from .tuning import prepare_predictor
 
 
@@ -207,8 +207,7 @@ def _classify(source_path: str, grid: Grid, predictor: Predictor, plan: TilePlan
         stats = run_tiled_inference(source_path, plan.layout, predictor, plan.batch_size, classes.GetRasterBand(1),
                                     probabilities, progress, mask, colours)
         if stats.tiles_predicted == 0:
-            raise Low2HighError("The input holds no data to classify in the chosen area: every pixel is nodata "
-                                "(or outside MASK).")
+            raise Low2HighError(NO_DATA_TO_CLASSIFY)
     finally:
         classes = probabilities = None  # closes the files
     return stats

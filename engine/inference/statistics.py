@@ -1,7 +1,10 @@
-"""The input statistics of a segment run: the card's, or the classified region's own (INPUT_STATISTICS).
+"""The input statistics of a segment run: the card's, the classified region's own, or half of each
+(INPUT_STATISTICS).
 
 A new flight, sensor or season shifts every band's gain and offset; standardising the image by its
-own per-band mean and std undoes that before the network sees it. The statistics are measured
+own per-band mean and std undoes that before the network sees it (``image``), and so does half of it
+(``blend``, the default for models trained on their dataset's statistics), which also keeps half of
+what the region's own class mix moves (core.contract.BLEND_WEIGHT). The statistics are measured
 once, over the region being classified (EXTENT and MASK honoured, nodata left out), before any
 tile is read, and the same numbers standardise every tile, so the map has no seams. Large regions
 are sampled: a regular grid of full-resolution windows, never more than :data:`SAMPLE_PIXELS`.
@@ -13,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from ...core.contract import statistics_source, tile_statistics
+from ...core.contract import blend_statistics, statistics_source, tile_statistics
 from ...core.errors import Low2HighError
 from ...core.progress import Progress, check_canceled
 from ..geo.grid import Window
@@ -24,6 +27,9 @@ from .model import Model
 SAMPLE_PIXELS = 4_000_000
 """Pixels read at most to measure a region's statistics (about 1 s of reading; the mean and std of
 4 M pixels spread over the region are within a grey level of the whole region's)."""
+NO_DATA_TO_CLASSIFY = ("The input holds no data to classify in the chosen area: every pixel is nodata (or outside "
+                       "MASK).")
+"""One sentence for an area without data, whether the statistics sampler or the tiles find it first."""
 SAMPLE_WINDOW = 256
 """Side of each sampled window (whole GDAL blocks of a tiled GeoTIFF, read at full resolution)."""
 
@@ -48,7 +54,7 @@ def sample_windows(region: Window, budget: int = SAMPLE_PIXELS, side: int = SAMP
 
 
 def region_statistics(source_path: str, region: Window, mask: Optional[PolygonMask], progress: Progress,
-                      budget: int = SAMPLE_PIXELS) -> tuple[list[float], list[float], int]:
+                      budget: int = SAMPLE_PIXELS, asked: str = "image") -> tuple[list[float], list[float], int]:
     """Per-band mean and std of pixel / 255 over the region's valid pixels (a sample when it is large).
 
     Returns:
@@ -68,9 +74,9 @@ def region_statistics(source_path: str, region: Window, mask: Optional[PolygonMa
         parts.append(pixels[:, valid])  # (bands, N)
         measured += int(valid.sum())
     if measured == 0:
-        raise Low2HighError("INPUT_STATISTICS image: no pixel of the area to classify holds data (all nodata, or "
-                            "outside MASK), so the image's statistics cannot be measured. Check the extent, the "
-                            "mask and the raster's nodata value, or set INPUT_STATISTICS to model.")
+        raise Low2HighError(f"{NO_DATA_TO_CLASSIFY} INPUT_STATISTICS {asked} measures the image there, so there "
+                            "is nothing to measure either: check the extent, the mask and the raster's nodata "
+                            "value.")
     mean, std = tile_statistics(np.concatenate(parts, axis=1), None)
     return mean.tolist(), std.tolist(), measured
 
@@ -85,20 +91,28 @@ def with_input_statistics(model: Model, requested: str, source_path: str, region
     """
     info = model.info
     try:
-        source = statistics_source(requested, info.standardisation)
+        source = statistics_source(requested, info.standardisation, info.input_statistics)
     except ValueError as error:
         raise Low2HighError(f"{error}.") from None
-    why = f"INPUT_STATISTICS {requested}" + (f", the model card's standardisation being '{info.standardisation}'"
-                                               if requested == "auto" else "")
+    card_says = (f"standardisation being '{info.standardisation}'" if info.standardisation == "tile"
+                 else f"input_statistics being '{info.input_statistics}'")
+    why = f"INPUT_STATISTICS {requested}" + (f", the model card's {card_says}" if requested == "auto" else "")
     if source == "model":
         kind = "each tile's own" if info.standardisation == "tile" else "the model card's"
         progress.info(f"Input statistics: {kind} ({why}).")
         return model
-    mean, std, measured = region_statistics(source_path, region, mask, progress)
+    mean, std, measured = region_statistics(source_path, region, mask, progress, asked=requested)
     if info.standardisation == "tile":
         why += "; they replace the card's per-tile statistics, so every tile is standardised alike (no seams)"
-    progress.info(f"Input statistics: the image's own, measured on {measured:,} pixels ({why}): mean "
-                  f"{_listed(mean)}, std {_listed(std)} (pixel / 255; the card's: mean {_listed(info.mean)}).")
+    own = f"mean {_listed(mean)}, std {_listed(std)}"
+    if source == "blend":
+        mean, std = blend_statistics(info.mean, info.std, mean, std)
+        progress.info(f"Input statistics: half the model card's, half the image's own measured on {measured:,} "
+                      f"pixels ({why}): mean {_listed(mean)}, std {_listed(std)} (pixel / 255; the image's {own}; "
+                      f"the card's mean {_listed(info.mean)}, std {_listed(info.std)}).")
+    else:
+        progress.info(f"Input statistics: the image's own, measured on {measured:,} pixels ({why}): {own} "
+                      f"(pixel / 255; the card's: mean {_listed(info.mean)}).")
     return model.fed(mean, std, "dataset")
 
 

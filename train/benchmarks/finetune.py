@@ -77,21 +77,23 @@ VARIANTS: dict[str, dict[str, Any]] = {
 # ----- scoring ----------------------------------------------------------------------------------
 
 def predict(model_path: str, pixels: np.ndarray, valid: Optional[np.ndarray] = None) -> np.ndarray:
-    """Classes (H, W) of raw (bands, H, W) pixels, fed through the model card's input contract, refined
-    by the image's colours and sieved at its minimum mapping unit when the card says so, as segment
-    maps them (the benchmark's scenes are 1 m; each is one raster)."""
+    """Classes (H, W) of raw (bands, H, W) pixels, fed by segment's INPUT_STATISTICS auto rule for the
+    model's card, refined by the image's colours and sieved at its minimum mapping unit when the card
+    says so, as segment maps them (the benchmark's scenes are 1 m; each is one raster)."""
     import torch
 
     from ...engine.labels.colour_refinement import fit_and_refine, refinement_applies
     from ...engine.labels.mapping_unit import sieve_classes, unit_in_pixels
     from ...models.checkpoint import load_checkpoint
     from ..scoring.predict import predict_logits
+    from .real import raster_card
 
     loaded = load_checkpoint(model_path)
     network = loaded.build_model()
-    features = loaded.card.normalise(pixels, valid)
+    fed = raster_card(loaded.card, [pixels], "auto", None if valid is None else [valid])
+    features = fed.normalise(pixels, valid)
     probabilities = torch.softmax(predict_logits(network, torch.from_numpy(features)[None], amp=False), dim=1).numpy()
-    if refinement_applies("auto", loaded.card.colour_refinement, loaded.card.standardisation):
+    if refinement_applies("auto", loaded.card.colour_refinement, fed.standardisation):
         inside = pixels.max(axis=0) > 0 if valid is None else valid
         probabilities = fit_and_refine(probabilities, features[None], [inside])
     classes = probabilities[0].argmax(axis=0).astype(np.uint8)

@@ -60,8 +60,8 @@ class RealConfig:
                                     "101:0.1), never trained on; empty: none")
     work: str = field(os.path.join(PACKAGE_ROOT, ".build", "evaluate-real"), "folder for rendered scenes (reused)")
     standardisation: str = field("", "input statistics as segment's INPUT_STATISTICS: auto, image (each raster's "
-                                     "own) or model; or tile (each patch's own, a probe); empty: auto, what segment "
-                                     "does by default")
+                                     "own), model or blend; or tile (each patch's own, a probe); empty: auto, "
+                                     "what segment does by default")
     min_mapping_unit: Optional[float] = field(None, "segment's MIN_MAPPING_UNIT in m² (the patches are 1 m): every "
                                                     "map sieved so; 0: as classified; empty: each model card's, "
                                                     "as segment")
@@ -206,22 +206,32 @@ def _prior_at(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 
 def _fed_cards(card: Any, scene: Scene, statistics: str) -> list[Any]:
-    """The card each patch is standardised by: the model's, each patch's own (``tile``), or its raster's own."""
-    from ...core.contract import statistics_source, tile_statistics
-
+    """The card each patch is standardised by: the model's, each patch's own (``tile``), or what
+    :func:`raster_card` gives its raster (each patch, or the scene's patches together)."""
     if statistics == "tile":
         return [dataclasses.replace(card, standardisation="tile")] * len(scene.images)
-    if statistics_source(statistics, card.standardisation) == "model":
-        return [card] * len(scene.images)
-
-    def own(rasters: list[np.ndarray]) -> Any:
-        pixels = np.concatenate([raster.reshape(raster.shape[0], -1) for raster in rasters], axis=1)  # (bands, N)
-        mean, std = tile_statistics(pixels, pixels.max(axis=0) > 0)
-        return dataclasses.replace(card, mean=mean.tolist(), std=std.tolist(), standardisation="dataset")
-
     if scene.one_raster:  # the tiles of one raster share its statistics
-        return [own(scene.images)] * len(scene.images)
-    return [own([pixels]) for pixels in scene.images]
+        return [raster_card(card, scene.images, statistics)] * len(scene.images)
+    return [raster_card(card, [pixels], statistics) for pixels in scene.images]
+
+
+def raster_card(card: Any, rasters: Sequence[np.ndarray], statistics: str = "auto",
+                valid: Optional[Sequence[np.ndarray]] = None) -> Any:
+    """The card a raster made of ``rasters`` ((bands, H, W) pieces) is fed by under segment's
+    INPUT_STATISTICS ``statistics``: the model's own, or with the raster's own statistics (``image``)
+    or half each (``blend``), as :mod:`~low2high.engine.inference.statistics` measures them over a
+    region (``valid``: each piece's pixels with data; empty: any band above 0)."""
+    from ...core.contract import blend_statistics, statistics_source, tile_statistics
+
+    source = statistics_source(statistics, card.standardisation, card.input_statistics)
+    if source == "model":
+        return card
+    inside = [raster.max(axis=0) > 0 for raster in rasters] if valid is None else valid
+    pixels = np.concatenate([raster[:, mask] for raster, mask in zip(rasters, inside)], axis=1)  # (bands, N)
+    mean, std = tile_statistics(pixels, None)
+    fed_mean, fed_std = (blend_statistics(card.mean, card.std, mean, std) if source == "blend"
+                         else (mean.tolist(), std.tolist()))
+    return dataclasses.replace(card, mean=fed_mean, std=fed_std, standardisation="dataset")
 
 
 def score(predictions: Sequence[np.ndarray], references: Sequence[np.ndarray]) -> Metrics:

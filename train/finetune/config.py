@@ -64,9 +64,10 @@ class FinetuneConfig:
                                          "step and stop early (0: keep the last step)")
     normalisation: str = field("auto", "NORMALISATION, input statistics: image (the drawn areas' own per-band mean "
                                         "and std, stored in the new model's card: a new flight's gain and offset "
-                                        "are undone before any step), model (the base model's, as trained) or "
-                                        "auto (what the base model was trained with: segment's INPUT_STATISTICS "
-                                        "rule)")
+                                        "are undone before any step), model (the base model's, as trained), blend "
+                                        "(half each; the card keeps the base's, which segment blends with its "
+                                        "region's) or auto (segment's INPUT_STATISTICS rule: what the base model's "
+                                        "card asks; the demo's: blend)")
     factor: Optional[int] = field(None, "block side in image pixels; empty: label pixel size / image pixel size")
     chip_blocks: Optional[int] = field(None, "chip side in blocks; empty: about 256 px (8 blocks of 30 m)")
     chip_memory_mb: Optional[float] = field(None, "megabytes of chips held in memory; empty: the environment "

@@ -23,7 +23,7 @@ from typing import Any, Optional
 
 import torch
 
-from ...core.contract import statistics_source
+from ...core.contract import blend_statistics, statistics_source
 from ...core.errors import Low2HighError
 from ...core.progress import Progress, SilentProgress, check_canceled, time_left
 from ...core.publication import Publication
@@ -105,7 +105,7 @@ class _Run:
         progress.info(describe_blocks(self.chips, self.block_metres))
         self.freeze = self._freeze_rule()
         self.freeze_bn = self.freeze if config.freeze_batchnorm is None else config.freeze_batchnorm
-        self.card = self._fed_card(card)  # the base card, or its copy with the areas' statistics
+        self.card = self._fed_card(card)  # the base card, or its copy with the areas' (or blended) statistics
         self.device = torch_device(config.device)
         seed_everything(config.seed)
         network = self.base.build_model(self.device)
@@ -121,20 +121,38 @@ class _Run:
         self.history: list[dict[str, Any]] = []
 
     def _fed_card(self, card):
-        """The card the network is fed by: NORMALISATION resolved by segment's rule (one rule, core.contract)."""
+        """The card the network is fed by while it learns: NORMALISATION resolved by segment's rule (one
+        rule, core.contract), the areas standing for segment's region."""
         requested = self.config.normalisation
         if card.standardisation == "tile":
             self.progress.info("Input statistics: each chip's own, as the base model was trained (its card says "
                                f"per-tile standardisation; NORMALISATION {requested} changes nothing), and segment "
                                "feeds its maps the image's own.")
             return card
-        if statistics_source(requested, card.standardisation) == "model":
+        source = statistics_source(requested, card.standardisation, card.input_statistics)
+        if source == "model":
             self.progress.info(f"Input statistics: the base model's, as trained (NORMALISATION {requested}).")
             return card
         mean, std = image_statistics(self.chips)
+        if source == "blend":
+            mean, std = blend_statistics(card.mean, card.std, mean, std)
+            self.progress.info(f"Input statistics: half the base model's, half the drawn areas' own (NORMALISATION "
+                               f"{requested}), as segment feeds the new model (its card keeps the base's).")
+            return dataclasses.replace(card, mean=mean, std=std)
         self.progress.info(f"Input statistics: the drawn areas' own (NORMALISATION {requested}; stored in the new "
                            "model's card, so segment feeds it the same way).")
         return dataclasses.replace(card, mean=mean, std=std)
+
+    def stored_card(self):
+        """The card the new model is written with, so that segment's INPUT_STATISTICS auto feeds it as it
+        learnt: for ``blend``, the base's statistics and ``blend`` (segment blends them with its region's);
+        otherwise the statistics it was fed, as they are (``model``)."""
+        card = self.base.card
+        if card.standardisation == "tile":
+            return card
+        if statistics_source(self.config.normalisation, card.standardisation, card.input_statistics) == "blend":
+            return dataclasses.replace(card, input_statistics="blend")
+        return dataclasses.replace(self.card, input_statistics="model")
 
     def _check_gsd(self, grid, model_gsd: float) -> None:
         gsd = ground_sample_distance(grid)
@@ -332,7 +350,7 @@ def finetune(config: FinetuneConfig, progress: Optional[Progress] = None,
     progress.info(f"After (step {best_step} kept): {describe(after)}; {per_step:.2f} s per step on "
                   f"{run.device.type}.")
     check_canceled(progress)
-    card = finetuned_card(run.card, config.image, run.facts(steps, best_step, before, after))
+    card = finetuned_card(run.stored_card(), config.image, run.facts(steps, best_step, before, after))
     onnx = publish_model(run.network, card, run.output, config.onnx, {"step": best_step}, progress, publication)
     result = FinetuneResult(run.output, onnx, steps, best_step, run.freeze, _figures(before), _figures(after),
                             {"train": run.chips.blocks(TRAIN), "validation": run.chips.blocks(VALIDATION)},

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from ...core.contract import CARD_STATISTICS
 from ..config import field
 from ..modes import MODES, Mode, names, training_mode
 
@@ -11,7 +12,7 @@ SELECTIONS = ("best", "last")
 
 RESUMABLE = ("epochs", "device", "num_workers", "cache_mb", "eval_batch_size", "examples", "plot_every", "progress",
              "save_every_minutes", "tile_size", "tile_overlap", "min_mapping_unit", "colour_refinement",
-             "restart")
+             "input_statistics", "restart")
 """Settings that may differ when a run is continued: they cannot change the weights it learns."""
 
 
@@ -97,6 +98,10 @@ class FitConfig:
                                          "patches of the class map smaller than this are merged into a neighbour")
     colour_refinement: bool = field(False, "segment's default COLOUR_REFINEMENT written into the model card: sharpen "
                                            "maps with each image's class colours, fitted on the model's surest pixels")
+    input_statistics: str = field("model", "what segment's INPUT_STATISTICS auto feeds the model, written into its "
+                                           "card: model (the dataset's statistics, as trained), blend (half those, "
+                                           "half the classified region's own) or image (the region's own); "
+                                           "ignored with --standardisation tile", choices=CARD_STATISTICS)
     restart: bool = field(False, "discard the run in the output folder and start over")
 
     @property
@@ -131,3 +136,6 @@ class FitConfig:
                              f"{self.tile_size}, {self.tile_overlap})")
         if not self.min_mapping_unit >= 0:
             raise ValueError(f"min_mapping_unit is an area in m², 0 or more (got {self.min_mapping_unit})")
+        if self.input_statistics not in CARD_STATISTICS:
+            raise ValueError(f"input_statistics must be one of {', '.join(CARD_STATISTICS)} "
+                             f"(got {self.input_statistics!r})")

@@ -93,14 +93,14 @@ def initialise(model: nn.Module, path: str, info: DatasetInfo, progress: Progres
 
 def model_card(info: DatasetInfo, tile_size: int, tile_overlap: int, description: str,
                training: dict[str, Any], standardisation: str = "dataset", min_mapping_unit: float = 0.0,
-               colour_refinement: bool = False) -> ModelCard:
+               colour_refinement: bool = False, input_statistics: str = "model") -> ModelCard:
     """The card of a model trained on ``info``'s dataset: its bands, normalisation, GSD and classes."""
     try:
         return ModelCard(class_names=list(info.class_names), taxonomy="merged", band_names=list(info.band_names),
                          mean=list(info.mean), std=list(info.std), gsd=info.gsd, tile_size=tile_size,
                          tile_overlap=tile_overlap, description=description, training=training,
                          standardisation=standardisation, min_mapping_unit=min_mapping_unit,
-                         colour_refinement=colour_refinement)
+                         colour_refinement=colour_refinement, input_statistics=input_statistics)
     except CheckpointError as error:
         raise Low2HighError(f"Invalid model description: {error}") from None
 

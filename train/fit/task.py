@@ -275,7 +275,7 @@ class FitTask:
         card = model_card(self.info, config.tile_size, config.tile_overlap,
                           f"Low2High {config.mode} model trained on {os.path.basename(self.info.folder)}",
                           self.training_facts(record), config.standardisation, config.min_mapping_unit,
-                          config.colour_refinement)
+                          config.colour_refinement, config.input_statistics)
         save_checkpoint(self.folder.path(BEST_FILE), self.scored_network, card,
                         extra={"epoch": record["epoch"], "step": record["step"], "score": record["score"]})
 

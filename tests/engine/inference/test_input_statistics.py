@@ -1,16 +1,18 @@
-"""INPUT_STATISTICS: segment standardises by the card's statistics or by the classified region's own."""
+"""INPUT_STATISTICS: segment standardises by the card's statistics, the classified region's own, or half each."""
+import dataclasses
 import os
 
 import numpy as np
 import pytest
 from helpers import make_model, make_raster, read, scene
 
-from low2high.core.contract import statistics_source, tile_statistics
+from low2high.core.contract import blend_statistics, statistics_source, tile_statistics
 from low2high.core.errors import Low2HighError
 from low2high.core.progress import SilentProgress
 from low2high.engine.geo.grid import Window
 from low2high.engine.inference.segment import SegmentRequest, segment
 from low2high.engine.inference.statistics import sample_windows
+from low2high.models.card import CheckpointError
 from low2high.models.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -41,12 +43,52 @@ def tile_card_model(path: str) -> str:
     return path
 
 
-def test_the_rule_feeds_a_model_what_it_was_trained_with():
-    assert statistics_source("auto", "tile") == "image"
-    assert statistics_source("auto", "dataset") == "model"
+def test_the_rule_follows_a_dataset_cards_choice_and_feeds_a_tile_card_the_images_own():
+    assert statistics_source("auto", "tile") == "image" and statistics_source("blend", "tile") == "image"
+    assert statistics_source("auto", "tile", "model") == "image"  # a tile card's choice is its tiles' own
+    assert statistics_source("auto", "dataset") == "model"  # cards without a choice, and Deepness models
+    assert statistics_source("auto", "dataset", "blend") == "blend" and statistics_source("model", "dataset",
+                                                                                          "blend") == "model"
     assert statistics_source("image", "dataset") == "image" and statistics_source("model", "tile") == "model"
-    with pytest.raises(ValueError, match="auto, image, model"):
+    with pytest.raises(ValueError, match="auto, image, model, blend"):
         statistics_source("scene", "dataset")
+    with pytest.raises(ValueError, match="card's input_statistics must be one of model, blend, image"):
+        statistics_source("auto", "dataset", "auto")
+
+
+def test_a_card_names_a_known_choice_and_old_cards_mean_model(tmp_path):
+    model = make_model(str(tmp_path / "m.pt"))
+    loaded = load_checkpoint(model)
+    assert loaded.card.input_statistics == "model"
+    with pytest.raises(CheckpointError, match="input_statistics must be one of model, blend, image"):
+        dataclasses.replace(loaded.card, input_statistics="scene")  # as a card read from a file is checked
+
+
+def test_blend_is_halfway_in_mean_and_in_log_std():
+    mean, std = blend_statistics([0.2, 0.4], [0.1, 0.3], [0.4, 0.4], [0.4, 0.3])
+    assert np.allclose(mean, [0.3, 0.4]) and np.allclose(std, [0.2, 0.3])  # sqrt(0.1 * 0.4) = 0.2
+
+
+def test_blend_undoes_half_a_new_flights_offset_and_is_logged(flights, tmp_path):
+    """The card's statistics are the first flight's own: the blend then feeds the second flight by
+    statistics halfway between the two flights', and the log gives all three."""
+    model = make_model(str(tmp_path / "m.pt"), seed=2)
+    loaded = load_checkpoint(model)
+    first, second = flights
+    loaded.card.mean, loaded.card.std = (values.tolist() for values in tile_statistics(read(first), None))
+    loaded.card.input_statistics = "blend"  # what auto feeds it (the demo's card asks the same)
+    save_checkpoint(model, loaded.build_model(), loaded.card)
+    log = SilentProgress()
+    same = run(first, str(tmp_path / "a.tif"), model, input_statistics="model")
+    blended = run(second, str(tmp_path / "b.tif"), model, log)  # auto: the card's blend
+    as_trained = run(second, str(tmp_path / "c.tif"), model, input_statistics="model")
+    image = run(second, str(tmp_path / "d.tif"), model, input_statistics="image")
+    agreement = [(same == other).mean() for other in (as_trained, blended, image)]
+    assert agreement[0] < agreement[1] < agreement[2]  # half the way back to the first flight's map
+    line = next(line for line in log.messages if line.startswith("Input statistics"))
+    mean, _ = blend_statistics(loaded.card.mean, loaded.card.std, *tile_statistics(read(second), None))
+    assert line.startswith("Input statistics: half the model card's, half the image's own measured on 52,000")
+    assert f"mean {'/'.join(f'{value:.3f}' for value in mean)}" in line and "input_statistics being 'blend'" in line
 
 
 def test_image_statistics_undo_a_new_flights_gain_and_offset(flights, tmp_path):
@@ -94,14 +136,15 @@ def test_statistics_honour_the_extent_and_leave_nodata_out(tmp_path):
     run(image, str(tmp_path / "out.tif"), model, log, input_statistics="image")
     line = next(line for line in log.messages if line.startswith("Input statistics"))
     assert "measured on 12,288 pixels" in line  # 128 × 96 valid pixels, none of the nodata half
-    with pytest.raises(Low2HighError, match="INPUT_STATISTICS image: no pixel .* holds data"):
-        run(image, str(tmp_path / "none.tif"), model, input_statistics="image",
-            extent=(330100, 4310000 - 127, 330190, 4310000 - 1))
-    assert not os.path.exists(tmp_path / "none.tif")
+    for asked in ("image", "blend"):
+        with pytest.raises(Low2HighError, match=f"holds no data to classify .* INPUT_STATISTICS {asked} measures"):
+            run(image, str(tmp_path / "none.tif"), model, input_statistics=asked,
+                extent=(330100, 4310000 - 127, 330190, 4310000 - 1))
+        assert not os.path.exists(tmp_path / "none.tif")
 
 
 def test_unknown_choice_is_a_sentence(flights, tmp_path):
-    with pytest.raises(Low2HighError, match="INPUT_STATISTICS must be one of auto, image, model"):
+    with pytest.raises(Low2HighError, match="INPUT_STATISTICS must be one of auto, image, model, blend"):
         run(flights[0], str(tmp_path / "x.tif"), make_model(str(tmp_path / "m.pt")), input_statistics="scene")
 
 

@@ -45,3 +45,7 @@ def test_the_benchmark_scores_the_map_segment_writes_refined_and_sieved_as_the_c
     assert np.array_equal(predict(DEMO_MODEL, pixels), sieve_classes(unsieved, 100))
     assert not np.array_equal(predict(DEMO_MODEL, pixels), unsieved), "the unit changes this map"
     assert (predict(unrefined, pixels) != predict(DEMO_MODEL, pixels)).mean() > 0.05, "the refinement changes it"
+    assert demo.card.input_statistics == "blend"
+    as_trained = str(tmp_path / "as_trained.pt")
+    save_checkpoint(as_trained, demo.build_model(), dataclasses.replace(demo.card, input_statistics="model"))
+    assert (predict(as_trained, pixels) != predict(DEMO_MODEL, pixels)).any(), "segment's blend feeds the demo"

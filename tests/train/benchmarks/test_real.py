@@ -68,7 +68,7 @@ def test_patches_are_cut_to_the_pixels_the_nlcd_covers_and_the_oracle_is_nlcd_it
         evaluate_real(RealConfig(checkpoints=[path], shared=shared, flights=["naip"], prior_fusion=-1))
     with pytest.raises(Low2HighError, match="MIN_MAPPING_UNIT"):
         evaluate_real(RealConfig(checkpoints=[path], shared=shared, flights=["naip"], min_mapping_unit=-1))
-    with pytest.raises(Low2HighError, match="auto, image, model, tile"):
+    with pytest.raises(Low2HighError, match="auto, image, model, blend, tile"):
         evaluate_real(RealConfig(checkpoints=[path], shared=shared, standardisation="dataset"))
 
 

@@ -1,6 +1,7 @@
 """finetune end to end on a tiny scene: files, card, agreement, reproducibility, cancel, losses."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -10,7 +11,7 @@ from train_helpers import NLCD
 
 from low2high.core.errors import Cancelled
 from low2high.core.progress import SilentProgress
-from low2high.models.checkpoint import load_checkpoint
+from low2high.models.checkpoint import load_checkpoint, save_checkpoint
 from low2high.train.finetune.config import LOSSES, FinetuneConfig
 from low2high.train.finetune.task import finetune, write_plot
 
@@ -36,6 +37,26 @@ def test_auto_statistics_follow_segments_rule_and_keep_a_dataset_cards_own(setti
     base, tuned = load_checkpoint(tune_scene["model"]).card, load_checkpoint(result.output).card
     assert FinetuneConfig().normalisation == "auto"
     assert tuned.mean == base.mean and tuned.std == base.std and tuned.standardisation == "dataset"
+
+
+def test_blend_trains_on_half_the_areas_statistics_and_asks_segment_for_the_same(settings, tune_scene, tmp_path):
+    """A card asking for blend: the network learns from half its statistics and half the areas' own, and
+    the new card keeps the base's statistics and asks segment to blend them with its image's, so the
+    drawn image is fed as it was learnt; NORMALISATION image stores the areas' own and asks for model."""
+    base = load_checkpoint(tune_scene["model"])
+    blended_base = str(tmp_path / "blend-base.pt")
+    save_checkpoint(blended_base, base.build_model(), dataclasses.replace(base.card, input_statistics="blend"))
+    progress = SilentProgress()
+    result = finetune(FinetuneConfig(**{**settings, "model": blended_base, "steps": 2}), progress)
+    tuned = load_checkpoint(result.output).card
+    assert (tuned.mean, tuned.std, tuned.input_statistics) == (base.card.mean, base.card.std, "blend")
+    assert any(line.startswith("Input statistics: half the base model's, half the drawn areas' own")
+               for line in progress.messages)
+    own = finetune(FinetuneConfig(**{**settings, "model": blended_base, "steps": 2, "normalisation": "image",
+                                     "output": str(tmp_path / "own.pt")}))
+    card = load_checkpoint(own.output).card
+    pixels = tune_scene["pixels"][:, 4:116, 4:116].reshape(4, -1) / 255.0
+    assert card.input_statistics == "model" and np.allclose(card.mean, pixels.mean(axis=1), atol=0.03)
 
 
 def test_the_rule_freezes_the_encoder_of_small_areas_and_keeps_its_weights(settings, tune_scene):

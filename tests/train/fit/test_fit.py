@@ -200,9 +200,9 @@ def test_settings_from_a_yaml_file_and_flags(chip_dataset, tmp_path):
 def test_the_unit_and_the_refinement_go_on_the_card_and_a_negative_unit_is_refused_before_training(chip_dataset,
                                                                                                 tmp_path, capsys):
     result = fit(FitConfig(**fit_settings(chip_dataset, str(tmp_path / "run"), mode="low", min_mapping_unit=400.0,
-                                          colour_refinement=True)))
+                                          colour_refinement=True, input_statistics="blend")))
     card = load_checkpoint(result.best_path).card
-    assert card.min_mapping_unit == 400.0 and card.colour_refinement is True
+    assert card.min_mapping_unit == 400.0 and card.colour_refinement is True and card.input_statistics == "blend"
     assert main(["fit", "--dataset", chip_dataset, "--output", str(tmp_path / "bad"), "--min-mapping-unit", "-5"]) == 2
     assert "min_mapping_unit is an area in m², 0 or more" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "bad" / "best.pt")
