@@ -29,7 +29,7 @@ INPUT_STATISTICS = ("auto", "image", "model", "blend")
 * ``model``: the card's contract as trained (its mean/std, or each tile's own for ``tile`` cards);
 * ``image``: the classified region's own mean/std, measured once before tiling and used for every
   tile (no seams), so a new flight's gain and offset are undone;
-* ``blend``: half the card's, half the region's own (:func:`blend_statistics`), measured and used alike;
+* ``blend``: half the card's, half the region's own (:func:`fed_statistics`), measured and used alike;
 * ``auto``: :func:`statistics_source` decides from the card.
 
 ``blend`` is last so that QGIS models saved with the earlier three keep their choice's index."""
@@ -40,12 +40,11 @@ Deepness models, mean ``model``: fed as trained, so segment draws the map Deepne
 BLEND_WEIGHT = 0.5
 """The region's share in ``blend`` statistics (the demo card's choice for ``auto``). A region's own mean
 and std carry two things: its flight's gain and offset (to undo) and its class mix (a wooded region
-is darker: to keep). Weighed
-half and half, the demo's maps (3 seeds, docs/quality.md "Input statistics") gained 2-27 mIoU on
-rendered flights shifted 0.2-0.3, 0.4-1.5 on the real 2014 patches, and lost at most 0.4 (an
-unshifted flight); the region's own alone (weight 1) lost 9 on the real 2014 patches fed one by one,
-and 0.25 gained less on the shifted flights. Chosen on rendered flights and the 8 shared real patches
-together."""
+is darker: to keep). Weighed half and half, the demo's maps (3 seeds, docs/quality.md "Input
+statistics") gained 2-27 mIoU on rendered flights shifted 0.2-0.3, 0.4-1.5 on the real 2014 patches,
+and lost at most 0.4 (an unshifted flight); the region's own alone (weight 1) lost 9 on the real 2014
+patches fed one by one, and 0.25 gained less on the shifted flights. Chosen on rendered flights and
+the 8 shared real patches together."""
 
 
 def normalise(pixels: np.ndarray, valid: np.ndarray | None, mean: Sequence[float],
@@ -149,11 +148,17 @@ def statistics_source(requested: str, standardisation: str, card_choice: str = "
     return card_choice if requested == "auto" else requested
 
 
-def blend_statistics(model_mean: Sequence[float] | np.ndarray, model_std: Sequence[float] | np.ndarray,
-                     image_mean: Sequence[float] | np.ndarray,
-                     image_std: Sequence[float] | np.ndarray) -> tuple[list[float], list[float]]:
-    """``blend`` statistics: the means weighed by :data:`BLEND_WEIGHT`, the stds likewise in log space
-    (a gain is a factor, so halfway between two gains is their geometric mean)."""
+def fed_statistics(source: str, model_mean: Sequence[float] | np.ndarray, model_std: Sequence[float] | np.ndarray,
+                   image_mean: Sequence[float] | np.ndarray,
+                   image_std: Sequence[float] | np.ndarray) -> tuple[list[float], list[float]]:
+    """The (mean, std) a run feeds for a resolved ``source`` (:func:`statistics_source`): the card's
+    (``model``), the region's own (``image``), or their blend: the means weighed by :data:`BLEND_WEIGHT`,
+    the stds likewise in log space (a gain is a factor, so halfway between two gains is their geometric
+    mean). Segment's region sample, the benchmarks' arrays and finetune's drawn areas all come here."""
+    if source == "model":
+        return [float(value) for value in model_mean], [float(value) for value in model_std]
+    if source == "image":
+        return [float(value) for value in image_mean], [float(value) for value in image_std]
     weight = BLEND_WEIGHT
     mean = (1 - weight) * np.asarray(model_mean, np.float64) + weight * np.asarray(image_mean, np.float64)
     std = np.exp((1 - weight) * np.log(np.asarray(model_std, np.float64))

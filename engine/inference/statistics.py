@@ -3,8 +3,8 @@
 
 A new flight, sensor or season shifts every band's gain and offset; standardising the image by its
 own per-band mean and std undoes that before the network sees it (``image``), and so does half of it
-(``blend``, the default for models trained on their dataset's statistics), which also keeps half of
-what the region's own class mix moves (core.contract.BLEND_WEIGHT). The statistics are measured
+(``blend``, what the bundled demo's card asks ``auto`` for), which also keeps half of what the
+region's own class mix moves (core.contract.BLEND_WEIGHT). The statistics are measured
 once, over the region being classified (EXTENT and MASK honoured, nodata left out), before any
 tile is read, and the same numbers standardise every tile, so the map has no seams. Large regions
 are sampled: a regular grid of full-resolution windows, never more than :data:`SAMPLE_PIXELS`.
@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from ...core.contract import blend_statistics, statistics_source, tile_statistics
+from ...core.contract import fed_statistics, statistics_source, tile_statistics
 from ...core.errors import Low2HighError
 from ...core.progress import Progress, check_canceled
 from ..geo.grid import Window
@@ -105,8 +105,8 @@ def with_input_statistics(model: Model, requested: str, source_path: str, region
     if info.standardisation == "tile":
         why += "; they replace the card's per-tile statistics, so every tile is standardised alike (no seams)"
     own = f"mean {_listed(mean)}, std {_listed(std)}"
+    mean, std = fed_statistics(source, info.mean, info.std, mean, std)
     if source == "blend":
-        mean, std = blend_statistics(info.mean, info.std, mean, std)
         progress.info(f"Input statistics: half the model card's, half the image's own measured on {measured:,} "
                       f"pixels ({why}): mean {_listed(mean)}, std {_listed(std)} (pixel / 255; the image's {own}; "
                       f"the card's mean {_listed(info.mean)}, std {_listed(info.std)}).")

@@ -221,7 +221,7 @@ def raster_card(card: Any, rasters: Sequence[np.ndarray], statistics: str = "aut
     INPUT_STATISTICS ``statistics``: the model's own, or with the raster's own statistics (``image``)
     or half each (``blend``), as :mod:`~low2high.engine.inference.statistics` measures them over a
     region (``valid``: each piece's pixels with data; empty: any band above 0)."""
-    from ...core.contract import blend_statistics, statistics_source, tile_statistics
+    from ...core.contract import fed_statistics, statistics_source, tile_statistics
 
     source = statistics_source(statistics, card.standardisation, card.input_statistics)
     if source == "model":
@@ -229,8 +229,7 @@ def raster_card(card: Any, rasters: Sequence[np.ndarray], statistics: str = "aut
     inside = [raster.max(axis=0) > 0 for raster in rasters] if valid is None else valid
     pixels = np.concatenate([raster[:, mask] for raster, mask in zip(rasters, inside)], axis=1)  # (bands, N)
     mean, std = tile_statistics(pixels, None)
-    fed_mean, fed_std = (blend_statistics(card.mean, card.std, mean, std) if source == "blend"
-                         else (mean.tolist(), std.tolist()))
+    fed_mean, fed_std = fed_statistics(source, card.mean, card.std, mean, std)
     return dataclasses.replace(card, mean=fed_mean, std=fed_std, standardisation="dataset")
 
 

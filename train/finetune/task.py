@@ -23,7 +23,7 @@ from typing import Any, Optional
 
 import torch
 
-from ...core.contract import blend_statistics, statistics_source
+from ...core.contract import fed_statistics, statistics_source
 from ...core.errors import Low2HighError
 from ...core.progress import Progress, SilentProgress, check_canceled, time_left
 from ...core.publication import Publication
@@ -133,9 +133,8 @@ class _Run:
         if source == "model":
             self.progress.info(f"Input statistics: the base model's, as trained (NORMALISATION {requested}).")
             return card
-        mean, std = image_statistics(self.chips)
+        mean, std = fed_statistics(source, card.mean, card.std, *image_statistics(self.chips))
         if source == "blend":
-            mean, std = blend_statistics(card.mean, card.std, mean, std)
             self.progress.info(f"Input statistics: half the base model's, half the drawn areas' own (NORMALISATION "
                                f"{requested}), as segment feeds the new model (its card keeps the base's).")
             return dataclasses.replace(card, mean=mean, std=std)
@@ -305,10 +304,14 @@ class _Run:
         elif best_state is not None:
             self.network.load_state_dict(best_state)
             if best_step == 0:
+                stored, base = self.stored_card(), self.base.card
+                same = (stored.mean, stored.std, stored.input_statistics) == (base.mean, base.std,
+                                                                              base.input_statistics)
+                kept = ("and its card: segment draws the base model's map" if same else
+                        "and its input statistics are the only change")
                 progress.warn("No step beat the base model on the held-out blocks by more than their noise: the new "
-                              "model keeps the base model's weights (and its input statistics are the only change). "
-                              "Fine-tuning did not find a reason in these coarse labels to change the map; draw more "
-                              "or larger areas, or try more STEPS.")
+                              f"model keeps the base model's weights ({kept}). Fine-tuning did not find a reason in "
+                              "these coarse labels to change the map; draw more or larger areas, or try more STEPS.")
         return step, best_step, step < config.steps, seconds_per_step
 
     def facts(self, steps: int, best_step: int, before: Metrics, after: Metrics) -> dict[str, Any]:

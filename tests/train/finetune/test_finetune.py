@@ -50,11 +50,16 @@ def test_blend_trains_on_half_the_areas_statistics_and_asks_segment_for_the_same
     result = finetune(FinetuneConfig(**{**settings, "model": blended_base, "steps": 2}), progress)
     tuned = load_checkpoint(result.output).card
     assert (tuned.mean, tuned.std, tuned.input_statistics) == (base.card.mean, base.card.std, "blend")
+    assert result.best_step == 0  # two steps on this scene: none passes, so the new model is the base as it was
+    assert any("(and its card: segment draws the base model's map)" in line for line in progress.warnings)
     assert any(line.startswith("Input statistics: half the base model's, half the drawn areas' own")
                for line in progress.messages)
+    own_log = SilentProgress()
     own = finetune(FinetuneConfig(**{**settings, "model": blended_base, "steps": 2, "normalisation": "image",
-                                     "output": str(tmp_path / "own.pt")}))
+                                     "output": str(tmp_path / "own.pt")}), own_log)
     card = load_checkpoint(own.output).card
+    assert own.best_step == 0 and any("(and its input statistics are the only change)" in line
+                                      for line in own_log.warnings)
     pixels = tune_scene["pixels"][:, 4:116, 4:116].reshape(4, -1) / 255.0
     assert card.input_statistics == "model" and np.allclose(card.mean, pixels.mean(axis=1), atol=0.03)
 
