@@ -5,9 +5,12 @@ A single 100,000² mosaic is one raster, so one worker would map it alone for ho
 manifest entry (a stopped job resumes window by window). A window is mapped by ``segment`` over
 an EXTENT one tile overlap wider on every side, so the pixels near its edges see the same context
 as inside, and only its own pixels are kept (``<stem>.windows/<stem>.r<row>.c<col>.tif``). When
-every window is done, ``<stem>.vrt`` (styled like any map) assembles them. Seams: a window's
-tiles are laid out from its own corner, so the map can differ from one ``segment`` run over the
-whole raster in a few pixels along window edges (tested: ≥ 99 % of pixels equal).
+every window is done, ``<stem>.vrt`` (styled like any map) assembles them. Every window is fed
+the input statistics of the whole raster (INPUT_STATISTICS image or blend measured once over it), as
+one ``segment`` run would be. Seams: a window's tiles are laid out from its own corner, and each
+window fits its own class colours when the model refines by colour, so the map can differ from one
+``segment`` run over the whole raster in a few pixels along window edges (tested: ≥ 99 % of pixels
+equal).
 """
 from __future__ import annotations
 
@@ -18,13 +21,15 @@ from typing import Sequence
 import numpy as np
 from osgeo import gdal
 
-from ...core.progress import Progress
+from ...core.progress import Progress, SilentProgress
 from ...core.publication import Publication
 from ..geo.gdal_scope import with_gdal
 from ..geo.grid import Window
 from ..geo.raster_io import RasterSource, scratch_raster, stage_raster, style_class_raster
+from ..inference.bands import choose_bands
 from ..inference.model import Model
 from ..inference.segment import segment_with
+from ..inference.statistics import raster_fed_model
 from ..labels.classes import NODATA, class_colours
 from .jobs import DONE, FAILED, MapSettings, Outcome, RasterTask
 
@@ -63,9 +68,14 @@ def map_window(model: Model, task: RasterTask, settings: MapSettings, progress: 
     assert wide is not None
     folder = os.path.dirname(task.output_path)
     os.makedirs(folder, exist_ok=True)
+    bands = choose_bands(source.band_count, model.info, settings.bands, SilentProgress())  # segment warns below
+    fed = raster_fed_model(model, settings.input_statistics, task.input_path, bands, progress)
+    progress.info("Input statistics above are the whole raster's: every window is fed them (INPUT_STATISTICS model "
+                  "below means these numbers).")
     with scratch_raster(folder, "window-with-margin") as scratch:
-        request = replace(settings.request(task.input_path, scratch), extent=source.grid.subgrid(wide).bounds)
-        result = segment_with(model, request, progress)
+        request = replace(settings.request(task.input_path, scratch), extent=source.grid.subgrid(wide).bounds,
+                          input_statistics="model")  # the whole raster's, measured above: the same in every window
+        result = segment_with(fed, request, progress)
         with Publication() as publication:
             final = stage_raster(publication, task.output_path)
             cropped = gdal.Translate(final, scratch, srcWin=[core.col - wide.col, core.row - wide.row, width, height],

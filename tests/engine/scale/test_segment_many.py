@@ -218,6 +218,30 @@ def test_without_dask_the_command_names_the_package(rasters, tmp_path):
     assert "dask==" in completed.stderr and "Traceback" not in completed.stderr
 
 
+def test_windows_are_fed_the_whole_rasters_statistics(client, model, tmp_path):
+    """INPUT_STATISTICS image over a raster whose right half is much brighter: windows measuring their own
+    statistics would each be standardised differently; fed the whole raster's, they map what one run maps."""
+    pixels = scene(200, 320, seed=8)[0].astype(float)
+    pixels[:, :, 160:] = pixels[:, :, 160:] * 0.5 + 120  # another flight's gain and offset on the right half
+    big = make_raster(str(tmp_path / "two_flights.tif"), np.clip(pixels, 0, 255).astype(np.uint8))
+    alone = read(segment(SegmentRequest(big, str(tmp_path / "alone.tif"), model_path=model, precision="fp32",
+                                        input_statistics="image")).output_path)
+    output = str(tmp_path / "maps")
+    segment_many(JobRequest([big], output, settings(model, window=128, input_statistics="image")), client=client)
+    windows = gdal.Open(os.path.join(output, "two_flights.vrt")).ReadAsArray()
+    assert np.mean(windows == alone) >= 0.99, np.mean(windows == alone)
+    left_window = read(segment(SegmentRequest(big, str(tmp_path / "own.tif"), model_path=model, precision="fp32",
+                                              input_statistics="image", extent=_extent(big, 0, 0, 128, 128))
+                            ).output_path)
+    assert np.mean(left_window != alone[:128, :128]) > 0.01  # its own statistics would have drawn another map
+
+
+def _extent(path: str, col: int, row: int, width: int, height: int) -> tuple[float, float, float, float]:
+    """(xmin, ymin, xmax, ymax) of a pixel window of ``path``."""
+    x0, dx, _, y0, _, dy = gdal.Open(path).GetGeoTransform()
+    return x0 + col * dx, y0 + (row + height) * dy, x0 + (col + width) * dx, y0 + row * dy
+
+
 def test_one_large_raster_is_mapped_in_windows_across_workers(client, model, tmp_path):
     """A raster wider than the window: six window tasks, assembled as <stem>.vrt, nearly the map of one run."""
     big = make_raster(str(tmp_path / "mosaic_big.tif"), scene(200, 320, seed=7)[0])
