@@ -104,9 +104,15 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
 
 @cancels_on_termination("segment")
 @with_gdal
-def segment_with(model: Model, request: SegmentRequest, progress: Optional[Progress] = None) -> SegmentResult:
+def segment_with(model: Model, request: SegmentRequest, progress: Optional[Progress] = None,
+                 colours_region: Optional[Window] = None) -> SegmentResult:
     """:func:`segment` with a model already opened (:func:`~.model.open_model`); ``request.model_path``
-    and ``request.device`` are not read again."""
+    and ``request.device`` are not read again.
+
+    ``colours_region``: the pixels of the raster the colour refinement fits its class colours on,
+    instead of the region classified (segment-many's windows of one raster: the whole raster, so
+    every window refines with the same colours). Ignored when the image is resampled for the model.
+    """
     progress = progress or SilentProgress()
     started = time.perf_counter()
     inputs = {"INPUT": request.input_path, "MODEL": model.path}
@@ -147,7 +153,11 @@ def segment_with(model: Model, request: SegmentRequest, progress: Optional[Progr
             progress.info(f"Model {info.describe()}.")
             plan = plan_tiles(view.region, info, request.tile_size, request.overlap, request.batch_size, progress,
                               predictor.streams)
-            colours = fit_region_colours(predictor, request.colour_refinement, view.source_path, plan.layout, mask,
+            colour_layout = plan.layout
+            if colours_region is not None and not view.resampled:
+                colour_layout = plan_tiles(colours_region, info, request.tile_size, request.overlap,
+                                           request.batch_size, SilentProgress(), predictor.streams).layout
+            colours = fit_region_colours(predictor, request.colour_refinement, view.source_path, colour_layout, mask,
                                          progress)
             stats = _classify(view.source_path, view.grid, predictor, plan, mask, view.classes_path,
                               view.probabilities_path, progress, colours)

@@ -6,11 +6,11 @@ manifest entry (a stopped job resumes window by window). A window is mapped by `
 an EXTENT one tile overlap wider on every side, so the pixels near its edges see the same context
 as inside, and only its own pixels are kept (``<stem>.windows/<stem>.r<row>.c<col>.tif``). When
 every window is done, ``<stem>.vrt`` (styled like any map) assembles them. Every window is fed
-the input statistics of the whole raster (INPUT_STATISTICS image or blend measured once over it), as
-one ``segment`` run would be. Seams: a window's tiles are laid out from its own corner, and each
-window fits its own class colours when the model refines by colour, so the map can differ from one
-``segment`` run over the whole raster in a few pixels along window edges (tested: ≥ 99 % of pixels
-equal).
+the input statistics of the whole raster (INPUT_STATISTICS image or blend measured once over it) and,
+when the model refines by colour, the class colours fitted on the whole raster's sample, as one
+``segment`` run would be. Seams: a window's tiles are laid out from its own corner, so the map can
+differ from one ``segment`` run over the whole raster in a few pixels along window edges (tested:
+≥ 99 % of pixels equal).
 """
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def map_window(model: Model, task: RasterTask, settings: MapSettings, progress: 
     with scratch_raster(folder, "window-with-margin") as scratch:
         request = replace(settings.request(task.input_path, scratch), extent=source.grid.subgrid(wide).bounds,
                           input_statistics="model")  # the whole raster's, measured above: the same in every window
-        result = segment_with(fed, request, progress)
+        result = segment_with(fed, request, progress, colours_region=source.grid.full_window)
         with Publication() as publication:
             final = stage_raster(publication, task.output_path)
             cropped = gdal.Translate(final, scratch, srcWin=[core.col - wide.col, core.row - wide.row, width, height],

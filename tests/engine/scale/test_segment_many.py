@@ -218,22 +218,24 @@ def test_without_dask_the_command_names_the_package(rasters, tmp_path):
     assert "dask==" in completed.stderr and "Traceback" not in completed.stderr
 
 
-def test_windows_are_fed_the_whole_rasters_statistics(client, model, tmp_path):
+@pytest.mark.parametrize("refinement", ["off", "on"])
+def test_windows_are_fed_the_whole_rasters_statistics_and_colours(client, model, tmp_path, refinement):
     """INPUT_STATISTICS image over a raster whose right half is much brighter: windows measuring their own
-    statistics would each be standardised differently; fed the whole raster's, they map what one run maps."""
+    statistics (or fitting their own class colours) would each see the image differently; fed the whole
+    raster's, they map what one run maps."""
     pixels = scene(200, 320, seed=8)[0].astype(float)
     pixels[:, :, 160:] = pixels[:, :, 160:] * 0.5 + 120  # another flight's gain and offset on the right half
     big = make_raster(str(tmp_path / "two_flights.tif"), np.clip(pixels, 0, 255).astype(np.uint8))
-    alone = read(segment(SegmentRequest(big, str(tmp_path / "alone.tif"), model_path=model, precision="fp32",
-                                        input_statistics="image")).output_path)
+    options = dict(model_path=model, precision="fp32", input_statistics="image", colour_refinement=refinement)
+    alone = read(segment(SegmentRequest(big, str(tmp_path / "alone.tif"), **options)).output_path)
     output = str(tmp_path / "maps")
-    segment_many(JobRequest([big], output, settings(model, window=128, input_statistics="image")), client=client)
+    segment_many(JobRequest([big], output, settings(model, window=128, input_statistics="image",
+                                                    colour_refinement=refinement)), client=client)
     windows = gdal.Open(os.path.join(output, "two_flights.vrt")).ReadAsArray()
     assert np.mean(windows == alone) >= 0.99, np.mean(windows == alone)
-    left_window = read(segment(SegmentRequest(big, str(tmp_path / "own.tif"), model_path=model, precision="fp32",
-                                              input_statistics="image", extent=_extent(big, 0, 0, 128, 128))
-                            ).output_path)
-    assert np.mean(left_window != alone[:128, :128]) > 0.01  # its own statistics would have drawn another map
+    left_window = read(segment(SegmentRequest(big, str(tmp_path / "own.tif"), extent=_extent(big, 0, 0, 128, 128),
+                                              **options)).output_path)
+    assert np.mean(left_window != alone[:128, :128]) > 0.01  # measuring its own would have drawn another map
 
 
 def _extent(path: str, col: int, row: int, width: int, height: int) -> tuple[float, float, float, float]:
