@@ -41,10 +41,15 @@ BLEND_WEIGHT = 0.5
 """The region's share in ``blend`` statistics (the demo card's choice for ``auto``). A region's own mean
 and std carry two things: its flight's gain and offset (to undo) and its class mix (a wooded region
 is darker: to keep). Weighed half and half, the demo's maps (3 seeds, docs/quality.md "Input
-statistics") gained 2-27 mIoU on rendered flights shifted 0.2-0.3, 0.4-1.5 on the real 2014 patches,
+statistics") gained 2-27 mIoU on rendered flights shifted 0.2-0.3, 0.4-1.1 on the real 2014 patches,
 and lost at most 0.4 (an unshifted flight); the region's own alone (weight 1) lost 9 on the real 2014
 patches fed one by one, and 0.25 gained less on the shifted flights. Chosen on rendered flights and
 the 8 shared real patches together."""
+BLEND_FULL_PIXELS = 65_536
+"""Valid pixels (256²) a region needs for the full :data:`BLEND_WEIGHT`; smaller ones blend in proportion.
+The statistics of a small region are mostly its content (one lawn, one roof): on 64 / 128-px crops of
+the rendered flights the full blend lost 2-5 mIoU per crop against the card's statistics, the ramp
+within 0.5 of them; on 240-px crops it kept the blend's gain (+5.2 on the flight shifted 0.3)."""
 
 
 def normalise(pixels: np.ndarray, valid: np.ndarray | None, mean: Sequence[float],
@@ -149,21 +154,28 @@ def statistics_source(requested: str, standardisation: str, card_choice: str = "
 
 
 def fed_statistics(source: str, model_mean: Sequence[float] | np.ndarray, model_std: Sequence[float] | np.ndarray,
-                   image_mean: Sequence[float] | np.ndarray,
-                   image_std: Sequence[float] | np.ndarray) -> tuple[list[float], list[float]]:
+                   image_mean: Sequence[float] | np.ndarray, image_std: Sequence[float] | np.ndarray,
+                   pixels: int) -> tuple[list[float], list[float]]:
     """The (mean, std) a run feeds for a resolved ``source`` (:func:`statistics_source`): the card's
-    (``model``), the region's own (``image``), or their blend: the means weighed by :data:`BLEND_WEIGHT`,
-    the stds likewise in log space (a gain is a factor, so halfway between two gains is their geometric
-    mean). Segment's region sample, the benchmarks' arrays and finetune's drawn areas all come here."""
+    (``model``), the region's own measured on ``pixels`` valid pixels (``image``), or their blend: the
+    means weighed by :func:`blend_weight`, the stds likewise in log space (a gain is a factor, so
+    halfway between two gains is their geometric mean). Segment's region sample, the benchmarks'
+    arrays and finetune's drawn areas all come here."""
     if source == "model":
         return [float(value) for value in model_mean], [float(value) for value in model_std]
     if source == "image":
         return [float(value) for value in image_mean], [float(value) for value in image_std]
-    weight = BLEND_WEIGHT
+    weight = blend_weight(pixels)
     mean = (1 - weight) * np.asarray(model_mean, np.float64) + weight * np.asarray(image_mean, np.float64)
     std = np.exp((1 - weight) * np.log(np.asarray(model_std, np.float64))
                  + weight * np.log(np.asarray(image_std, np.float64)))
     return mean.tolist(), std.tolist()
+
+
+def blend_weight(pixels: int) -> float:
+    """The region's share in ``blend`` statistics measured on ``pixels`` valid pixels: :data:`BLEND_WEIGHT`,
+    less in proportion below :data:`BLEND_FULL_PIXELS` (a small region's statistics are mostly its content)."""
+    return BLEND_WEIGHT * min(1.0, max(pixels, 0) / BLEND_FULL_PIXELS)
 
 
 def model_input(pixels: np.ndarray, valid: np.ndarray | None, mean: Sequence[float], std: Sequence[float],

@@ -107,7 +107,7 @@ def with_input_statistics(model: Model, requested: str, source_path: str, region
     if info.standardisation == "tile":
         why += "; they replace the card's per-tile statistics, so every tile is standardised alike (no seams)"
     own = f"mean {_listed(mean)}, std {_listed(std)}"
-    mean, std = fed_statistics(source, info.mean, info.std, mean, std)
+    mean, std = fed_statistics(source, info.mean, info.std, mean, std, measured)
     if source == "blend":
         progress.info(f"Input statistics: half the model card's, half the image's own measured on {measured:,} "
                       f"pixels ({why}): mean {_listed(mean)}, std {_listed(std)} (pixel / 255; the image's {own}; "

@@ -229,7 +229,7 @@ def raster_card(card: Any, rasters: Sequence[np.ndarray], statistics: str = "aut
     inside = [raster.max(axis=0) > 0 for raster in rasters] if valid is None else valid
     pixels = np.concatenate([raster[:, mask] for raster, mask in zip(rasters, inside)], axis=1)  # (bands, N)
     mean, std = tile_statistics(pixels, None)
-    fed_mean, fed_std = fed_statistics(source, card.mean, card.std, mean, std)
+    fed_mean, fed_std = fed_statistics(source, card.mean, card.std, mean, std, pixels.shape[1])
     return dataclasses.replace(card, mean=fed_mean, std=fed_std, standardisation="dataset")
 
 

@@ -133,7 +133,8 @@ class _Run:
         if source == "model":
             self.progress.info(f"Input statistics: the base model's, as trained (NORMALISATION {requested}).")
             return card
-        mean, std = fed_statistics(source, card.mean, card.std, *image_statistics(self.chips))
+        mean, std = fed_statistics(source, card.mean, card.std, *image_statistics(self.chips),
+                                   int(self.chips.valid.sum()))
         if source == "blend":
             self.progress.info(f"Input statistics: half the base model's, half the drawn areas' own (NORMALISATION "
                                f"{requested}), as segment feeds the new model (its card keeps the base's).")

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from helpers import make_model, make_raster, read, scene
 
-from low2high.core.contract import fed_statistics, statistics_source, tile_statistics
+from low2high.core.contract import (
+    BLEND_FULL_PIXELS,
+    BLEND_WEIGHT,
+    blend_weight,
+    fed_statistics,
+    statistics_source,
+    tile_statistics,
+)
 from low2high.core.errors import Low2HighError
 from low2high.core.progress import SilentProgress
 from low2high.engine.geo.grid import Window
@@ -65,10 +72,17 @@ def test_a_card_names_a_known_choice_and_old_cards_mean_model(tmp_path):
 
 
 def test_blend_is_halfway_in_mean_and_in_log_std():
-    mean, std = fed_statistics("blend", [0.2, 0.4], [0.1, 0.3], [0.4, 0.4], [0.4, 0.3])
+    mean, std = fed_statistics("blend", [0.2, 0.4], [0.1, 0.3], [0.4, 0.4], [0.4, 0.3], 1_000_000)
     assert np.allclose(mean, [0.3, 0.4]) and np.allclose(std, [0.2, 0.3])  # sqrt(0.1 * 0.4) = 0.2
-    assert fed_statistics("model", [0.2, 0.4], [0.1, 0.3], [0.4, 0.4], [0.4, 0.3]) == ([0.2, 0.4], [0.1, 0.3])
-    assert fed_statistics("image", [0.2, 0.4], [0.1, 0.3], [0.4, 0.4], [0.4, 0.3]) == ([0.4, 0.4], [0.4, 0.3])
+    assert fed_statistics("model", [0.2, 0.4], [0.1, 0.3], [0.4, 0.4], [0.4, 0.3], 9) == ([0.2, 0.4], [0.1, 0.3])
+    assert fed_statistics("image", [0.2, 0.4], [0.1, 0.3], [0.4, 0.4], [0.4, 0.3], 9) == ([0.4, 0.4], [0.4, 0.3])
+
+
+def test_a_small_region_blends_less_its_statistics_being_mostly_its_content():
+    assert blend_weight(BLEND_FULL_PIXELS) == blend_weight(10 * BLEND_FULL_PIXELS) == BLEND_WEIGHT
+    assert blend_weight(BLEND_FULL_PIXELS // 4) == pytest.approx(BLEND_WEIGHT / 4) and blend_weight(0) == 0
+    quarter, _ = fed_statistics("blend", [0.2], [0.1], [0.6], [0.1], BLEND_FULL_PIXELS // 4)
+    assert quarter == pytest.approx([0.2 + 0.4 * BLEND_WEIGHT / 4])
 
 
 def test_blend_undoes_half_a_new_flights_offset_and_is_logged(flights, tmp_path):
@@ -88,7 +102,7 @@ def test_blend_undoes_half_a_new_flights_offset_and_is_logged(flights, tmp_path)
     agreement = [(same == other).mean() for other in (as_trained, blended, image)]
     assert agreement[0] < agreement[1] < agreement[2]  # half the way back to the first flight's map
     line = next(line for line in log.messages if line.startswith("Input statistics"))
-    mean, _ = fed_statistics("blend", loaded.card.mean, loaded.card.std, *tile_statistics(read(second), None))
+    mean, _ = fed_statistics("blend", loaded.card.mean, loaded.card.std, *tile_statistics(read(second), None), 52_000)
     assert line.startswith("Input statistics: half the model card's, half the image's own measured on 52,000")
     assert f"mean {'/'.join(f'{value:.3f}' for value in mean)}" in line and "input_statistics being 'blend'" in line
 
