@@ -105,13 +105,14 @@ def segment(request: SegmentRequest, progress: Optional[Progress] = None) -> Seg
 @cancels_on_termination("segment")
 @with_gdal
 def segment_with(model: Model, request: SegmentRequest, progress: Optional[Progress] = None,
-                 colours_region: Optional[Window] = None) -> SegmentResult:
+                 measure_region: Optional[Window] = None) -> SegmentResult:
     """:func:`segment` with a model already opened (:func:`~.model.open_model`); ``request.model_path``
     and ``request.device`` are not read again.
 
-    ``colours_region``: the pixels of the raster the colour refinement fits its class colours on,
-    instead of the region classified (segment-many's windows of one raster: the whole raster, so
-    every window refines with the same colours). Ignored when the image is resampled for the model.
+    ``measure_region``: the pixels of the raster the run measures the image on, instead of the region
+    it classifies: its input statistics (INPUT_STATISTICS image or blend) and its class colours
+    (segment-many's windows of one raster: the whole raster, so every window is fed and refined
+    alike). The colours are fitted on the classified region when the image is resampled for the model.
     """
     progress = progress or SilentProgress()
     started = time.perf_counter()
@@ -145,8 +146,11 @@ def segment_with(model: Model, request: SegmentRequest, progress: Optional[Progr
         input_path = stack.enter_context(band_view(request.input_path, bands)) if bands else request.input_path
         with at_model_gsd(input_path, source.grid, region, model.info, final_classes, final_probabilities,
                           progress) as view:
-            fed = with_input_statistics(model, request.input_statistics, view.source_path, view.region, mask,
-                                        progress)
+            if measure_region is not None:  # on the raster as given (its bands): the same numbers for every window
+                fed = with_input_statistics(model, request.input_statistics, input_path, measure_region, mask, progress)
+            else:
+                fed = with_input_statistics(model, request.input_statistics, view.source_path, view.region, mask,
+                                            progress)
             predictor = prepare_predictor(fed, request.precision,
                                           lambda: calibration_tiles(view.source_path, view.region, fed.info), progress)
             info = predictor.info
@@ -154,8 +158,8 @@ def segment_with(model: Model, request: SegmentRequest, progress: Optional[Progr
             plan = plan_tiles(view.region, info, request.tile_size, request.overlap, request.batch_size, progress,
                               predictor.streams)
             colour_layout = plan.layout
-            if colours_region is not None and not view.resampled:
-                colour_layout = plan_tiles(colours_region, info, request.tile_size, request.overlap,
+            if measure_region is not None and not view.resampled:
+                colour_layout = plan_tiles(measure_region, info, request.tile_size, request.overlap,
                                            request.batch_size, SilentProgress(), predictor.streams).layout
             colours = fit_region_colours(predictor, request.colour_refinement, view.source_path, colour_layout, mask,
                                          progress)

@@ -12,8 +12,6 @@ are sampled: a regular grid of full-resolution windows, never more than :data:`S
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from contextlib import ExitStack
 from typing import Optional
 
 import numpy as np
@@ -116,22 +114,6 @@ def with_input_statistics(model: Model, requested: str, source_path: str, region
         progress.info(f"Input statistics: the image's own, measured on {measured:,} pixels ({why}): {own} "
                       f"(pixel / 255; the card's: mean {_listed(info.mean)}).")
     return model.fed(mean, std, "dataset")
-
-
-def raster_fed_model(model: Model, requested: str, input_path: str, bands: Optional[Sequence[int]],
-                     progress: Progress) -> Model:
-    """``model`` fed the statistics INPUT_STATISTICS ``requested`` gives the *whole* raster ``input_path``
-    (its bands ``bands``; None: as it is), measured once: segment-many maps a very large raster as
-    windows, and each window's own statistics would differ with its content (a window of lake against
-    one of forest), so neighbouring windows would be standardised differently and their common edge
-    could show it. Every window is then run at INPUT_STATISTICS ``model`` with these numbers.
-    """
-    from ..geo.band_view import band_view
-
-    source = RasterSource.open(input_path)
-    with ExitStack() as stack:
-        path = stack.enter_context(band_view(input_path, bands)) if bands else input_path
-        return with_input_statistics(model, requested, path, source.grid.full_window, None, progress)
 
 
 def _listed(values) -> str:

@@ -21,15 +21,13 @@ from typing import Sequence
 import numpy as np
 from osgeo import gdal
 
-from ...core.progress import Progress, SilentProgress
+from ...core.progress import Progress
 from ...core.publication import Publication
 from ..geo.gdal_scope import with_gdal
 from ..geo.grid import Window
 from ..geo.raster_io import RasterSource, scratch_raster, stage_raster, style_class_raster
-from ..inference.bands import choose_bands
 from ..inference.model import Model
 from ..inference.segment import segment_with
-from ..inference.statistics import raster_fed_model
 from ..labels.classes import NODATA, class_colours
 from .jobs import DONE, FAILED, MapSettings, Outcome, RasterTask
 
@@ -68,14 +66,9 @@ def map_window(model: Model, task: RasterTask, settings: MapSettings, progress: 
     assert wide is not None
     folder = os.path.dirname(task.output_path)
     os.makedirs(folder, exist_ok=True)
-    bands = choose_bands(source.band_count, model.info, settings.bands, SilentProgress())  # segment warns below
-    fed = raster_fed_model(model, settings.input_statistics, task.input_path, bands, progress)
-    progress.info("Input statistics above are the whole raster's: every window is fed them (INPUT_STATISTICS model "
-                  "below means these numbers).")
     with scratch_raster(folder, "window-with-margin") as scratch:
-        request = replace(settings.request(task.input_path, scratch), extent=source.grid.subgrid(wide).bounds,
-                          input_statistics="model")  # the whole raster's, measured above: the same in every window
-        result = segment_with(fed, request, progress, colours_region=source.grid.full_window)
+        request = replace(settings.request(task.input_path, scratch), extent=source.grid.subgrid(wide).bounds)
+        result = segment_with(model, request, progress, measure_region=source.grid.full_window)
         with Publication() as publication:
             final = stage_raster(publication, task.output_path)
             cropped = gdal.Translate(final, scratch, srcWin=[core.col - wide.col, core.row - wide.row, width, height],
